@@ -1,0 +1,6 @@
+pub mod oum;
+pub mod time;
+pub mod wire;
+
+#[doc(hidden)]
+pub mod fuzzing;

@@ -1,0 +1,19 @@
+//! Ordered Unreliable Multicast (NOPaxos paper, section 3).
+//!
+//! * [`Sequencer`]: the stamping core every software sequencer runs: given per-group
+//!   counters and the session number, it stamps one packet or a burst in place and says
+//!   which group's members get a copy, or why the packet is dropped.
+//! * [`Receiver`]: the paper's libOUM receiver API. It turns stamped packets into a stream of
+//!   [`Event`]s (a message, a drop notification per missing message number, or the end of
+//!   a session) and starts delivery at a position with [`Receiver::listen`].
+
+mod drop_reason;
+mod receiver;
+mod sequencer;
+
+pub use crate::wire::{SessionNumber, Stamp};
+pub use drop_reason::{DropCounts, DropReason};
+pub use receiver::{Discard, Event, Receiver, ReceiverConfig, ReceiverStats, Rejected};
+pub use sequencer::{
+    GroupId, GroupSpec, GroupStats, Sequencer, SequencerError, SequencerStats, Verdict,
+};

@@ -1,0 +1,293 @@
+//! The stamping core shared by every software sequencer (kernel UDP, DPDK, pcap replay).
+
+use std::net::Ipv4Addr;
+
+use super::{DropCounts, DropReason, SessionNumber, Stamp};
+use crate::wire::{
+    EtherType, EthernetFrame, IpProtocol, Ipv4Packet, OUM_SEQUENCED_HEADER_SIZE,
+    OUM_UNSEQUENCED_HEADER_SIZE, OumPacket, UdpPacket,
+};
+
+/// Index of a group in the sequencer's configuration order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub u16);
+
+/// One OUM group: the IPv4 address clients send its requests to, and its members (replica
+/// indexes, or output ports on a switch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    pub address: Ipv4Addr,
+    pub members: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SequencerError {
+    #[error("group address {0} is configured twice; every group needs its own address")]
+    DuplicateGroupAddress(Ipv4Addr),
+    #[error("{0} groups configured; at most 65536 are supported")]
+    TooManyGroups(usize),
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stamped in place: send a copy to every member of `group`.
+    Multicast { group: GroupId, stamp: Stamp },
+    /// Not stamped; drop it.
+    Drop(DropReason),
+}
+
+#[derive(Debug)]
+struct GroupState {
+    address: Ipv4Addr,
+    members: Box<[u16]>,
+    /// Last message number handed out in this session; 0 before the first.
+    last: u64,
+    stamped: u64,
+}
+
+/// Counters of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupStats {
+    pub address: Ipv4Addr,
+    pub last_msgnum: u64,
+    /// Packets stamped since the sequencer started, across sessions.
+    pub stamped: u64,
+}
+
+/// A snapshot of a sequencer's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequencerStats {
+    pub session: SessionNumber,
+    pub groups: Vec<GroupStats>,
+    pub drops: DropCounts,
+}
+
+impl SequencerStats {
+    pub fn stamped(&self) -> u64 {
+        self.groups.iter().map(|g| g.stamped).sum()
+    }
+}
+
+/// Stamps OUM requests: per-group message numbers 1, 2, 3, ... within the current session.
+///
+/// Checks run in a fixed order and the first failure is the drop reason: Ethernet, IPv4,
+/// UDP, OUM port, OUM header length, preamble, header size, group, counter
+/// (docs/wire-format.md). Nothing but the OUM header's last 12 bytes and the UDP checksum
+/// is written, and only for a packet that is stamped.
+#[derive(Debug)]
+pub struct Sequencer {
+    session: SessionNumber,
+    oum_port: u16,
+    /// (address, group) sorted by address, for a binary search per packet.
+    by_address: Box<[(u32, GroupId)]>,
+    groups: Box<[GroupState]>,
+    drops: DropCounts,
+}
+
+impl Sequencer {
+    pub fn new(
+        session: SessionNumber,
+        oum_port: u16,
+        groups: &[GroupSpec],
+    ) -> Result<Sequencer, SequencerError> {
+        if groups.len() > usize::from(u16::MAX) + 1 {
+            return Err(SequencerError::TooManyGroups(groups.len()));
+        }
+        let mut by_address: Vec<(u32, GroupId)> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (u32::from(g.address), GroupId(i as u16)))
+            .collect();
+        by_address.sort_unstable();
+        if let Some(w) = by_address.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(SequencerError::DuplicateGroupAddress(Ipv4Addr::from(
+                w[0].0,
+            )));
+        }
+        let groups = groups
+            .iter()
+            .map(|g| GroupState {
+                address: g.address,
+                members: g.members.clone().into_boxed_slice(),
+                last: 0,
+                stamped: 0,
+            })
+            .collect();
+        Ok(Sequencer {
+            session,
+            oum_port,
+            by_address: by_address.into_boxed_slice(),
+            groups,
+            drops: DropCounts::default(),
+        })
+    }
+
+    pub fn session(&self) -> SessionNumber {
+        self.session
+    }
+
+    pub fn oum_port(&self) -> u16 {
+        self.oum_port
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Starts a new session: every group's message numbers begin again at 1. The caller
+    /// makes sure `session` was never used before (the `sequencer` binary persists it first).
+    pub fn start_session(&mut self, session: SessionNumber) {
+        self.session = session;
+        for g in self.groups.iter_mut() {
+            g.last = 0;
+        }
+    }
+
+    /// Sets the last message number a group handed out in this session, as a control plane
+    /// restoring state would; the next packet gets `last + 1`.
+    pub fn set_last_msgnum(&mut self, group: GroupId, last: u64) -> bool {
+        match self.groups.get_mut(usize::from(group.0)) {
+            Some(g) => {
+                g.last = last;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True once some group has handed out message number 2^64-1: only a new session lets
+    /// that group's traffic through again.
+    pub fn needs_new_session(&self) -> bool {
+        self.groups.iter().any(|g| g.last == u64::MAX)
+    }
+
+    pub fn group_by_address(&self, address: Ipv4Addr) -> Option<GroupId> {
+        let key = u32::from(address);
+        self.by_address
+            .binary_search_by_key(&key, |&(a, _)| a)
+            .ok()
+            .and_then(|i| self.by_address.get(i))
+            .map(|&(_, g)| g)
+    }
+
+    pub fn group_address(&self, group: GroupId) -> Option<Ipv4Addr> {
+        self.groups.get(usize::from(group.0)).map(|g| g.address)
+    }
+
+    /// The members a stamped packet of `group` goes to; empty for an unknown group.
+    pub fn members(&self, group: GroupId) -> &[u16] {
+        self.groups
+            .get(usize::from(group.0))
+            .map_or(&[], |g| &g.members)
+    }
+
+    pub fn stats(&self) -> SequencerStats {
+        SequencerStats {
+            session: self.session,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| GroupStats {
+                    address: g.address,
+                    last_msgnum: g.last,
+                    stamped: g.stamped,
+                })
+                .collect(),
+            drops: self.drops,
+        }
+    }
+
+    /// Stamps an Ethernet frame in place, as a sequencer on raw frames (DPDK, a pcap file)
+    /// does: the group is the IPv4 destination address, and the UDP checksum is set to zero
+    /// ("none") since the stamp changed the payload.
+    pub fn stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
+        let verdict = self.try_stamp_frame(frame);
+        if let Verdict::Drop(reason) = verdict {
+            self.drops.add(reason);
+        }
+        verdict
+    }
+
+    /// Stamps a burst of frames; `verdicts` is cleared and receives one verdict per frame.
+    pub fn stamp_burst<F: AsMut<[u8]>>(&mut self, frames: &mut [F], verdicts: &mut Vec<Verdict>) {
+        verdicts.clear();
+        verdicts.extend(frames.iter_mut().map(|f| self.stamp_frame(f.as_mut())));
+    }
+
+    /// Stamps a UDP payload received on `group`'s socket, as the kernel-UDP sequencer does:
+    /// the kernel already checked the IP and UDP headers and picked the group by address.
+    pub fn stamp_datagram(&mut self, group: GroupId, payload: &mut [u8]) -> Verdict {
+        let verdict = match self.stamp_oum(Some(group), payload) {
+            Ok((group, stamp)) => Verdict::Multicast { group, stamp },
+            Err(reason) => Verdict::Drop(reason),
+        };
+        if let Verdict::Drop(reason) = verdict {
+            self.drops.add(reason);
+        }
+        verdict
+    }
+
+    fn try_stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return Verdict::Drop(DropReason::TruncatedEthernet);
+        };
+        if eth.ethertype() != EtherType::IPV4 {
+            return Verdict::Drop(DropReason::NotIpv4);
+        }
+        let Ok(ip) = Ipv4Packet::new_checked(eth.into_payload()) else {
+            return Verdict::Drop(DropReason::MalformedIpv4);
+        };
+        if ip.is_fragment() {
+            return Verdict::Drop(DropReason::Ipv4Fragment);
+        }
+        if ip.protocol() != IpProtocol::UDP {
+            return Verdict::Drop(DropReason::NotUdp);
+        }
+        let group = self.group_by_address(ip.dst_addr());
+        let Ok(mut udp) = UdpPacket::new_checked(ip.into_payload()) else {
+            return Verdict::Drop(DropReason::MalformedUdp);
+        };
+        if udp.dst_port() != self.oum_port {
+            return Verdict::Drop(DropReason::NotOumPort);
+        }
+        let (udp_header, payload) = udp.split_mut();
+        match self.stamp_oum(group, payload) {
+            Ok((group, stamp)) => {
+                udp_header.checksum.set(0);
+                Verdict::Multicast { group, stamp }
+            }
+            Err(reason) => Verdict::Drop(reason),
+        }
+    }
+
+    fn stamp_oum(
+        &mut self,
+        group: Option<GroupId>,
+        oum: &mut [u8],
+    ) -> Result<(GroupId, Stamp), DropReason> {
+        let mut packet = OumPacket::new_checked(oum).map_err(|_| DropReason::TruncatedOum)?;
+        if !packet.has_preamble() {
+            return Err(DropReason::BadPreamble);
+        }
+        match packet.header_size() {
+            OUM_UNSEQUENCED_HEADER_SIZE => {}
+            OUM_SEQUENCED_HEADER_SIZE => return Err(DropReason::AlreadySequenced),
+            _ => return Err(DropReason::BadHeaderSize),
+        }
+        let (group, state) = group
+            .and_then(|g| Some((g, self.groups.get_mut(usize::from(g.0))?)))
+            .ok_or(DropReason::UnknownGroup)?;
+        if state.last == u64::MAX {
+            return Err(DropReason::CounterExhausted);
+        }
+        state.last += 1;
+        state.stamped += 1;
+        let stamp = Stamp {
+            session: self.session,
+            msgnum: state.last,
+        };
+        packet.header_mut().stamp(stamp);
+        Ok((group, stamp))
+    }
+}
