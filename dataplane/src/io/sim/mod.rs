@@ -1,0 +1,1 @@
+//! In-memory network (being written).
