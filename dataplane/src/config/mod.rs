@@ -1,0 +1,257 @@
+//! The cluster configuration: one TOML file that every binary (sequencer, replica,
+//! client-gen) reads, one parser, one set of defaults. deploy/cluster.toml is an example.
+
+mod error;
+mod validate;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{ConfigError, Problem};
+
+use crate::oum::{GroupSpec, ReceiverConfig};
+
+/// The whole cluster: replicas, OUM groups, the sequencer and protocol timeouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Failures tolerated; the cluster has exactly 2f+1 replicas.
+    pub f: usize,
+    #[serde(default)]
+    pub oum: OumConfig,
+    #[serde(default)]
+    pub sequencer: SequencerConfig,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(rename = "group", default)]
+    pub groups: Vec<GroupConfig>,
+    #[serde(rename = "replica", default)]
+    pub replicas: Vec<ReplicaConfig>,
+}
+
+/// Ordered Unreliable Multicast settings shared by sequencers and receivers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OumConfig {
+    /// UDP destination port of group traffic (requests to a group address).
+    pub port: u16,
+    /// How long a receiver waits for a missing message, while later ones wait, before it
+    /// reports the missing one dropped (microseconds; 0 reports at once).
+    pub reorder_window_us: u64,
+    /// Out-of-order packets a receiver holds.
+    pub pending_capacity: usize,
+}
+
+impl Default for OumConfig {
+    fn default() -> Self {
+        OumConfig {
+            port: crate::wire::OUM_DEFAULT_PORT,
+            reorder_window_us: 1000,
+            pending_capacity: 1024,
+        }
+    }
+}
+
+impl OumConfig {
+    pub fn receiver(&self) -> ReceiverConfig {
+        ReceiverConfig {
+            reorder_window: Duration::from_micros(self.reorder_window_us),
+            pending_capacity: self.pending_capacity,
+        }
+    }
+}
+
+/// The end-host sequencer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SequencerConfig {
+    /// Where the sequencer keeps the last session number it used, so a restart never reuses
+    /// one. Relative paths are relative to the config file's folder.
+    pub state_file: Option<PathBuf>,
+}
+
+/// One OUM group: clients send its requests to `address`:`oum.port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub name: String,
+    /// IPv4 group address. On raw frames (DPDK, a switch) the sequencer picks the group by
+    /// the packet's destination address; on kernel UDP the sequencer binds this address, so
+    /// it must be one of the sequencer host's own (any 127.x.y.z on loopback).
+    pub address: Ipv4Addr,
+    /// Replica indexes that receive the group's stamped requests; every replica if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<u16>>,
+}
+
+/// One replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaConfig {
+    /// Where the replica receives stamped requests and its peers' messages.
+    pub address: SocketAddrV4,
+}
+
+/// Protocol timeouts in milliseconds; the defaults are the original implementation's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// Resend of a follower's request for a message it missed.
+    pub gap_request_ms: u64,
+    /// Resend of the leader's gap commit (NO-OP) until f replicas acknowledge.
+    pub gap_commit_ms: u64,
+    /// Resend of view-change messages.
+    pub view_change_ms: u64,
+    /// Resend of a state-transfer request.
+    pub state_transfer_ms: u64,
+    /// Resend of START-VIEW until acknowledged.
+    pub start_view_ms: u64,
+    /// How often the leader runs synchronization.
+    pub sync_period_ms: u64,
+    /// A follower that hears nothing from the leader for this long starts a view change.
+    pub leader_timeout_ms: u64,
+    /// A client resends a request (same id) after this long without a commit.
+    pub client_resend_ms: u64,
+    /// A client gives up on a request, reporting an error, after this long.
+    pub client_give_up_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            gap_request_ms: 10,
+            gap_commit_ms: 50,
+            view_change_ms: 100,
+            state_transfer_ms: 100,
+            start_view_ms: 100,
+            sync_period_ms: 1000,
+            leader_timeout_ms: 2000,
+            client_resend_ms: 100,
+            client_give_up_ms: 5000,
+        }
+    }
+}
+
+impl Timeouts {
+    /// Every timeout with its field name, for validation and printing.
+    pub fn all(&self) -> [(&'static str, u64); 9] {
+        [
+            ("gap_request_ms", self.gap_request_ms),
+            ("gap_commit_ms", self.gap_commit_ms),
+            ("view_change_ms", self.view_change_ms),
+            ("state_transfer_ms", self.state_transfer_ms),
+            ("start_view_ms", self.start_view_ms),
+            ("sync_period_ms", self.sync_period_ms),
+            ("leader_timeout_ms", self.leader_timeout_ms),
+            ("client_resend_ms", self.client_resend_ms),
+            ("client_give_up_ms", self.client_give_up_ms),
+        ]
+    }
+
+    pub fn get(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+}
+
+impl ClusterConfig {
+    /// Reads, parses and validates a config file; relative paths inside it are taken
+    /// relative to the file's folder.
+    pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        })?;
+        let mut config = ClusterConfig::parse(&text).map_err(|e| e.in_file(path))?;
+        if let Some(state) = config.sequencer.state_file.as_mut() {
+            if state.is_relative() {
+                let base = path.parent().unwrap_or(Path::new("."));
+                *state = base.join(&*state);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates config text.
+    pub fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
+        let config: ClusterConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: None,
+            message: error::with_hint(e.to_string()),
+        })?;
+        let problems = validate::problems(&config);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: None,
+                problems,
+            })
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Replicas in the cluster (2f+1).
+    pub fn n(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// The group's members, every replica when the group does not list them.
+    pub fn members(&self, group: &GroupConfig) -> Vec<u16> {
+        match &group.members {
+            Some(m) => m.clone(),
+            None => (0..self.replicas.len() as u16).collect(),
+        }
+    }
+
+    /// The groups as the sequencer core wants them.
+    pub fn group_specs(&self) -> Vec<GroupSpec> {
+        self.groups
+            .iter()
+            .map(|g| GroupSpec {
+                address: g.address,
+                members: self.members(g),
+            })
+            .collect()
+    }
+
+    /// Where clients send a group's requests.
+    pub fn group_socket(&self, group: &GroupConfig) -> SocketAddrV4 {
+        SocketAddrV4::new(group.address, self.oum.port)
+    }
+
+    pub fn replica_address(&self, index: usize) -> Option<SocketAddrV4> {
+        self.replicas.get(index).map(|r| r.address)
+    }
+
+    /// A config for `n` replicas on loopback starting at `base_port`, one group at
+    /// `group_address`, every other setting at its default; for tests and local runs.
+    pub fn local(n: usize, base_port: u16, group_address: Ipv4Addr) -> ClusterConfig {
+        ClusterConfig {
+            f: n.saturating_sub(1) / 2,
+            oum: OumConfig::default(),
+            sequencer: SequencerConfig::default(),
+            timeouts: Timeouts::default(),
+            groups: vec![GroupConfig {
+                name: "replicas".into(),
+                address: group_address,
+                members: None,
+            }],
+            replicas: (0..n)
+                .map(|i| ReplicaConfig {
+                    address: SocketAddrV4::new(
+                        Ipv4Addr::LOCALHOST,
+                        base_port.wrapping_add(i as u16),
+                    ),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+use std::collections::BTreeSet;
+
+use super::{ClusterConfig, Problem};
+
+fn problem(field: impl Into<String>, problem: impl Into<String>, example: &str) -> Problem {
+    Problem {
+        field: field.into(),
+        problem: problem.into(),
+        example: example.to_string(),
+    }
+}
+
+/// Every mistake in `config`, in file order; empty when it is usable.
+pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let n = config.replicas.len();
+    if n == 0 {
+        out.push(problem(
+            "replica",
+            "no replicas are configured",
+            "[[replica]] address = \"127.0.0.1:51000\"",
+        ));
+    } else if n != 2 * config.f + 1 {
+        out.push(problem(
+            "f",
+            format!(
+                "f = {} needs 2f+1 = {} replicas, but {} [[replica]] entries are given; NOPaxos \
+                 quorums (f+1) only intersect with exactly 2f+1 replicas",
+                config.f,
+                2 * config.f + 1,
+                n
+            ),
+            &if n % 2 == 1 {
+                format!("f = {}", (n - 1) / 2)
+            } else {
+                format!(
+                    "f = {} with {} replicas, or add a replica and set f = {}",
+                    (n - 1) / 2,
+                    n - 1,
+                    n / 2
+                )
+            },
+        ));
+    }
+    if config.oum.port == 0 {
+        out.push(problem("oum.port", "port 0 is not a port", "port = 22222"));
+    }
+    if config.oum.pending_capacity == 0 || config.oum.pending_capacity > 1 << 20 {
+        out.push(problem(
+            "oum.pending_capacity",
+            format!("{} is outside 1..=1048576", config.oum.pending_capacity),
+            "pending_capacity = 1024",
+        ));
+    }
+    if config.oum.reorder_window_us > 10_000_000 {
+        out.push(problem(
+            "oum.reorder_window_us",
+            format!(
+                "{} us is over 10 s; gaps would stall delivery",
+                config.oum.reorder_window_us
+            ),
+            "reorder_window_us = 1000",
+        ));
+    }
+
+    let mut seen = BTreeSet::new();
+    for (i, r) in config.replicas.iter().enumerate() {
+        let field = format!("replica[{i}].address");
+        if r.address.port() == 0 {
+            out.push(problem(
+                &field,
+                "port 0 is not a port",
+                "address = \"127.0.0.1:51000\"",
+            ));
+        }
+        if r.address.ip().is_unspecified() {
+            out.push(problem(
+                &field,
+                "0.0.0.0 cannot be sent to; give the replica's own address",
+                "address = \"10.0.0.11:51000\"",
+            ));
+        }
+        if !seen.insert(r.address) {
+            out.push(problem(
+                &field,
+                format!("{} is used by an earlier replica", r.address),
+                "address = \"127.0.0.1:51001\"",
+            ));
+        }
+    }
+
+    if config.groups.is_empty() {
+        out.push(problem(
+            "group",
+            "no OUM groups are configured",
+            "[[group]] name = \"kv\" address = \"127.0.0.10\"",
+        ));
+    }
+    let mut names = BTreeSet::new();
+    let mut addresses = BTreeSet::new();
+    for (i, g) in config.groups.iter().enumerate() {
+        if g.name.trim().is_empty() {
+            out.push(problem(
+                format!("group[{i}].name"),
+                "is empty",
+                "name = \"kv\"",
+            ));
+        } else if !names.insert(g.name.as_str()) {
+            out.push(problem(
+                format!("group[{i}].name"),
+                format!("\"{}\" is used by an earlier group", g.name),
+                "name = \"kv2\"",
+            ));
+        }
+        let field = format!("group[{i}].address");
+        if g.address.is_unspecified() || g.address.is_broadcast() {
+            out.push(problem(
+                &field,
+                format!("{} cannot identify a group", g.address),
+                "address = \"127.0.0.10\"",
+            ));
+        } else if !addresses.insert(g.address) {
+            out.push(problem(
+                &field,
+                format!(
+                    "{} is used by an earlier group; the address identifies the group",
+                    g.address
+                ),
+                "address = \"127.0.0.11\"",
+            ));
+        }
+        if let Some(r) = config
+            .replicas
+            .iter()
+            .position(|r| *r.address.ip() == g.address && r.address.port() == config.oum.port)
+        {
+            out.push(problem(
+                &field,
+                format!(
+                    "{}:{} is also replica {r}'s address",
+                    g.address, config.oum.port
+                ),
+                "address = \"127.0.0.10\"",
+            ));
+        }
+        if let Some(members) = &g.members {
+            let field = format!("group[{i}].members");
+            if members.is_empty() {
+                out.push(problem(
+                    &field,
+                    "a group needs at least one member",
+                    "members = [0, 1, 2]",
+                ));
+            }
+            let mut unique = BTreeSet::new();
+            for &m in members {
+                if usize::from(m) >= n {
+                    out.push(problem(
+                        &field,
+                        format!(
+                            "replica {m} does not exist; replicas are numbered 0..{n} in file order"
+                        ),
+                        "members = [0, 1, 2]",
+                    ));
+                } else if !unique.insert(m) {
+                    out.push(problem(
+                        &field,
+                        format!("replica {m} is listed twice"),
+                        "members = [0, 1, 2]",
+                    ));
+                }
+            }
+        }
+    }
+
+    for (name, ms) in config.timeouts.all() {
+        if ms == 0 {
+            out.push(problem(
+                format!("timeouts.{name}"),
+                "must be at least 1 ms",
+                &format!("{name} = {}", ms.max(1)),
+            ));
+        }
+    }
+    let t = &config.timeouts;
+    if t.leader_timeout_ms <= t.sync_period_ms {
+        out.push(problem(
+            "timeouts.leader_timeout_ms",
+            format!(
+                "{} ms is not longer than sync_period_ms ({} ms): followers would suspect a \
+                 healthy leader between two synchronizations",
+                t.leader_timeout_ms, t.sync_period_ms
+            ),
+            "leader_timeout_ms = 2000 with sync_period_ms = 1000",
+        ));
+    }
+    if t.client_give_up_ms < t.client_resend_ms {
+        out.push(problem(
+            "timeouts.client_give_up_ms",
+            format!(
+                "{} ms is shorter than client_resend_ms ({} ms): a client would give up before \
+                 its first resend",
+                t.client_give_up_ms, t.client_resend_ms
+            ),
+            "client_give_up_ms = 5000",
+        ));
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! `replica --mode listen`: an OUM group member on kernel UDP that delivers the ordered
+//! stream, re-listens when a session ends, and reports what it saw. It checks a sequencer
+//! and a network end to end before any protocol runs on top.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use dataplane::config::ClusterConfig;
+use dataplane::io::udp::{UdpConfig, UdpIo};
+use dataplane::io::{PacketBuf, PacketIo};
+use dataplane::oum::{Event, Receiver, ReceiverStats};
+use dataplane::time::MonotonicClock;
+
+use crate::stream_digest::StreamDigest;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenOptions {
+    /// Print every event, not only the summary.
+    pub events: bool,
+}
+
+/// What a listening member saw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListenSummary {
+    pub index: usize,
+    pub digest: StreamDigest,
+    pub receiver: ReceiverStats,
+    pub last_session: Option<u16>,
+    pub last_msgnum: u64,
+}
+
+impl fmt::Display for ListenSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.receiver;
+        write!(
+            f,
+            "summary replica={} delivered={} drops={} sessions_terminated={} session={} \
+             last_msgnum={} digest={:016x} duplicate={} stale_session={} unsequenced={} \
+             malformed={} superseded={}",
+            self.index,
+            r.delivered,
+            r.drops_notified,
+            r.sessions_terminated,
+            self.last_session
+                .map_or("none".to_string(), |s| s.to_string()),
+            self.last_msgnum,
+            self.digest.value(),
+            r.duplicate,
+            r.stale_session,
+            r.unsequenced,
+            r.malformed,
+            r.superseded
+        )
+    }
+}
+
+const BURST: usize = 32;
+
+/// Runs until SIGINT or SIGTERM; prints a `listening` line once bound and a `summary` line
+/// at the end.
+pub fn listen(
+    config: &ClusterConfig,
+    index: usize,
+    options: ListenOptions,
+) -> Result<ListenSummary, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot install a handler for signal {signal}: {e}"))?;
+    }
+    let address = config.replica_address(index).ok_or_else(|| {
+        format!(
+            "--index {index} is not a replica: the config has {} (0..{})",
+            config.n(),
+            config.n()
+        )
+    })?;
+    let mut io = UdpIo::bind(&[address], UdpConfig::default()).map_err(|e| e.to_string())?;
+    let mut receiver: Receiver<PacketBuf> = Receiver::new(config.oum.receiver());
+    let clock = MonotonicClock::new();
+    let mut summary = ListenSummary {
+        index,
+        ..ListenSummary::default()
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let _ = writeln!(out, "listening replica={index} address={address}");
+    let _ = out.flush();
+
+    let mut rx = Vec::with_capacity(BURST);
+    while !stop.load(Ordering::Relaxed) {
+        io.recv_burst(&mut rx, BURST).map_err(|e| e.to_string())?;
+        let now = clock.now();
+        for buf in rx.drain(..) {
+            if let Err(rejected) = receiver.on_payload(now, buf) {
+                io.free(rejected.packet);
+            }
+        }
+        while let Some(event) = receiver.poll_event(clock.now()) {
+            match event {
+                Event::Message { stamp, packet } => {
+                    summary.digest.add(&stamp.session.0.to_be_bytes());
+                    summary.digest.add(&stamp.msgnum.to_be_bytes());
+                    summary.digest.add(packet.as_ref().get(16..).unwrap_or(&[]));
+                    summary.last_session = Some(stamp.session.0);
+                    summary.last_msgnum = stamp.msgnum;
+                    if options.events {
+                        let _ = writeln!(
+                            out,
+                            "message session={} msgnum={} bytes={}",
+                            stamp.session,
+                            stamp.msgnum,
+                            packet.as_ref().len()
+                        );
+                    }
+                    io.free(packet);
+                }
+                Event::Drop(stamp) => {
+                    if options.events {
+                        let _ = writeln!(
+                            out,
+                            "drop session={} msgnum={}",
+                            stamp.session, stamp.msgnum
+                        );
+                    }
+                }
+                Event::SessionTerminated { old, new } => {
+                    let _ = writeln!(
+                        out,
+                        "session-terminated old={} new={}",
+                        old.map_or("none".to_string(), |s| s.to_string()),
+                        new
+                    );
+                    // A listening member has no protocol to agree on where the new session
+                    // starts: it follows the sequencer from the new session's first message.
+                    receiver.listen(new, 1);
+                }
+            }
+        }
+        if options.events {
+            let _ = out.flush();
+        }
+        let wait = receiver
+            .next_deadline()
+            .map(|d| d.saturating_since(clock.now()))
+            .unwrap_or(Duration::from_millis(50))
+            .min(Duration::from_millis(50));
+        io.wait(wait).map_err(|e| e.to_string())?;
+    }
+    summary.receiver = *receiver.stats();
+    let _ = writeln!(out, "{summary}");
+    let _ = out.flush();
+    Ok(summary)
+}

@@ -1,0 +1,13 @@
+//! The OUM end-host sequencer (`sequencer` binary): stamps each client request with the
+//! session and its group's next message number and sends a copy to every member.
+//!
+//! * [`udp_loop`]: serving on kernel UDP sockets, one per group address.
+//! * [`replay`]: the same core offline over a pcap capture.
+//! * [`session_state`]: the session number kept across restarts.
+//! * [`report`]: counters, printed on demand and at exit.
+
+pub mod cli;
+pub mod replay;
+pub mod report;
+pub mod session_state;
+pub mod udp_loop;
