@@ -108,12 +108,14 @@ pub fn listen(
                     summary.last_session = Some(stamp.session.0);
                     summary.last_msgnum = stamp.msgnum;
                     if options.events {
+                        let body = packet.as_ref().get(16..).unwrap_or(&[]);
                         let _ = writeln!(
                             out,
-                            "message session={} msgnum={} bytes={}",
+                            "message session={} msgnum={} bytes={} body={}",
                             stamp.session,
                             stamp.msgnum,
-                            packet.as_ref().len()
+                            body.len(),
+                            hex_prefix(body, 32)
                         );
                     }
                     io.free(packet);
@@ -154,4 +156,9 @@ pub fn listen(
     let _ = writeln!(out, "{summary}");
     let _ = out.flush();
     Ok(summary)
+}
+
+/// The first `max` bytes of `bytes` in hex, for event lines.
+fn hex_prefix(bytes: &[u8], max: usize) -> String {
+    bytes.iter().take(max).map(|b| format!("{b:02x}")).collect()
 }

@@ -1,0 +1,149 @@
+//! `replica --mode listen` over real UDP, fed by the test acting as the sequencer.
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use dataplane::config::ClusterConfig;
+use dataplane::wire::build::oum_payload;
+use dataplane::wire::{OumRepr, Stamp};
+
+struct Listener {
+    child: Child,
+    lines: std::io::Lines<BufReader<ChildStdout>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Listener {
+    fn next_line(&mut self) -> String {
+        self.lines.next().expect("a line").expect("readable")
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(reorder_window_us: u64) -> (Listener, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = ClusterConfig::local(3, port, Ipv4Addr::new(127, 0, 0, 10));
+    config.oum.reorder_window_us = reorder_window_us;
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, config.to_toml()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_replica"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--index", "1", "--mode", "listen", "--events"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut listener = Listener {
+        child,
+        lines,
+        _dir: dir,
+    };
+    let first = listener.next_line();
+    assert!(first.starts_with("listening replica=1"), "{first}");
+    (listener, SocketAddr::from((Ipv4Addr::LOCALHOST, port + 1)))
+}
+
+fn stamped(session: u16, msgnum: u64) -> Vec<u8> {
+    oum_payload(
+        OumRepr::Sequenced(Stamp::new(session, msgnum)),
+        &[msgnum as u8],
+    )
+}
+
+#[test]
+fn listen_mode_reports_the_ordered_stream_drops_and_session_changes() {
+    let (mut listener, address) = start(0);
+    let sequencer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |bytes: &[u8]| {
+        sequencer.send_to(bytes, address).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    send(&stamped(3, 1));
+    send(&oum_payload(OumRepr::Unsequenced, b"client leftovers"));
+    send(&stamped(3, 2));
+    send(&stamped(3, 2)); // duplicate
+    send(&stamped(3, 5)); // 3 and 4 lost
+    send(&stamped(2, 6)); // stale session
+    send(&stamped(4, 1)); // sequencer failover
+    let expected = [
+        "session-terminated old=none new=3",
+        "message session=3 msgnum=1 bytes=1 body=01",
+        "message session=3 msgnum=2 bytes=1 body=02",
+        "drop session=3 msgnum=3",
+        "drop session=3 msgnum=4",
+        "message session=3 msgnum=5 bytes=1 body=05",
+        "session-terminated old=3 new=4",
+        "message session=4 msgnum=1 bytes=1 body=01",
+    ];
+    for want in expected {
+        assert_eq!(listener.next_line(), want);
+    }
+    // SAFETY: kill(2) on our own unreaped child.
+    unsafe { libc::kill(listener.child.id() as i32, libc::SIGINT) };
+    let summary = listener.next_line();
+    for part in [
+        "delivered=4",
+        "drops=2",
+        "sessions_terminated=2",
+        "session=4",
+        "duplicate=1",
+        "stale_session=1",
+        "unsequenced=1",
+    ] {
+        assert!(summary.contains(part), "{part} in {summary}");
+    }
+    assert!(listener.child.wait().unwrap().success());
+}
+
+#[test]
+fn listen_mode_waits_out_reordering_within_the_window() {
+    let (mut listener, address) = start(200_000);
+    let sequencer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for msgnum in [1, 3, 2] {
+        sequencer.send_to(&stamped(1, msgnum), address).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let expected = [
+        "session-terminated old=none new=1",
+        "message session=1 msgnum=1 bytes=1 body=01",
+        "message session=1 msgnum=2 bytes=1 body=02",
+        "message session=1 msgnum=3 bytes=1 body=03",
+    ];
+    for want in expected {
+        assert_eq!(listener.next_line(), want);
+    }
+}
+
+#[test]
+fn an_index_outside_the_cluster_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(
+        &path,
+        ClusterConfig::local(3, 47000, Ipv4Addr::new(127, 0, 0, 10)).to_toml(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_replica"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--index", "3"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--index 3 is not a replica"), "{err}");
+}
