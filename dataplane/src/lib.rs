@@ -8,9 +8,11 @@
 //! * [`time`]: the time protocol cores are driven with, virtual or real.
 //! * [`golden`]: the golden vectors every sequencer implementation is tested against.
 
+pub mod config;
 pub mod golden;
 pub mod io;
 pub mod oum;
+pub mod pcap;
 pub mod time;
 pub mod wire;
 

@@ -31,10 +31,16 @@ fn golden_vectors_cover_every_drop_reason() {
         })
         .collect();
     for reason in DropReason::ALL {
-        assert!(used.contains(reason.name()), "no vector drops with {reason}");
+        assert!(
+            used.contains(reason.name()),
+            "no vector drops with {reason}"
+        );
     }
     for name in &used {
-        assert!(DropReason::from_name(name).is_some(), "unknown reason {name}");
+        assert!(
+            DropReason::from_name(name).is_some(),
+            "unknown reason {name}"
+        );
     }
 }
 
