@@ -100,6 +100,18 @@ pub fn receive_stream(data: &[u8]) {
     }
 }
 
+/// Runs the pcap reader over `data` as a whole file.
+pub fn decode_pcap(data: &[u8]) {
+    crate::pcap::decode_all(data);
+}
+
+/// Parses `data` as a cluster config file.
+pub fn parse_config(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::config::ClusterConfig::parse(text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// A small deterministic generator, so the test needs no dependency.
@@ -134,6 +146,8 @@ mod tests {
                 (0..len).map(|_| xorshift(&mut state) as u8).collect()
             };
             super::decode_all(&data);
+            super::decode_pcap(&data);
+            super::parse_config(&data);
             super::receive_stream(&data);
             super::sequence_frame(&mut data);
         }
