@@ -60,7 +60,7 @@ cargo build --release --workspace
 if cargo +nightly --version >/dev/null 2>&1 && command -v cargo-fuzz >/dev/null 2>&1; then
   step "fuzz smoke (10 s per target)"
   for target in wire_decode sequencer_frame receiver_stream pcap_decode config_parse; do
-    (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time=10 -print_final_stats=0 2>&1 | tail -1)
+    (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time=10 -timeout=5 -print_final_stats=0 2>&1 | tail -1)
   done
 else
   echo "SKIPPED: fuzz smoke run (needs a nightly toolchain and cargo-fuzz; see docs/fuzzing.md)"

@@ -107,7 +107,7 @@ fn receiving(c: &mut Criterion) {
     group.bench_function("with_gaps_1_in_10", |b| {
         let mut r: Receiver<Payload> = Receiver::new(ReceiverConfig {
             reorder_window: Duration::ZERO,
-            pending_capacity: 1024,
+            ..ReceiverConfig::default()
         });
         r.listen(SessionNumber(1), 1);
         let mut msgnum = 0;

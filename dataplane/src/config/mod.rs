@@ -43,6 +43,9 @@ pub struct OumConfig {
     pub reorder_window_us: u64,
     /// Out-of-order packets a receiver holds.
     pub pending_capacity: usize,
+    /// A receiver refuses a stamp further ahead than this instead of reporting that many
+    /// drops; a replica so far behind catches up by state transfer.
+    pub max_gap: u64,
 }
 
 impl Default for OumConfig {
@@ -51,6 +54,7 @@ impl Default for OumConfig {
             port: crate::wire::OUM_DEFAULT_PORT,
             reorder_window_us: 1000,
             pending_capacity: 1024,
+            max_gap: 1 << 16,
         }
     }
 }
@@ -60,6 +64,7 @@ impl OumConfig {
         ReceiverConfig {
             reorder_window: Duration::from_micros(self.reorder_window_us),
             pending_capacity: self.pending_capacity,
+            max_gap: self.max_gap,
         }
     }
 }

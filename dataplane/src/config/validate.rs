@@ -52,6 +52,13 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
             "pending_capacity = 1024",
         ));
     }
+    if config.oum.max_gap == 0 {
+        out.push(problem(
+            "oum.max_gap",
+            "0 would refuse every out-of-order packet",
+            "max_gap = 65536",
+        ));
+    }
     if config.oum.reorder_window_us > 10_000_000 {
         out.push(problem(
             "oum.reorder_window_us",

@@ -322,9 +322,7 @@ impl PacketIo for UdpIo {
                 .iter()
                 .take_while(|b| b.endpoint() == endpoint)
                 .count();
-            let bufs = std::mem::take(batch);
-            sent += self.send_from(usize::from(endpoint.0), &bufs[start..start + run]);
-            *batch = bufs;
+            sent += self.send_from(usize::from(endpoint.0), &batch[start..start + run]);
             start += run;
         }
         for buf in batch.drain(..) {

@@ -18,6 +18,10 @@ pub struct ReceiverConfig {
     /// Packets held out of order, rounded up to a power of two. A packet further ahead than
     /// this forces the messages before its window to be reported dropped.
     pub pending_capacity: usize,
+    /// A packet more than this many message numbers ahead of the next expected one is
+    /// refused ([`Discard::TooFarAhead`]) instead of becoming that many drop notifications:
+    /// a receiver so far behind must catch up by state transfer, not message by message.
+    pub max_gap: u64,
 }
 
 impl Default for ReceiverConfig {
@@ -25,6 +29,7 @@ impl Default for ReceiverConfig {
         ReceiverConfig {
             reorder_window: Duration::from_micros(1000),
             pending_capacity: 1024,
+            max_gap: 1 << 16,
         }
     }
 }
@@ -59,6 +64,9 @@ pub enum Discard {
     StaleSession,
     /// Too far ahead to hold: its place in the window was taken.
     BeyondWindow,
+    /// Further ahead than `max_gap`: the receiver has fallen too far behind (or the stamp is
+    /// bogus); the protocol above should catch up by state transfer.
+    TooFarAhead,
 }
 
 /// A discarded packet, handed back so its buffer can be reused.
@@ -79,6 +87,7 @@ pub struct ReceiverStats {
     pub duplicate: u64,
     pub stale_session: u64,
     pub beyond_window: u64,
+    pub too_far_ahead: u64,
     /// Held packets thrown away because a session ended or `listen` moved past them.
     pub superseded: u64,
 }
@@ -114,6 +123,7 @@ struct Held<P> {
 #[derive(Debug)]
 pub struct Receiver<P> {
     window: Duration,
+    max_gap: u64,
     state: State,
     /// Held packets, at index `msgnum & mask`; an entry may belong to a later lap.
     ring: Box<[Option<Held<P>>]>,
@@ -137,6 +147,7 @@ impl<P> Receiver<P> {
             .next_power_of_two();
         Receiver {
             window: config.reorder_window,
+            max_gap: config.max_gap,
             state: State::Unbound,
             ring: (0..capacity).map(|_| None).collect(),
             mask: capacity as u64 - 1,
@@ -149,12 +160,15 @@ impl<P> Receiver<P> {
     }
 
     /// Starts (or restarts) delivery at message `msgnum` of `session`. Held packets of that
-    /// session from `msgnum` on are kept; everything else held is thrown away.
+    /// session from `msgnum` on (and at most `max_gap` ahead) are kept; everything else held
+    /// is thrown away.
     pub fn listen(&mut self, session: SessionNumber, msgnum: u64) {
         for slot in self.ring.iter_mut() {
-            let keep = slot
-                .as_ref()
-                .is_some_and(|h| h.stamp.session == session && h.stamp.msgnum >= msgnum);
+            let keep = slot.as_ref().is_some_and(|h| {
+                h.stamp.session == session
+                    && h.stamp.msgnum >= msgnum
+                    && h.stamp.msgnum - msgnum <= self.max_gap
+            });
             if !keep && slot.take().is_some() {
                 self.held -= 1;
                 self.stats.superseded += 1;
@@ -219,6 +233,9 @@ impl<P> Receiver<P> {
                 }
                 Ordering::Equal => {
                     let ahead = stamp.msgnum - next;
+                    if ahead > self.max_gap {
+                        return Err(self.reject(Discard::TooFarAhead, packet));
+                    }
                     if ahead > self.mask {
                         self.forced_until = self.forced_until.max(stamp.msgnum - self.mask);
                     }
@@ -376,6 +393,7 @@ impl<P> Receiver<P> {
             Discard::Duplicate => &mut self.stats.duplicate,
             Discard::StaleSession => &mut self.stats.stale_session,
             Discard::BeyondWindow => &mut self.stats.beyond_window,
+            Discard::TooFarAhead => &mut self.stats.too_far_ahead,
         };
         *counter += 1;
         Rejected { reason, packet }

@@ -10,6 +10,7 @@ fn receiver(capacity: usize) -> Receiver<Vec<u8>> {
     Receiver::new(ReceiverConfig {
         reorder_window: WINDOW,
         pending_capacity: capacity,
+        max_gap: 1000,
     })
 }
 
@@ -103,6 +104,7 @@ fn zero_window_reports_gaps_immediately_as_the_paper_does() {
     let mut r: Receiver<Vec<u8>> = Receiver::new(ReceiverConfig {
         reorder_window: Duration::ZERO,
         pending_capacity: 8,
+        max_gap: 1000,
     });
     r.listen(SessionNumber(9), 10);
     feed(&mut r, t(0), 9, 12).unwrap();
@@ -283,4 +285,28 @@ fn random_streams_deliver_every_number_once_in_order() {
             assert!(arrivals.iter().any(|&(_, m)| m == *n));
         }
     }
+}
+
+#[test]
+fn a_stamp_implausibly_far_ahead_is_refused_not_turned_into_drops() {
+    let mut r = receiver(16);
+    r.listen(SessionNumber(1), 1);
+    assert_eq!(feed(&mut r, t(0), 1, 1002), Err(Discard::TooFarAhead));
+    assert_eq!(feed(&mut r, t(0), 1, u64::MAX), Err(Discard::TooFarAhead));
+    assert!(drain(&mut r, t(1_000_000)).is_empty());
+    assert_eq!(r.stats().too_far_ahead, 2);
+    // Exactly max_gap ahead is still a gap to report.
+    feed(&mut r, t(0), 1, 1001).unwrap();
+    assert_eq!(drain(&mut r, t(1_000_000)).len(), 1001);
+}
+
+#[test]
+fn listen_drops_held_packets_too_far_ahead_of_its_position() {
+    let mut r = receiver(16);
+    feed(&mut r, t(0), 2, 5000).unwrap();
+    feed(&mut r, t(0), 2, 3).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["end:none->2"]);
+    r.listen(SessionNumber(2), 1);
+    assert_eq!(drain(&mut r, t(1_000_000)), ["d1", "d2", "m3"]);
+    assert_eq!(r.stats().superseded, 1);
 }
