@@ -1,7 +1,11 @@
-//! Replicas. Today: the `listen` mode, an OUM group member that follows the ordered stream
-//! and reports it. The protocol cores (NOPaxos, unreplicated, then VR, Speculative Paxos,
-//! Fast Paxos) live under `protocol/` as they land, driven by the same I/O loop.
+//! Replicas: protocol cores (NOPaxos and the unreplicated baseline; later VR, Speculative
+//! Paxos and Fast Paxos), the replicated key-value store, the deterministic simulator and the
+//! linearizability checker, plus the drivers that run the cores on kernel UDP.
 
+pub mod app;
 pub mod cli;
 pub mod listen;
+pub mod protocol;
 pub mod stream_digest;
+
+pub use dataplane::time;

@@ -1,0 +1,145 @@
+//! Protocol cores, sans-IO (DESIGN.md rule 1): plain structs driven by datagrams and timer
+//! ticks with the current time passed in, handing back datagrams to send and their next
+//! deadline. The same core runs in the simulator, on kernel UDP and on DPDK.
+//!
+//! Every protocol provides a replica and a client implementing [`Replica`] and [`Client`];
+//! drivers need nothing else.
+
+pub mod codec;
+pub mod nopaxos;
+mod outbox;
+pub mod pending;
+pub mod unreplicated;
+
+use std::fmt;
+use std::net::SocketAddrV4;
+
+use crate::time::Time;
+
+pub use outbox::Outbox;
+
+pub type ClientId = u64;
+pub type RequestId = u64;
+
+/// Message type numbers, one range per protocol, so a datagram of one protocol can never be
+/// mistaken for another's (docs/wire-format.md).
+pub mod msg_type {
+    pub const UNREPLICATED_REQUEST: u8 = 0x01;
+    pub const UNREPLICATED_REPLY: u8 = 0x02;
+    /// NOPaxos uses 0x10..=0x2f.
+    pub const NOPAXOS_BASE: u8 = 0x10;
+}
+
+/// Largest datagram a core writes; chunked messages (logs, snapshots) stay below it.
+pub const MAX_DATAGRAM: usize = 8192;
+
+/// Where a datagram goes; drivers map replica indexes and the group to addresses from the
+/// cluster config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Destination {
+    Replica(usize),
+    /// Every replica but the sender.
+    OtherReplicas,
+    Client(SocketAddrV4),
+    /// The OUM group: through the sequencer to every member.
+    Group,
+}
+
+/// A datagram a core wrote into the driver's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: Destination,
+    pub len: usize,
+}
+
+/// What every protocol node (replica or client) looks like to a driver.
+pub trait Node {
+    /// A datagram arrived from `from` (its UDP source address).
+    fn handle_datagram(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]);
+    /// Called at or after the time [`Node::poll_timeout`] gave.
+    fn handle_timeout(&mut self, now: Time);
+    /// The next time the node wants [`Node::handle_timeout`], if any.
+    fn poll_timeout(&self) -> Option<Time>;
+    /// Writes the next datagram to send into `buf` ([`MAX_DATAGRAM`] bytes suffice).
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit>;
+}
+
+/// A replica slot's content, as the agreement checks compare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EntryId {
+    Request {
+        client: ClientId,
+        request: RequestId,
+    },
+    NoOp,
+}
+
+/// Counters every replica keeps of what it ignored, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReplicaStats {
+    pub requests: u64,
+    pub executed: u64,
+    /// Datagrams that did not decode.
+    pub malformed: u64,
+    /// Messages from a past view or another session.
+    pub stale: u64,
+    /// Messages from senders that are not members, or of types this role never receives.
+    pub foreign: u64,
+    /// Messages too far ahead (slot or view) to act on.
+    pub too_far_ahead: u64,
+    pub view_changes: u64,
+    pub state_transfers: u64,
+}
+
+/// A replica core.
+pub trait Replica: Node {
+    fn index(&self) -> usize;
+    fn is_leader(&self) -> bool;
+    /// Whether the replica takes part in the protocol (not recovering or transferring).
+    fn is_normal(&self) -> bool;
+    /// Highest slot known committed here (0 when none).
+    fn commit_point(&self) -> u64;
+    /// The entry at a committed slot, while the replica still keeps it.
+    fn committed_entry(&self, slot: u64) -> Option<EntryId>;
+    /// Slot up to which the application has executed, and its digest there.
+    fn execution(&self) -> (u64, u64);
+    fn stats(&self) -> ReplicaStats;
+    /// One line describing the replica's state, for failure reports.
+    fn describe(&self) -> String;
+}
+
+/// Why a client request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// No commit within the client's give-up time, after `attempts` sends. The operation may
+    /// or may not have taken effect.
+    GaveUp { attempts: u32 },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::GaveUp { attempts } => {
+                write!(
+                    f,
+                    "no committed reply after {attempts} attempts; the outcome is unknown"
+                )
+            }
+        }
+    }
+}
+
+/// A finished request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub request: RequestId,
+    pub result: Result<Vec<u8>, ClientError>,
+}
+
+/// A client core: one outstanding request at a time.
+pub trait Client: Node {
+    fn id(&self) -> ClientId;
+    /// Starts a request; `None` while another is outstanding.
+    fn invoke(&mut self, now: Time, op: &[u8]) -> Option<RequestId>;
+    fn poll_completion(&mut self) -> Option<Completion>;
+}

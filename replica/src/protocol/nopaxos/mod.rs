@@ -1,0 +1,1 @@
+//! NOPaxos (being written).

@@ -1,0 +1,92 @@
+use dataplane::wire::{ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType};
+
+use crate::protocol::codec::{CodecError, Reader, Writer};
+use crate::protocol::msg_type::{UNREPLICATED_REPLY, UNREPLICATED_REQUEST};
+use crate::protocol::{ClientId, RequestId};
+
+/// A message of the unreplicated protocol, borrowing its byte fields from the datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    Request {
+        client: ClientId,
+        request: RequestId,
+        op: &'a [u8],
+    },
+    Reply {
+        client: ClientId,
+        request: RequestId,
+        result: &'a [u8],
+    },
+}
+
+impl<'a> Message<'a> {
+    pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
+        let invalid = |field, value| CodecError::Invalid { field, value };
+        let envelope = Envelope::new_checked(datagram)
+            .map_err(|_| invalid("envelope", datagram.len() as u64))?;
+        let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
+        let mut r = Reader::new(envelope.into_body());
+        let message = match repr.msg_type.0 {
+            UNREPLICATED_REQUEST => Message::Request {
+                client: r.u64()?,
+                request: r.u64()?,
+                op: r.bytes()?,
+            },
+            UNREPLICATED_REPLY => Message::Reply {
+                client: r.u64()?,
+                request: r.u64()?,
+                result: r.bytes()?,
+            },
+            t => return Err(invalid("message type", u64::from(t))),
+        };
+        r.finish()?;
+        Ok(message)
+    }
+
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        let at = w.len();
+        w.put(&[0; ENVELOPE_HEADER_LEN])?;
+        let msg_type = match *self {
+            Message::Request {
+                client,
+                request,
+                op,
+            } => {
+                w.u64(client)?;
+                w.u64(request)?;
+                w.bytes(op)?;
+                UNREPLICATED_REQUEST
+            }
+            Message::Reply {
+                client,
+                request,
+                result,
+            } => {
+                w.u64(client)?;
+                w.u64(request)?;
+                w.bytes(result)?;
+                UNREPLICATED_REPLY
+            }
+        };
+        let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
+        write_envelope(w, at, MessageType(msg_type), body_len)
+    }
+}
+
+/// Fills in the envelope header reserved at `at`.
+pub(crate) fn write_envelope(
+    w: &mut Writer<'_>,
+    at: usize,
+    msg_type: MessageType,
+    body_len: usize,
+) -> Result<(), CodecError> {
+    let mut header = [0u8; ENVELOPE_HEADER_LEN];
+    EnvelopeRepr { msg_type, body_len }
+        .emit(&mut header)
+        .map_err(|_| CodecError::TooLong {
+            needed: body_len,
+            room: u32::MAX as usize,
+        })?;
+    w.overwrite(at, &header);
+    Ok(())
+}
