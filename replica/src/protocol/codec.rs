@@ -4,6 +4,8 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use dataplane::wire::{ENVELOPE_HEADER_LEN, EnvelopeRepr, MessageType};
+
 /// Why a message body could not be decoded or encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
@@ -213,6 +215,24 @@ impl<'a> Writer<'a> {
             dst.copy_from_slice(&v.to_be_bytes());
         }
     }
+}
+
+/// Fills in the envelope header reserved at `at`.
+pub fn write_envelope(
+    w: &mut Writer<'_>,
+    at: usize,
+    msg_type: MessageType,
+    body_len: usize,
+) -> Result<(), CodecError> {
+    let mut header = [0u8; ENVELOPE_HEADER_LEN];
+    EnvelopeRepr { msg_type, body_len }
+        .emit(&mut header)
+        .map_err(|_| CodecError::TooLong {
+            needed: body_len,
+            room: u32::MAX as usize,
+        })?;
+    w.overwrite(at, &header);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 use dataplane::wire::{ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType};
 
+use crate::protocol::codec::write_envelope;
+
 use crate::protocol::codec::{CodecError, Reader, Writer};
 use crate::protocol::msg_type::{UNREPLICATED_REPLY, UNREPLICATED_REQUEST};
 use crate::protocol::{ClientId, RequestId};
@@ -71,22 +73,4 @@ impl<'a> Message<'a> {
         let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
         write_envelope(w, at, MessageType(msg_type), body_len)
     }
-}
-
-/// Fills in the envelope header reserved at `at`.
-pub(crate) fn write_envelope(
-    w: &mut Writer<'_>,
-    at: usize,
-    msg_type: MessageType,
-    body_len: usize,
-) -> Result<(), CodecError> {
-    let mut header = [0u8; ENVELOPE_HEADER_LEN];
-    EnvelopeRepr { msg_type, body_len }
-        .emit(&mut header)
-        .map_err(|_| CodecError::TooLong {
-            needed: body_len,
-            room: u32::MAX as usize,
-        })?;
-    w.overwrite(at, &header);
-    Ok(())
 }

@@ -1,0 +1,584 @@
+//! NOPaxos messages: an envelope (docs/wire-format.md) and a body of big-endian fields.
+//! Client requests travel through the sequencer, so they carry an OUM header first.
+
+use std::net::SocketAddrV4;
+
+use dataplane::wire::{
+    ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType, OUM_HEADER_LEN, OumRepr,
+};
+
+use super::types::{Entry, ViewId};
+use crate::protocol::codec::{CodecError, Reader, Writer, write_envelope};
+use crate::protocol::msg_type::NOPAXOS_BASE;
+use crate::protocol::{ClientId, RequestId};
+
+/// What a chunk belongs to: chunks carry blobs too large for one datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChunkKind {
+    /// A replica's VIEW-CHANGE to the new leader.
+    ViewChange,
+    /// The new leader's START-VIEW.
+    StartView,
+    /// A state transfer image.
+    State,
+}
+
+impl ChunkKind {
+    fn code(self) -> u8 {
+        match self {
+            ChunkKind::ViewChange => 1,
+            ChunkKind::StartView => 2,
+            ChunkKind::State => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Result<ChunkKind, CodecError> {
+        match code {
+            1 => Ok(ChunkKind::ViewChange),
+            2 => Ok(ChunkKind::StartView),
+            3 => Ok(ChunkKind::State),
+            v => Err(CodecError::Invalid {
+                field: "chunk kind",
+                value: u64::from(v),
+            }),
+        }
+    }
+}
+
+/// What a leader answers a GAP-REQUEST with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GapAnswer {
+    Entry(Entry),
+    /// The slot is behind the leader's log: only a state transfer can help.
+    Truncated,
+}
+
+/// A NOPaxos message (the request's operation and chunk data borrow from the datagram).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    Request {
+        client: ClientId,
+        request: RequestId,
+        reply_to: SocketAddrV4,
+        op: &'a [u8],
+    },
+    Reply {
+        view: ViewId,
+        slot: u64,
+        client: ClientId,
+        request: RequestId,
+        replica: u16,
+        /// Only the leader executes, so only its reply carries a result.
+        result: Option<&'a [u8]>,
+    },
+    GapRequest {
+        view: ViewId,
+        slot: u64,
+    },
+    GapReply {
+        view: ViewId,
+        slot: u64,
+        answer: GapAnswer,
+    },
+    /// The leader asks peers for a request it missed before committing a NO-OP.
+    GapFind {
+        view: ViewId,
+        slot: u64,
+    },
+    GapFindReply {
+        view: ViewId,
+        slot: u64,
+        entry: Option<Entry>,
+    },
+    GapCommit {
+        view: ViewId,
+        slot: u64,
+    },
+    GapCommitReply {
+        view: ViewId,
+        slot: u64,
+    },
+    ViewChangeRequest {
+        view: ViewId,
+    },
+    Chunk {
+        kind: ChunkKind,
+        view: ViewId,
+        id: u64,
+        index: u32,
+        count: u32,
+        total: u32,
+        data: &'a [u8],
+    },
+    StartViewReply {
+        view: ViewId,
+    },
+    /// Slots up to `slot` are final at the leader; `noops` lists its NO-OPs after the
+    /// previous sync point.
+    SyncPrepare {
+        view: ViewId,
+        slot: u64,
+        noops: Vec<u64>,
+    },
+    SyncReply {
+        view: ViewId,
+        slot: u64,
+    },
+    SyncCommit {
+        view: ViewId,
+        slot: u64,
+    },
+    StateTransferRequest {
+        view: ViewId,
+        nonce: u64,
+    },
+    Recovery {
+        nonce: u64,
+    },
+    RecoveryResponse {
+        view: ViewId,
+        nonce: u64,
+    },
+}
+
+mod code {
+    use super::NOPAXOS_BASE as B;
+    pub(super) const REQUEST: u8 = B;
+    pub(super) const REPLY: u8 = B + 1;
+    pub(super) const GAP_REQUEST: u8 = B + 2;
+    pub(super) const GAP_REPLY: u8 = B + 3;
+    pub(super) const GAP_FIND: u8 = B + 4;
+    pub(super) const GAP_FIND_REPLY: u8 = B + 5;
+    pub(super) const GAP_COMMIT: u8 = B + 6;
+    pub(super) const GAP_COMMIT_REPLY: u8 = B + 7;
+    pub(super) const VIEW_CHANGE_REQUEST: u8 = B + 8;
+    pub(super) const CHUNK: u8 = B + 9;
+    pub(super) const START_VIEW_REPLY: u8 = B + 10;
+    pub(super) const SYNC_PREPARE: u8 = B + 11;
+    pub(super) const SYNC_REPLY: u8 = B + 12;
+    pub(super) const SYNC_COMMIT: u8 = B + 13;
+    pub(super) const STATE_TRANSFER_REQUEST: u8 = B + 14;
+    pub(super) const RECOVERY: u8 = B + 15;
+    pub(super) const RECOVERY_RESPONSE: u8 = B + 16;
+}
+
+/// Most NO-OPs one SYNC-PREPARE lists; the leader syncs to an earlier slot if there are more.
+pub const MAX_SYNC_NOOPS: usize = 800;
+
+fn invalid(field: &'static str, value: u64) -> CodecError {
+    CodecError::Invalid { field, value }
+}
+
+impl<'a> Message<'a> {
+    /// Decodes an enveloped message (no OUM header).
+    pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
+        let envelope = Envelope::new_checked(datagram)
+            .map_err(|_| invalid("envelope length", datagram.len() as u64))?;
+        let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
+        let mut r = Reader::new(envelope.into_body());
+        let m = Message::decode_body(repr.msg_type.0, &mut r)?;
+        r.finish()?;
+        Ok(m)
+    }
+
+    /// Decodes a request that came through the sequencer: OUM header, then the message.
+    pub fn decode_sequenced(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
+        let body = datagram
+            .get(OUM_HEADER_LEN..)
+            .ok_or(invalid("OUM datagram length", datagram.len() as u64))?;
+        Message::decode(body)
+    }
+
+    fn decode_body(msg_type: u8, r: &mut Reader<'a>) -> Result<Message<'a>, CodecError> {
+        Ok(match msg_type {
+            code::REQUEST => Message::Request {
+                client: r.u64()?,
+                request: r.u64()?,
+                reply_to: r.addr()?,
+                op: r.bytes()?,
+            },
+            code::REPLY => Message::Reply {
+                view: ViewId::decode(r)?,
+                slot: r.u64()?,
+                client: r.u64()?,
+                request: r.u64()?,
+                replica: r.u16()?,
+                result: if r.bool()? { Some(r.bytes()?) } else { None },
+            },
+            code::GAP_REQUEST => Message::GapRequest {
+                view: ViewId::decode(r)?,
+                slot: r.u64()?,
+            },
+            code::GAP_REPLY => {
+                let view = ViewId::decode(r)?;
+                let slot = r.u64()?;
+                let answer = if r.bool()? {
+                    GapAnswer::Entry(Entry::decode(r)?)
+                } else {
+                    GapAnswer::Truncated
+                };
+                Message::GapReply { view, slot, answer }
+            }
+            code::GAP_FIND => Message::GapFind {
+                view: ViewId::decode(r)?,
+                slot: r.u64()?,
+            },
+            code::GAP_FIND_REPLY => {
+                let view = ViewId::decode(r)?;
+                let slot = r.u64()?;
+                let entry = if r.bool()? {
+                    Some(Entry::decode(r)?)
+                } else {
+                    None
+                };
+                Message::GapFindReply { view, slot, entry }
+            }
+            code::GAP_COMMIT => Message::GapCommit {
+                view: ViewId::decode(r)?,
+                slot: r.u64()?,
+            },
+            code::GAP_COMMIT_REPLY => Message::GapCommitReply {
+                view: ViewId::decode(r)?,
+                slot: r.u64()?,
+            },
+            code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest {
+                view: ViewId::decode(r)?,
+            },
+            code::CHUNK => Message::Chunk {
+                kind: ChunkKind::from_code(r.u8()?)?,
+                view: ViewId::decode(r)?,
+                id: r.u64()?,
+                index: r.u32()?,
+                count: r.u32()?,
+                total: r.u32()?,
+                data: r.bytes()?,
+            },
+            code::START_VIEW_REPLY => Message::StartViewReply {
+                view: ViewId::decode(r)?,
+            },
+            code::SYNC_PREPARE => {
+                let view = ViewId::decode(r)?;
+                let slot = r.u64()?;
+                let n = r.count(8)?;
+                if n > MAX_SYNC_NOOPS {
+                    return Err(invalid("NO-OP count", n as u64));
+                }
+                let mut noops = Vec::with_capacity(n);
+                for _ in 0..n {
+                    noops.push(r.u64()?);
+                }
+                Message::SyncPrepare { view, slot, noops }
+            }
+            code::SYNC_REPLY => Message::SyncReply {
+                view: ViewId::decode(r)?,
+                slot: r.u64()?,
+            },
+            code::SYNC_COMMIT => Message::SyncCommit {
+                view: ViewId::decode(r)?,
+                slot: r.u64()?,
+            },
+            code::STATE_TRANSFER_REQUEST => Message::StateTransferRequest {
+                view: ViewId::decode(r)?,
+                nonce: r.u64()?,
+            },
+            code::RECOVERY => Message::Recovery { nonce: r.u64()? },
+            code::RECOVERY_RESPONSE => Message::RecoveryResponse {
+                view: ViewId::decode(r)?,
+                nonce: r.u64()?,
+            },
+            t => return Err(invalid("NOPaxos message type", u64::from(t))),
+        })
+    }
+
+    fn code(&self) -> u8 {
+        match self {
+            Message::Request { .. } => code::REQUEST,
+            Message::Reply { .. } => code::REPLY,
+            Message::GapRequest { .. } => code::GAP_REQUEST,
+            Message::GapReply { .. } => code::GAP_REPLY,
+            Message::GapFind { .. } => code::GAP_FIND,
+            Message::GapFindReply { .. } => code::GAP_FIND_REPLY,
+            Message::GapCommit { .. } => code::GAP_COMMIT,
+            Message::GapCommitReply { .. } => code::GAP_COMMIT_REPLY,
+            Message::ViewChangeRequest { .. } => code::VIEW_CHANGE_REQUEST,
+            Message::Chunk { .. } => code::CHUNK,
+            Message::StartViewReply { .. } => code::START_VIEW_REPLY,
+            Message::SyncPrepare { .. } => code::SYNC_PREPARE,
+            Message::SyncReply { .. } => code::SYNC_REPLY,
+            Message::SyncCommit { .. } => code::SYNC_COMMIT,
+            Message::StateTransferRequest { .. } => code::STATE_TRANSFER_REQUEST,
+            Message::Recovery { .. } => code::RECOVERY,
+            Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
+        }
+    }
+
+    /// Writes envelope and body.
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        let at = w.len();
+        w.put(&[0; ENVELOPE_HEADER_LEN])?;
+        self.encode_body(w)?;
+        let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
+        write_envelope(w, at, MessageType(self.code()), body_len)
+    }
+
+    /// Writes an unsequenced OUM header, then the message: a request for the sequencer.
+    pub fn encode_sequenced(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        let mut header = [0u8; OUM_HEADER_LEN];
+        OumRepr::Unsequenced
+            .emit(&mut header)
+            .map_err(|_| invalid("OUM header", 0))?;
+        w.put(&header)?;
+        self.encode(w)
+    }
+
+    fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        match self {
+            Message::Request {
+                client,
+                request,
+                reply_to,
+                op,
+            } => {
+                w.u64(*client)?;
+                w.u64(*request)?;
+                w.addr(*reply_to)?;
+                w.bytes(op)
+            }
+            Message::Reply {
+                view,
+                slot,
+                client,
+                request,
+                replica,
+                result,
+            } => {
+                view.encode(w)?;
+                w.u64(*slot)?;
+                w.u64(*client)?;
+                w.u64(*request)?;
+                w.u16(*replica)?;
+                match result {
+                    Some(result) => {
+                        w.bool(true)?;
+                        w.bytes(result)
+                    }
+                    None => w.bool(false),
+                }
+            }
+            Message::GapRequest { view, slot }
+            | Message::GapFind { view, slot }
+            | Message::GapCommit { view, slot }
+            | Message::GapCommitReply { view, slot }
+            | Message::SyncReply { view, slot }
+            | Message::SyncCommit { view, slot } => {
+                view.encode(w)?;
+                w.u64(*slot)
+            }
+            Message::GapReply { view, slot, answer } => {
+                view.encode(w)?;
+                w.u64(*slot)?;
+                match answer {
+                    GapAnswer::Entry(e) => {
+                        w.bool(true)?;
+                        e.encode(w)
+                    }
+                    GapAnswer::Truncated => w.bool(false),
+                }
+            }
+            Message::GapFindReply { view, slot, entry } => {
+                view.encode(w)?;
+                w.u64(*slot)?;
+                match entry {
+                    Some(e) => {
+                        w.bool(true)?;
+                        e.encode(w)
+                    }
+                    None => w.bool(false),
+                }
+            }
+            Message::ViewChangeRequest { view } | Message::StartViewReply { view } => {
+                view.encode(w)
+            }
+            Message::Chunk {
+                kind,
+                view,
+                id,
+                index,
+                count,
+                total,
+                data,
+            } => {
+                w.u8(kind.code())?;
+                view.encode(w)?;
+                w.u64(*id)?;
+                w.u32(*index)?;
+                w.u32(*count)?;
+                w.u32(*total)?;
+                w.bytes(data)
+            }
+            Message::SyncPrepare { view, slot, noops } => {
+                view.encode(w)?;
+                w.u64(*slot)?;
+                w.count(noops.len())?;
+                for n in noops {
+                    w.u64(*n)?;
+                }
+                Ok(())
+            }
+            Message::StateTransferRequest { view, nonce }
+            | Message::RecoveryResponse { view, nonce } => {
+                view.encode(w)?;
+                w.u64(*nonce)
+            }
+            Message::Recovery { nonce } => w.u64(*nonce),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::MAX_DATAGRAM;
+    use crate::protocol::nopaxos::types::Request;
+
+    fn samples() -> Vec<Message<'static>> {
+        let v = ViewId {
+            leader_num: 3,
+            session_num: 2,
+        };
+        let req = Entry::Request(Request {
+            client: 7,
+            request: 9,
+            reply_to: "10.0.0.1:4000".parse().unwrap(),
+            op: b"op".to_vec(),
+        });
+        vec![
+            Message::Request {
+                client: 1,
+                request: 2,
+                reply_to: "127.0.0.1:5".parse().unwrap(),
+                op: b"hello",
+            },
+            Message::Reply {
+                view: v,
+                slot: 4,
+                client: 1,
+                request: 2,
+                replica: 0,
+                result: Some(b"r"),
+            },
+            Message::Reply {
+                view: v,
+                slot: 4,
+                client: 1,
+                request: 2,
+                replica: 1,
+                result: None,
+            },
+            Message::GapRequest { view: v, slot: 5 },
+            Message::GapReply {
+                view: v,
+                slot: 5,
+                answer: GapAnswer::Entry(req.clone()),
+            },
+            Message::GapReply {
+                view: v,
+                slot: 5,
+                answer: GapAnswer::Entry(Entry::NoOp),
+            },
+            Message::GapReply {
+                view: v,
+                slot: 5,
+                answer: GapAnswer::Truncated,
+            },
+            Message::GapFind { view: v, slot: 6 },
+            Message::GapFindReply {
+                view: v,
+                slot: 6,
+                entry: Some(req),
+            },
+            Message::GapFindReply {
+                view: v,
+                slot: 6,
+                entry: None,
+            },
+            Message::GapCommit { view: v, slot: 7 },
+            Message::GapCommitReply { view: v, slot: 7 },
+            Message::ViewChangeRequest { view: v },
+            Message::Chunk {
+                kind: ChunkKind::StartView,
+                view: v,
+                id: 11,
+                index: 1,
+                count: 3,
+                total: 20000,
+                data: b"chunk",
+            },
+            Message::StartViewReply { view: v },
+            Message::SyncPrepare {
+                view: v,
+                slot: 100,
+                noops: vec![3, 50],
+            },
+            Message::SyncReply { view: v, slot: 100 },
+            Message::SyncCommit { view: v, slot: 100 },
+            Message::StateTransferRequest { view: v, nonce: 77 },
+            Message::Recovery { nonce: 78 },
+            Message::RecoveryResponse { view: v, nonce: 78 },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips_and_every_truncation_fails() {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        for m in samples() {
+            let mut w = Writer::new(&mut buf);
+            m.encode(&mut w).unwrap();
+            let n = w.len();
+            assert_eq!(Message::decode(&buf[..n]).unwrap(), m);
+            for len in 0..n {
+                assert!(Message::decode(&buf[..len]).is_err(), "{m:?} at {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn requests_round_trip_through_the_oum_header() {
+        let mut buf = vec![0u8; 256];
+        let m = samples().remove(0);
+        let mut w = Writer::new(&mut buf);
+        m.encode_sequenced(&mut w).unwrap();
+        let n = w.len();
+        assert_eq!(
+            OumRepr::parse_bytes(&buf[..n]).unwrap(),
+            OumRepr::Unsequenced
+        );
+        assert_eq!(Message::decode_sequenced(&buf[..n]).unwrap(), m);
+        assert!(Message::decode_sequenced(&buf[..10]).is_err());
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 200) as usize;
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|i| (state.rotate_left(i as u32 % 64) >> 3) as u8)
+                .collect();
+            if bytes.len() >= 12 {
+                bytes[..4].copy_from_slice(b"NOPX");
+                bytes[4] = 1;
+                bytes[5] = NOPAXOS_BASE + (state % 20) as u8;
+                bytes[6] = 0;
+                bytes[7] = 0;
+                let body = (len - 12) as u32;
+                bytes[8..12].copy_from_slice(&body.to_be_bytes());
+            }
+            let _ = Message::decode(&bytes);
+            let _ = Message::decode_sequenced(&bytes);
+        }
+    }
+}

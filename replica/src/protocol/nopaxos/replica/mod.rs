@@ -1,0 +1,466 @@
+//! The NOPaxos replica, sans-IO. Files by subprotocol: `normal` (OUM delivery, logging,
+//! execution, replies), `gap` (gap agreement), `sync` (synchronization), `view_change`,
+//! `transfer` (state transfer and recovery).
+
+mod gap;
+mod normal;
+mod sync;
+mod transfer;
+mod view_change;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use dataplane::config::ClusterConfig;
+use dataplane::oum::{Receiver, ReceiverConfig};
+use dataplane::wire::OUM_PREAMBLE;
+
+use super::blob::{Assembler, OutgoingBlob, chunk};
+use super::log::Log;
+use super::messages::Message;
+use super::types::{Request, ViewId};
+use crate::app::{App, StateMachine};
+use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
+use crate::time::Time;
+
+pub(crate) use gap::LeaderGap;
+pub(crate) use sync::SyncRound;
+pub(crate) use transfer::{Recovery, Transfer};
+pub(crate) use view_change::ViewChangeState;
+
+/// A follower this far behind the leader's sync point catches up by state transfer rather
+/// than slot by slot.
+const CATCH_UP_BY_TRANSFER: u64 = 4096;
+
+/// Timeouts of the replica (docs: the [timeouts] section of the cluster config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaTimeouts {
+    pub gap_request: Duration,
+    pub gap_commit: Duration,
+    pub view_change: Duration,
+    pub state_transfer: Duration,
+    pub start_view: Duration,
+    pub sync_period: Duration,
+    pub leader_timeout: Duration,
+}
+
+impl ReplicaTimeouts {
+    pub fn from_config(t: &dataplane::config::Timeouts) -> ReplicaTimeouts {
+        let ms = Duration::from_millis;
+        ReplicaTimeouts {
+            gap_request: ms(t.gap_request_ms),
+            gap_commit: ms(t.gap_commit_ms),
+            view_change: ms(t.view_change_ms),
+            state_transfer: ms(t.state_transfer_ms),
+            start_view: ms(t.start_view_ms),
+            sync_period: ms(t.sync_period_ms),
+            leader_timeout: ms(t.leader_timeout_ms),
+        }
+    }
+}
+
+/// What a replica needs to know about its cluster.
+#[derive(Debug, Clone)]
+pub struct NopaxosConfig {
+    pub index: usize,
+    pub f: usize,
+    pub replicas: Vec<SocketAddrV4>,
+    pub timeouts: ReplicaTimeouts,
+    pub receiver: ReceiverConfig,
+}
+
+impl NopaxosConfig {
+    pub fn from_cluster(config: &ClusterConfig, index: usize) -> NopaxosConfig {
+        NopaxosConfig {
+            index,
+            f: config.f,
+            replicas: config.replicas.iter().map(|r| r.address).collect(),
+            timeouts: ReplicaTimeouts::from_config(&config.timeouts),
+            receiver: config.oum.receiver(),
+        }
+    }
+
+    pub fn n(&self) -> usize {
+        self.replicas.len()
+    }
+}
+
+/// Where the replica stands in the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Normal,
+    ViewChange,
+    /// Lost its memory; takes no part until it has caught up (VR Revisited's recovery).
+    Recovering,
+}
+
+/// A message waiting to be encoded.
+#[derive(Debug)]
+pub(crate) enum Out {
+    Msg(Message<'static>),
+    Reply {
+        view: ViewId,
+        slot: u64,
+        client: u64,
+        request: u64,
+        result: Option<Vec<u8>>,
+    },
+    Chunk {
+        blob: OutgoingBlob,
+        index: u32,
+    },
+}
+
+/// A NOPaxos replica running application `A`.
+#[derive(Debug)]
+pub struct NopaxosReplica<A> {
+    pub(crate) cfg: NopaxosConfig,
+    pub(crate) status: Status,
+    pub(crate) view: ViewId,
+    pub(crate) last_normal_view: ViewId,
+    /// OUM session of the current view (None before the first session is known).
+    pub(crate) oum_session: Option<u16>,
+    pub(crate) latest_oum_seen: Option<u16>,
+    /// Message m of the view's OUM session belongs in slot `session_base + m`.
+    pub(crate) session_base: u64,
+    pub(crate) log: Log,
+    pub(crate) receiver: Receiver<Option<Request>>,
+    pub(crate) machine: StateMachine<A>,
+    pub(crate) exec_point: u64,
+    pub(crate) sync_point: u64,
+    /// Committed NO-OPs for slots this replica has not reached yet (the skip rule).
+    pub(crate) noops_ahead: BTreeSet<u64>,
+    // Leader.
+    pub(crate) gap: Option<LeaderGap>,
+    pub(crate) sync_round: Option<SyncRound>,
+    pub(crate) next_sync_at: Time,
+    pub(crate) start_view_acks: Option<(BTreeSet<usize>, Time)>,
+    pub(crate) start_view_blob: Option<OutgoingBlob>,
+    pub(crate) start_view_resends: u32,
+    // Follower.
+    pub(crate) blocked: Option<(u64, Time)>,
+    /// Highest slot a SYNC-PREPARE asked for, that this replica is catching up to.
+    pub(crate) catch_up_to: u64,
+    pub(crate) prepared_sync: u64,
+    pub(crate) leader_heard: Time,
+    // View change, state transfer, recovery.
+    pub(crate) vc: Option<ViewChangeState>,
+    pub(crate) transfer: Option<Transfer>,
+    pub(crate) recovery: Option<Recovery>,
+    pub(crate) assembler: Assembler,
+    pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
+    pub(crate) nonce_counter: u64,
+    pub(crate) outbox: Outbox<Out>,
+    pub(crate) stats: ReplicaStats,
+    pub(crate) now: Time,
+}
+
+impl<A: App> NopaxosReplica<A> {
+    /// A replica of a freshly started cluster: view (0, 0), empty log, waiting for the first
+    /// OUM session.
+    pub fn new(cfg: NopaxosConfig, app: A) -> NopaxosReplica<A> {
+        let receiver = Receiver::new(cfg.receiver);
+        NopaxosReplica {
+            status: Status::Normal,
+            view: ViewId::INITIAL,
+            last_normal_view: ViewId::INITIAL,
+            oum_session: None,
+            latest_oum_seen: None,
+            session_base: 0,
+            log: Log::starting_at(1),
+            receiver,
+            machine: StateMachine::new(app),
+            exec_point: 0,
+            sync_point: 0,
+            noops_ahead: BTreeSet::new(),
+            gap: None,
+            sync_round: None,
+            next_sync_at: Time::ZERO + cfg.timeouts.sync_period,
+            start_view_acks: None,
+            start_view_blob: None,
+            start_view_resends: 0,
+            blocked: None,
+            catch_up_to: 0,
+            prepared_sync: 0,
+            leader_heard: Time::ZERO,
+            vc: None,
+            transfer: None,
+            recovery: None,
+            assembler: Assembler::default(),
+            served_image: None,
+            nonce_counter: 0,
+            outbox: Outbox::default(),
+            stats: ReplicaStats::default(),
+            now: Time::ZERO,
+            cfg,
+        }
+    }
+
+    /// A replica that lost its memory and must recover before taking part; `nonce` must
+    /// differ from any earlier recovery of this replica.
+    pub fn recovering(cfg: NopaxosConfig, app: A, nonce: u64, now: Time) -> NopaxosReplica<A> {
+        let mut r = NopaxosReplica::new(cfg, app);
+        r.now = now;
+        r.start_recovery(now, nonce);
+        r
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    pub fn view(&self) -> ViewId {
+        self.view
+    }
+
+    pub fn machine(&self) -> &StateMachine<A> {
+        &self.machine
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.cfg.n()
+    }
+
+    pub(crate) fn f(&self) -> usize {
+        self.cfg.f
+    }
+
+    pub(crate) fn am_leader(&self) -> bool {
+        self.view.leader(self.n()) == self.cfg.index
+    }
+
+    pub(crate) fn leader(&self) -> usize {
+        self.view.leader(self.n())
+    }
+
+    pub(crate) fn send(&mut self, to: Destination, message: Message<'static>) {
+        self.outbox.push(to, Out::Msg(message));
+    }
+
+    pub(crate) fn send_blob(&mut self, to: Destination, blob: &OutgoingBlob) {
+        for index in 0..blob.count() {
+            self.outbox.push(
+                to,
+                Out::Chunk {
+                    blob: blob.clone(),
+                    index,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn next_nonce(&mut self) -> u64 {
+        self.nonce_counter += 1;
+        ((self.cfg.index as u64) << 48) ^ self.nonce_counter ^ self.now.as_nanos().rotate_left(20)
+    }
+
+    fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
+        self.cfg.replicas.iter().position(|a| *a == from)
+    }
+
+    fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
+        let message = match Message::decode(datagram) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        let Some(sender) = self.sender_index(from) else {
+            // Only replicas talk to replicas; requests come through the sequencer.
+            self.stats.foreign += 1;
+            return;
+        };
+        if sender == self.cfg.index {
+            self.stats.foreign += 1;
+            return;
+        }
+        if self.status == Status::Recovering {
+            self.handle_while_recovering(now, sender, message);
+            return;
+        }
+        match message {
+            Message::GapRequest { view, slot } => self.on_gap_request(now, sender, view, slot),
+            Message::GapReply { view, slot, answer } => {
+                self.on_gap_reply(now, sender, view, slot, answer)
+            }
+            Message::GapFind { view, slot } => self.on_gap_find(now, sender, view, slot),
+            Message::GapFindReply { view, slot, entry } => {
+                self.on_gap_find_reply(now, sender, view, slot, entry)
+            }
+            Message::GapCommit { view, slot } => self.on_gap_commit(now, sender, view, slot),
+            Message::GapCommitReply { view, slot } => {
+                self.on_gap_commit_reply(now, sender, view, slot)
+            }
+            Message::SyncPrepare { view, slot, noops } => {
+                self.on_sync_prepare(now, sender, view, slot, &noops)
+            }
+            Message::SyncReply { view, slot } => self.on_sync_reply(now, sender, view, slot),
+            Message::SyncCommit { view, slot } => self.on_sync_commit(now, sender, view, slot),
+            Message::ViewChangeRequest { view } => self.on_view_change_request(now, sender, view),
+            Message::StartViewReply { view } => self.on_start_view_reply(sender, view),
+            Message::Chunk {
+                kind,
+                view,
+                id,
+                index,
+                count,
+                total,
+                data,
+            } => self.on_chunk(
+                now,
+                sender,
+                super::blob::ChunkIn {
+                    kind,
+                    view,
+                    id,
+                    index,
+                    count,
+                    total,
+                    data,
+                },
+            ),
+            Message::StateTransferRequest { view, nonce } => {
+                self.on_state_transfer_request(sender, view, nonce)
+            }
+            Message::Recovery { nonce } => self.on_recovery(sender, nonce),
+            Message::RecoveryResponse { .. } => self.stats.stale += 1,
+            Message::Request { .. } | Message::Reply { .. } => self.stats.foreign += 1,
+        }
+    }
+
+    /// A message of an older view is ignored; one of a newer view means this replica is
+    /// behind, and it joins that view. Returns whether the message is for the current view.
+    pub(crate) fn check_view(&mut self, now: Time, view: ViewId) -> bool {
+        if view == self.view {
+            return true;
+        }
+        if view.covers(&self.view) || !self.view.covers(&view) {
+            self.start_view_change(now, self.view.join(&view));
+        } else {
+            self.stats.stale += 1;
+        }
+        false
+    }
+}
+
+impl<A: App> Node for NopaxosReplica<A> {
+    fn handle_datagram(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
+        self.now = now;
+        if datagram.starts_with(&OUM_PREAMBLE) {
+            self.on_oum_datagram(now, datagram);
+        } else {
+            self.dispatch(now, from, datagram);
+        }
+        self.process_oum(now);
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        self.now = now;
+        self.on_timers(now);
+        self.process_oum(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        self.next_deadline()
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        let replica = self.cfg.index as u16;
+        let (transmit, _) = self.outbox.poll(buf, |out, w| match out {
+            Out::Msg(m) => m.encode(w),
+            Out::Reply {
+                view: reply_view,
+                slot,
+                client,
+                request,
+                result,
+            } => Message::Reply {
+                view: *reply_view,
+                slot: *slot,
+                client: *client,
+                request: *request,
+                replica,
+                result: result.as_deref(),
+            }
+            .encode(w),
+            Out::Chunk { blob, index } => Message::Chunk {
+                kind: blob.kind,
+                view: blob.view,
+                id: blob.id,
+                index: *index,
+                count: blob.count(),
+                total: blob.data.len() as u32,
+                data: chunk(&blob.data, *index),
+            }
+            .encode(w),
+        })?;
+        Some(transmit)
+    }
+}
+
+impl<A: App> Replica for NopaxosReplica<A> {
+    fn index(&self) -> usize {
+        self.cfg.index
+    }
+
+    fn is_leader(&self) -> bool {
+        self.status == Status::Normal && self.am_leader()
+    }
+
+    fn is_normal(&self) -> bool {
+        self.status == Status::Normal
+    }
+
+    fn commit_point(&self) -> u64 {
+        self.sync_point
+    }
+
+    fn committed_entry(&self, slot: u64) -> Option<EntryId> {
+        if slot > self.sync_point {
+            return None;
+        }
+        self.log.get(slot).map(super::types::Entry::id)
+    }
+
+    fn execution(&self) -> (u64, u64) {
+        (self.exec_point, self.machine.digest())
+    }
+
+    fn stats(&self) -> ReplicaStats {
+        let mut s = self.stats;
+        s.executed = self.machine.executed();
+        s
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "replica {} {:?} view {} (last normal {}) {} oum session {:?} base {} log {}..={} \
+             exec {} sync {} blocked {:?} gap {:?} transfer {} vc {}",
+            self.cfg.index,
+            self.status,
+            self.view,
+            self.last_normal_view,
+            if self.am_leader() {
+                "leader"
+            } else {
+                "follower"
+            },
+            self.oum_session,
+            self.session_base,
+            self.log.start(),
+            self.log.end(),
+            self.exec_point,
+            self.sync_point,
+            self.blocked.map(|b| b.0),
+            self.gap.as_ref().map(|g| g.slot),
+            self.transfer.is_some(),
+            self.vc.is_some(),
+        )
+    }
+}

@@ -1,0 +1,251 @@
+//! Normal operation: OUM delivery into the log, execution at the leader, replies.
+
+use dataplane::oum::{Discard, Event};
+use dataplane::wire::OumRepr;
+
+use super::{NopaxosReplica, Out, Status};
+use crate::app::{App, Execution};
+use crate::protocol::Destination;
+use crate::protocol::nopaxos::messages::Message;
+use crate::protocol::nopaxos::types::{Entry, Request};
+use crate::time::Time;
+
+impl<A: App> NopaxosReplica<A> {
+    /// A datagram stamped (or not) by the sequencer.
+    pub(super) fn on_oum_datagram(&mut self, now: Time, datagram: &[u8]) {
+        let stamp = match OumRepr::parse_bytes(datagram) {
+            Ok(OumRepr::Sequenced(stamp)) => stamp,
+            Ok(OumRepr::Unsequenced) | Err(_) => {
+                // Unsequenced or broken: never delivered, never trusted (defect 2).
+                self.stats.foreign += 1;
+                return;
+            }
+        };
+        // A stamped packet whose message does not decode still occupies its slot: every
+        // replica got the same bytes, so each logs it as a NO-OP.
+        let request = match Message::decode_sequenced(datagram) {
+            Ok(Message::Request {
+                client,
+                request,
+                reply_to,
+                op,
+            }) => Some(Request {
+                client,
+                request,
+                reply_to,
+                op: op.to_vec(),
+            }),
+            _ => {
+                self.stats.malformed += 1;
+                None
+            }
+        };
+        match self.receiver.on_stamped(now, stamp, request) {
+            Ok(()) => {}
+            Err(rejected) => match rejected.reason {
+                Discard::TooFarAhead => {
+                    self.stats.too_far_ahead += 1;
+                    if self.status == Status::Normal && !self.am_leader() {
+                        // Hopelessly behind the stream: catch up from a peer's state.
+                        self.start_transfer(now, self.view);
+                    }
+                }
+                Discard::StaleSession | Discard::Duplicate => self.stats.stale += 1,
+                _ => self.stats.foreign += 1,
+            },
+        }
+    }
+
+    /// Takes OUM events while the replica can use them: normal status, no gap being agreed.
+    pub(crate) fn process_oum(&mut self, now: Time) {
+        loop {
+            if self.status != Status::Normal
+                || self.gap.is_some()
+                || self.blocked.is_some()
+                || self.transfer.is_some()
+            {
+                return;
+            }
+            let Some(event) = self.receiver.poll_event(now) else {
+                return;
+            };
+            match event {
+                Event::Message { stamp, packet } => {
+                    let slot = self.session_base + stamp.msgnum;
+                    self.stats.requests += 1;
+                    let entry = match packet {
+                        Some(request) => Entry::Request(request),
+                        None => Entry::NoOp,
+                    };
+                    self.accept_at(now, slot, entry);
+                }
+                Event::Drop(stamp) => {
+                    let slot = self.session_base + stamp.msgnum;
+                    if slot <= self.log.end() {
+                        continue; // already filled from a peer
+                    }
+                    if self.noops_ahead.remove(&slot) {
+                        self.append_and_apply(now, Entry::NoOp);
+                    } else if self.am_leader() {
+                        self.start_leader_gap(now, slot);
+                    } else {
+                        self.block_on(now, slot);
+                    }
+                }
+                Event::SessionTerminated { old: _, new } => {
+                    self.latest_oum_seen = Some(new.0);
+                    if self.view == super::ViewId::INITIAL
+                        && self.oum_session.is_none()
+                        && self.log.end() == 0
+                    {
+                        // A fresh cluster meets its first session: nothing to agree on.
+                        self.oum_session = Some(new.0);
+                        self.session_base = 0;
+                        self.receiver.listen(new, 1);
+                    } else {
+                        let next = super::ViewId {
+                            leader_num: self.view.leader_num,
+                            session_num: self.view.session_num + 1,
+                        };
+                        self.start_view_change(now, next);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The OUM message for `slot` arrived (or its content was learned from a peer).
+    pub(crate) fn accept_at(&mut self, now: Time, slot: u64, entry: Entry) {
+        if slot <= self.log.end() {
+            return; // filled earlier from a peer
+        }
+        if slot != self.log.end() + 1 {
+            // The stream and the log disagree about positions: only a transfer can repair it.
+            self.stats.too_far_ahead += 1;
+            self.start_transfer(now, self.view);
+            return;
+        }
+        let entry = if self.noops_ahead.remove(&slot) {
+            Entry::NoOp
+        } else {
+            entry
+        };
+        self.append_and_apply(now, entry);
+    }
+
+    /// Appends the next slot; the leader executes it and answers with the result, a follower
+    /// answers without one.
+    pub(crate) fn append_and_apply(&mut self, _now: Time, entry: Entry) {
+        let slot = self.log.append(entry);
+        if self.am_leader() {
+            self.execute_through(slot, true);
+        } else if let Some(Entry::Request(r)) = self.log.get(slot) {
+            let (client, request, to) = (r.client, r.request, r.reply_to);
+            self.reply(to, slot, client, request, None);
+        }
+    }
+
+    /// Executes every slot up to `upto`; `reply` makes the leader answer each request.
+    pub(crate) fn execute_through(&mut self, upto: u64, reply: bool) {
+        while self.exec_point < upto {
+            let slot = self.exec_point + 1;
+            let Some(entry) = self.log.get(slot) else {
+                return;
+            };
+            if let Entry::Request(r) = entry {
+                let (client, request, to) = (r.client, r.request, r.reply_to);
+                let execution = self.machine.execute(client, request, &r.op);
+                let result = match execution {
+                    Execution::Executed(res) | Execution::Duplicate(res) => Some(res.to_vec()),
+                    Execution::Stale => None,
+                };
+                self.exec_point = slot;
+                if reply {
+                    if let Some(result) = result {
+                        self.reply(to, slot, client, request, Some(result));
+                    }
+                }
+            } else {
+                self.exec_point = slot;
+            }
+        }
+    }
+
+    pub(crate) fn reply(
+        &mut self,
+        to: std::net::SocketAddrV4,
+        slot: u64,
+        client: u64,
+        request: u64,
+        result: Option<Vec<u8>>,
+    ) {
+        self.outbox.push(
+            Destination::Client(to),
+            Out::Reply {
+                view: self.view,
+                slot,
+                client,
+                request,
+                result,
+            },
+        );
+    }
+
+    /// Every timer that may be due.
+    pub(super) fn on_timers(&mut self, now: Time) {
+        match self.status {
+            Status::Recovering => self.recovery_timer(now),
+            Status::ViewChange => self.view_change_timer(now),
+            Status::Normal => {
+                if self.am_leader() {
+                    self.leader_gap_timer(now);
+                    self.sync_timer(now);
+                    self.start_view_timer(now);
+                } else {
+                    self.follower_gap_timer(now);
+                    if now >= self.leader_heard + self.cfg.timeouts.leader_timeout
+                        && self.transfer.is_none()
+                    {
+                        let next = super::ViewId {
+                            leader_num: self.view.leader_num + 1,
+                            session_num: self.view.session_num,
+                        };
+                        self.start_view_change(now, next);
+                    }
+                }
+            }
+        }
+        self.transfer_timer(now);
+    }
+
+    /// The earliest time some timer wants attention (no allocation: drivers ask often).
+    pub(super) fn next_deadline(&self) -> Option<Time> {
+        let mut earliest: Option<Time> = None;
+        let mut consider = |t: Option<Time>| {
+            if let Some(t) = t {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+        };
+        if self.status == Status::Normal && self.gap.is_none() && self.blocked.is_none() {
+            consider(self.receiver.next_deadline());
+        }
+        match self.status {
+            Status::Recovering => consider(self.recovery.as_ref().map(|r| r.resend_at)),
+            Status::ViewChange => {
+                consider(self.vc.as_ref().map(|vc| vc.resend_at.min(vc.give_up_at)));
+            }
+            Status::Normal => {
+                if self.am_leader() {
+                    consider(self.gap.as_ref().map(|g| g.deadline));
+                    consider(Some(self.next_sync_at));
+                    consider(self.start_view_acks.as_ref().map(|(_, at)| *at));
+                } else {
+                    consider(self.blocked.map(|(_, at)| at));
+                    consider(Some(self.leader_heard + self.cfg.timeouts.leader_timeout));
+                }
+            }
+        }
+        consider(self.transfer.as_ref().map(|t| t.resend_at));
+        earliest
+    }
+}

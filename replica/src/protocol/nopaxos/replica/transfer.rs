@@ -1,0 +1,306 @@
+//! State transfer (a lagging replica, or one whose executed state a new view contradicts,
+//! copies a peer's application state and log, in chunks that fit a datagram, from any
+//! up-to-date replica: defect 5) and crash recovery of a replica that lost its memory
+//! (Viewstamped Replication Revisited: it takes no part until it has caught up).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{NopaxosReplica, Status};
+use crate::app::App;
+use crate::protocol::Destination;
+use crate::protocol::nopaxos::blob::{Blob, ChunkIn, OutgoingBlob};
+use crate::protocol::nopaxos::images::StateImage;
+use crate::protocol::nopaxos::log::Log;
+use crate::protocol::nopaxos::messages::{ChunkKind, Message};
+use crate::protocol::nopaxos::types::ViewId;
+use crate::time::Time;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Transfer {
+    pub(crate) nonce: u64,
+    /// The image must come from a replica normal in this view or a later one.
+    pub(crate) min_view: ViewId,
+    pub(crate) source: usize,
+    pub(crate) resend_at: Time,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Recovery {
+    pub(crate) nonce: u64,
+    pub(crate) responses: BTreeMap<usize, ViewId>,
+    pub(crate) resend_at: Time,
+}
+
+impl<A: App> NopaxosReplica<A> {
+    /// Copies state from the leader of `min_view` (then from others, in turn).
+    pub(crate) fn start_transfer(&mut self, now: Time, min_view: ViewId) {
+        if self
+            .transfer
+            .as_ref()
+            .is_some_and(|t| t.min_view.covers(&min_view))
+        {
+            return;
+        }
+        let mut source = min_view.leader(self.cfg.n());
+        if source == self.cfg.index {
+            source = (source + 1) % self.cfg.n();
+        }
+        self.start_transfer_from(now, source, min_view);
+    }
+
+    pub(crate) fn start_transfer_from(&mut self, now: Time, source: usize, min_view: ViewId) {
+        let nonce = self.next_nonce();
+        self.transfer = Some(Transfer {
+            nonce,
+            min_view,
+            source,
+            resend_at: now + self.cfg.timeouts.state_transfer,
+        });
+        self.send(
+            Destination::Replica(source),
+            Message::StateTransferRequest {
+                view: min_view,
+                nonce,
+            },
+        );
+    }
+
+    pub(super) fn transfer_timer(&mut self, now: Time) {
+        let n = self.cfg.n();
+        let me = self.cfg.index;
+        let Some(t) = self.transfer.as_mut() else {
+            return;
+        };
+        if now < t.resend_at {
+            return;
+        }
+        // Any replica normal in a recent enough view can serve: try the next one.
+        t.source = (t.source + 1) % n;
+        if t.source == me {
+            t.source = (t.source + 1) % n;
+        }
+        t.resend_at = now + self.cfg.timeouts.state_transfer;
+        let (source, view, nonce) = (t.source, t.min_view, t.nonce);
+        self.send(
+            Destination::Replica(source),
+            Message::StateTransferRequest { view, nonce },
+        );
+    }
+
+    pub(super) fn on_state_transfer_request(
+        &mut self,
+        sender: usize,
+        min_view: ViewId,
+        nonce: u64,
+    ) {
+        if self.status == Status::Recovering
+            || !self.last_normal_view.covers(&min_view)
+            || self.transfer.is_some()
+        {
+            return;
+        }
+        if let Some((to, n, blob)) = &self.served_image {
+            if *to == sender && *n == nonce {
+                let blob = blob.clone();
+                self.send_blob(Destination::Replica(sender), &blob);
+                return;
+            }
+        }
+        let mut machine = Vec::new();
+        self.machine.snapshot(&mut machine);
+        let image = StateImage {
+            view: self.last_normal_view,
+            oum_session: self.oum_session,
+            session_base: self.session_base,
+            sync_point: self.sync_point,
+            exec_point: self.exec_point,
+            first_slot: self.log.start(),
+            entries: self
+                .log
+                .iter_from(self.log.start())
+                .map(|(_, e)| e.clone())
+                .collect(),
+            machine,
+        };
+        let blob = OutgoingBlob {
+            kind: ChunkKind::State,
+            view: self.last_normal_view,
+            id: nonce,
+            data: Arc::new(image.encode()),
+        };
+        self.send_blob(Destination::Replica(sender), &blob);
+        self.served_image = Some((sender, nonce, blob));
+    }
+
+    pub(super) fn on_chunk(&mut self, now: Time, sender: usize, chunk: ChunkIn<'_>) {
+        let Some(blob) = self.assembler.add(sender, chunk) else {
+            return;
+        };
+        match blob.kind {
+            ChunkKind::ViewChange => self.on_view_change_blob(now, blob),
+            ChunkKind::StartView => self.on_start_view_blob(now, blob),
+            ChunkKind::State => self.on_state_blob(now, blob),
+        }
+    }
+
+    fn on_state_blob(&mut self, now: Time, blob: Blob) {
+        let Some(transfer) = self.transfer.clone() else {
+            return;
+        };
+        if blob.id != transfer.nonce {
+            self.stats.stale += 1;
+            return;
+        }
+        let Ok(image) = StateImage::decode(&blob.data) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if !image.view.covers(&transfer.min_view) {
+            self.stats.stale += 1;
+            return;
+        }
+        let new_leader_fetching = self.status == Status::ViewChange
+            && self.vc.as_ref().is_some_and(|vc| vc.awaiting_state);
+        if !new_leader_fetching
+            && self.status != Status::Recovering
+            && !image.view.covers(&self.view)
+        {
+            // This replica moved to a newer view meanwhile; the image is of no use.
+            self.stats.stale += 1;
+            return;
+        }
+        if self.machine.restore(&image.machine).is_err() {
+            self.stats.malformed += 1;
+            return;
+        }
+        let mut log = Log::starting_at(image.first_slot);
+        for e in image.entries {
+            log.append(e);
+        }
+        self.log = log;
+        self.exec_point = image.exec_point;
+        self.sync_point = image.sync_point;
+        self.prepared_sync = image.sync_point;
+        self.oum_session = image.oum_session;
+        self.session_base = image.session_base;
+        self.last_normal_view = image.view;
+        self.transfer = None;
+        self.stats.state_transfers += 1;
+        if new_leader_fetching {
+            if let Some(vc) = self.vc.as_mut() {
+                vc.awaiting_state = false;
+            }
+            self.try_finish_view_change(now);
+            return;
+        }
+        self.recovery = None;
+        self.view = image.view.join(&self.view);
+        if self.view != image.view {
+            // The image is from an older view than ours (possible only when recovering):
+            // join the newer one properly.
+            self.status = Status::Normal;
+            let view = self.view;
+            self.view = image.view;
+            self.start_view_change(now, view);
+            return;
+        }
+        self.enter_view(now, image.oum_session, image.session_base, image.sync_point);
+    }
+
+    pub(crate) fn start_recovery(&mut self, now: Time, nonce: u64) {
+        self.status = Status::Recovering;
+        self.recovery = Some(Recovery {
+            nonce,
+            responses: BTreeMap::new(),
+            resend_at: now + self.cfg.timeouts.state_transfer,
+        });
+        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
+    }
+
+    pub(super) fn recovery_timer(&mut self, now: Time) {
+        let Some(r) = self.recovery.as_mut() else {
+            return;
+        };
+        if now < r.resend_at {
+            return;
+        }
+        r.resend_at = now + self.cfg.timeouts.state_transfer;
+        let nonce = r.nonce;
+        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
+    }
+
+    pub(super) fn on_recovery(&mut self, sender: usize, nonce: u64) {
+        if self.status == Status::Normal {
+            self.send(
+                Destination::Replica(sender),
+                Message::RecoveryResponse {
+                    view: self.view,
+                    nonce,
+                },
+            );
+        }
+    }
+
+    pub(super) fn handle_while_recovering(
+        &mut self,
+        now: Time,
+        sender: usize,
+        message: Message<'_>,
+    ) {
+        match message {
+            Message::RecoveryResponse { view, nonce } => {
+                let Some(r) = self.recovery.as_mut() else {
+                    return;
+                };
+                if nonce != r.nonce {
+                    return;
+                }
+                r.responses.insert(sender, view);
+                self.maybe_finish_recovery(now);
+            }
+            Message::Chunk {
+                kind: ChunkKind::State,
+                view,
+                id,
+                index,
+                count,
+                total,
+                data,
+            } => self.on_chunk(
+                now,
+                sender,
+                ChunkIn {
+                    kind: ChunkKind::State,
+                    view,
+                    id,
+                    index,
+                    count,
+                    total,
+                    data,
+                },
+            ),
+            _ => self.stats.stale += 1,
+        }
+    }
+
+    /// With f+1 answers, the latest view among them is at least as recent as any view this
+    /// replica took part in before its crash; its state comes from that view's leader.
+    fn maybe_finish_recovery(&mut self, now: Time) {
+        let Some(r) = self.recovery.as_ref() else {
+            return;
+        };
+        if r.responses.len() < self.f() + 1 || self.transfer.is_some() {
+            return;
+        }
+        let Some(latest) = r.responses.values().copied().max_by_key(ViewId::rank) else {
+            return;
+        };
+        let leader = latest.leader(self.cfg.n());
+        // If this replica leads that view, the others must first move on without it.
+        if leader != self.cfg.index && r.responses.get(&leader) == Some(&latest) {
+            self.view = latest;
+            self.start_transfer_from(now, leader, latest);
+        }
+    }
+}
