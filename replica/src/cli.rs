@@ -1,10 +1,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use dataplane::config::ClusterConfig;
 
 use crate::listen::{ListenOptions, listen};
+use crate::serve::{Protocol, ServeOptions, serve};
 
 /// A replica of the cluster in --config, number --index, running --mode.
 #[derive(Debug, Parser)]
@@ -17,15 +19,42 @@ struct Cli {
     #[arg(long, value_name = "I")]
     index: usize,
     /// What to run.
-    #[arg(long, value_enum, default_value_t = Mode::Listen)]
+    #[arg(long, value_enum, default_value_t = Mode::Nopaxos)]
     mode: Mode,
+    /// The process restarted after a crash and lost its memory: recover from the other
+    /// replicas before taking part. Required for any replica that was part of the running
+    /// cluster; never for a cluster's first start.
+    #[arg(long)]
+    recover: bool,
     /// In listen mode, print every message, drop and session change.
     #[arg(long)]
     events: bool,
+    /// Print a stats line every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    stats: Option<f64>,
+    /// Spin on the socket instead of sleeping in poll(2) when idle.
+    #[arg(long)]
+    busy_poll: bool,
+    /// Drop this fraction (0..1) of received datagrams, to measure behaviour under loss.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
+    drop_rate: f64,
+}
+
+fn fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a fraction between 0 and 1 (for example 0.01)"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
+    /// NOPaxos with the key-value store.
+    Nopaxos,
+    /// The unreplicated baseline (one server) with the key-value store.
+    Unreplicated,
     /// Follow the group's ordered stream and report it (no replication protocol).
     Listen,
 }
@@ -34,9 +63,22 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = ClusterConfig::load(&cli.config)
         .map_err(|e| e.to_string())
-        .and_then(|config| match cli.mode {
-            Mode::Listen => {
-                listen(&config, cli.index, ListenOptions { events: cli.events }).map(|_| ())
+        .and_then(|config| {
+            let options = ServeOptions {
+                recover: cli.recover,
+                busy_poll: cli.busy_poll,
+                stats_interval: cli
+                    .stats
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(Duration::from_secs_f64),
+                drop_rate: cli.drop_rate,
+            };
+            match cli.mode {
+                Mode::Listen => {
+                    listen(&config, cli.index, ListenOptions { events: cli.events }).map(|_| ())
+                }
+                Mode::Nopaxos => serve(&config, cli.index, Protocol::Nopaxos, options),
+                Mode::Unreplicated => serve(&config, cli.index, Protocol::Unreplicated, options),
             }
         });
     match result {

@@ -3,9 +3,13 @@
 //! linearizability checker, plus the drivers that run the cores on kernel UDP.
 
 pub mod app;
+pub mod check;
 pub mod cli;
+pub mod driver;
 pub mod listen;
 pub mod protocol;
+pub mod serve;
+pub mod sim;
 pub mod stream_digest;
 
 pub use dataplane::time;

@@ -57,8 +57,16 @@ impl Log {
 
     /// Drops slots before `slot` (keeps `slot` and later).
     pub fn truncate_before(&mut self, slot: u64) {
-        while self.start < slot && !self.entries.is_empty() {
-            self.entries.pop_front();
+        self.truncate_before_with(slot, |_| {});
+    }
+
+    /// Like [`Log::truncate_before`], handing each dropped entry to `recycle`.
+    pub fn truncate_before_with(&mut self, slot: u64, mut recycle: impl FnMut(Entry)) {
+        while self.start < slot {
+            let Some(e) = self.entries.pop_front() else {
+                break;
+            };
+            recycle(e);
             self.start += 1;
         }
         if self.entries.is_empty() && self.start < slot {

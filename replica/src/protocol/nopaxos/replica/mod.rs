@@ -154,7 +154,13 @@ pub struct NopaxosReplica<A> {
     pub(crate) outbox: Outbox<Out>,
     pub(crate) stats: ReplicaStats,
     pub(crate) now: Time,
+    /// Byte buffers to reuse for operations and results, so the request path does not
+    /// allocate in the steady state.
+    pub(crate) spare: Vec<Vec<u8>>,
 }
+
+/// Spare buffers kept at most.
+const SPARE_BUFFERS: usize = 4096;
 
 impl<A: App> NopaxosReplica<A> {
     /// A replica of a freshly started cluster: view (0, 0), empty log, waiting for the first
@@ -193,6 +199,7 @@ impl<A: App> NopaxosReplica<A> {
             outbox: Outbox::default(),
             stats: ReplicaStats::default(),
             now: Time::ZERO,
+            spare: Vec::new(),
             cfg,
         }
     }
@@ -251,6 +258,19 @@ impl<A: App> NopaxosReplica<A> {
                     index,
                 },
             );
+        }
+    }
+
+    /// A cleared buffer, reused if one is spare.
+    pub(crate) fn buffer(&mut self) -> Vec<u8> {
+        let mut b = self.spare.pop().unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    pub(crate) fn recycle(&mut self, b: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && b.capacity() <= 4096 {
+            self.spare.push(b);
         }
     }
 
@@ -372,7 +392,7 @@ impl<A: App> Node for NopaxosReplica<A> {
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         let replica = self.cfg.index as u16;
-        let (transmit, _) = self.outbox.poll(buf, |out, w| match out {
+        let (transmit, out) = self.outbox.poll(buf, |out, w| match out {
             Out::Msg(m) => m.encode(w),
             Out::Reply {
                 view: reply_view,
@@ -400,6 +420,13 @@ impl<A: App> Node for NopaxosReplica<A> {
             }
             .encode(w),
         })?;
+        if let Out::Reply {
+            result: Some(result),
+            ..
+        } = out
+        {
+            self.recycle(result);
+        }
         Some(transmit)
     }
 }

@@ -29,12 +29,16 @@ impl<A: App> NopaxosReplica<A> {
                 request,
                 reply_to,
                 op,
-            }) => Some(Request {
-                client,
-                request,
-                reply_to,
-                op: op.to_vec(),
-            }),
+            }) => {
+                let mut buf = self.buffer();
+                buf.extend_from_slice(op);
+                Some(Request {
+                    client,
+                    request,
+                    reply_to,
+                    op: buf,
+                })
+            }
             _ => {
                 self.stats.malformed += 1;
                 None
@@ -154,10 +158,20 @@ impl<A: App> NopaxosReplica<A> {
             };
             if let Entry::Request(r) = entry {
                 let (client, request, to) = (r.client, r.request, r.reply_to);
-                let execution = self.machine.execute(client, request, &r.op);
-                let result = match execution {
-                    Execution::Executed(res) | Execution::Duplicate(res) => Some(res.to_vec()),
-                    Execution::Stale => None,
+                let mut out = self.spare.pop().unwrap_or_default();
+                let answered = match self.machine.execute(client, request, &r.op) {
+                    Execution::Executed(res) | Execution::Duplicate(res) => {
+                        out.clear();
+                        out.extend_from_slice(res);
+                        true
+                    }
+                    Execution::Stale => false,
+                };
+                let result = if answered {
+                    Some(out)
+                } else {
+                    self.recycle(out);
+                    None
                 };
                 self.exec_point = slot;
                 if reply {

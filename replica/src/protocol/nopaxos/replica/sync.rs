@@ -150,7 +150,15 @@ impl<A: App> NopaxosReplica<A> {
         }
         let previous = self.sync_point;
         self.sync_point = slot;
-        self.log.truncate_before(previous + 1);
+        let mut freed = std::mem::take(&mut self.spare);
+        self.log.truncate_before_with(previous + 1, |e| {
+            if let Entry::Request(r) = e {
+                if freed.len() < 4096 {
+                    freed.push(r.op);
+                }
+            }
+        });
+        self.spare = freed;
         self.noops_ahead = self.noops_ahead.split_off(&(slot + 1));
     }
 }

@@ -1,0 +1,203 @@
+//! Per-request processing cost at a NOPaxos leader, a NOPaxos follower and the unreplicated
+//! server, in one run so their ratio is measured under the same conditions. Each iteration
+//! takes one request datagram in and encodes the reply out; the periodic synchronization
+//! (and the log truncation it allows) is included, amortised. Run:
+//! cargo bench -p replica --bench protocols
+
+use std::hint::black_box;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dataplane::config::ClusterConfig;
+use dataplane::wire::{OumRepr, Stamp};
+use replica::app::kv::{KvOp, KvStore};
+use replica::protocol::codec::Writer;
+use replica::protocol::nopaxos::messages::Message;
+use replica::protocol::nopaxos::{NopaxosConfig, NopaxosReplica, ViewId};
+use replica::protocol::unreplicated::{self, UnreplicatedServer};
+use replica::protocol::{MAX_DATAGRAM, Node, Replica};
+use replica::time::Time;
+
+const CLIENT: &str = "127.0.0.1:50000";
+const SYNC_EVERY: u64 = 4096;
+
+fn op() -> Vec<u8> {
+    KvOp::Put {
+        key: b"key-0001",
+        value: &[0x5a; 32],
+    }
+    .to_bytes()
+}
+
+fn encode(m: &Message<'_>, sequenced: bool) -> Vec<u8> {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut w = Writer::new(&mut buf);
+    if sequenced {
+        m.encode_sequenced(&mut w).unwrap();
+    } else {
+        m.encode(&mut w).unwrap();
+    }
+    let n = w.len();
+    buf.truncate(n);
+    buf
+}
+
+/// A stamped NOPaxos request whose message number and request id are rewritten in place.
+struct StampedRequest {
+    bytes: Vec<u8>,
+    request_at: usize,
+}
+
+impl StampedRequest {
+    fn new() -> StampedRequest {
+        let op = op();
+        let bytes = encode(
+            &Message::Request {
+                client: 1,
+                request: 0,
+                reply_to: CLIENT.parse().unwrap(),
+                op: &op,
+            },
+            true,
+        );
+        // OUM header 16, envelope 12, client id 8: the request id follows.
+        StampedRequest {
+            bytes,
+            request_at: 16 + 12 + 8,
+        }
+    }
+
+    fn set(&mut self, msgnum: u64) -> &[u8] {
+        OumRepr::Sequenced(Stamp::new(1, msgnum))
+            .emit(&mut self.bytes)
+            .unwrap();
+        self.bytes[self.request_at..self.request_at + 8].copy_from_slice(&msgnum.to_be_bytes());
+        &self.bytes
+    }
+}
+
+fn cluster() -> ClusterConfig {
+    ClusterConfig::local(3, 41000, "127.0.0.10".parse().unwrap())
+}
+
+fn drain(node: &mut impl Node, buf: &mut [u8]) {
+    while let Some(t) = node.poll_transmit(buf) {
+        black_box(t);
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("per_request");
+    group.throughput(Throughput::Elements(1));
+    let config = cluster();
+    let client: SocketAddrV4 = CLIENT.parse().unwrap();
+    let replica = |i: usize| config.replicas[i].address;
+    let sync_period = Duration::from_millis(config.timeouts.sync_period_ms);
+
+    group.bench_function("unreplicated_server", |b| {
+        let mut server = UnreplicatedServer::new(KvStore::default());
+        let op = op();
+        let mut request = {
+            let mut buf = vec![0u8; 256];
+            let mut w = Writer::new(&mut buf);
+            unreplicated::Message::Request {
+                client: 1,
+                request: 0,
+                op: &op,
+            }
+            .encode(&mut w)
+            .unwrap();
+            let n = w.len();
+            buf.truncate(n);
+            buf
+        };
+        let mut out = vec![0u8; MAX_DATAGRAM];
+        let mut id = 0u64;
+        b.iter(|| {
+            id += 1;
+            request[12 + 8..12 + 16].copy_from_slice(&id.to_be_bytes());
+            server.handle_datagram(Time::ZERO, client, black_box(&request));
+            drain(&mut server, &mut out);
+        });
+    });
+
+    group.bench_function("nopaxos_leader", |b| {
+        let mut leader =
+            NopaxosReplica::new(NopaxosConfig::from_cluster(&config, 0), KvStore::default());
+        let mut request = StampedRequest::new();
+        let mut out = vec![0u8; MAX_DATAGRAM];
+        let mut msgnum = 0u64;
+        let mut now = Time::ZERO;
+        b.iter(|| {
+            msgnum += 1;
+            leader.handle_datagram(now, replica(0), black_box(request.set(msgnum)));
+            drain(&mut leader, &mut out);
+            if msgnum % SYNC_EVERY == 0 {
+                // Synchronize: the leader's timer sends SYNC-PREPARE, a follower answers.
+                now += sync_period;
+                leader.handle_timeout(now);
+                drain(&mut leader, &mut out);
+                let reply = encode(
+                    &Message::SyncReply {
+                        view: ViewId::INITIAL,
+                        slot: msgnum,
+                    },
+                    false,
+                );
+                leader.handle_datagram(now, replica(1), &reply);
+                drain(&mut leader, &mut out);
+            }
+        });
+        assert!(
+            leader.log().len() < 3 * SYNC_EVERY as usize,
+            "log truncated"
+        );
+        assert!(leader.is_leader());
+    });
+
+    group.bench_function("nopaxos_follower", |b| {
+        let mut follower =
+            NopaxosReplica::new(NopaxosConfig::from_cluster(&config, 1), KvStore::default());
+        let mut request = StampedRequest::new();
+        let mut out = vec![0u8; MAX_DATAGRAM];
+        let mut msgnum = 0u64;
+        let mut now = Time::ZERO;
+        b.iter(|| {
+            msgnum += 1;
+            follower.handle_datagram(now, replica(0), black_box(request.set(msgnum)));
+            drain(&mut follower, &mut out);
+            if msgnum % SYNC_EVERY == 0 {
+                // The leader synchronizes: the follower executes the batch and truncates.
+                now += sync_period / 2;
+                for m in [
+                    Message::SyncPrepare {
+                        view: ViewId::INITIAL,
+                        slot: msgnum,
+                        noops: Vec::new(),
+                    },
+                    Message::SyncCommit {
+                        view: ViewId::INITIAL,
+                        slot: msgnum,
+                    },
+                ] {
+                    follower.handle_datagram(now, replica(0), &encode(&m, false));
+                    drain(&mut follower, &mut out);
+                }
+            }
+        });
+        assert!(
+            follower.log().len() < 3 * SYNC_EVERY as usize,
+            "log truncated"
+        );
+        assert!(follower.is_normal() && !follower.is_leader());
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,172 @@
+//! A protocol core on kernel UDP, run to completion: receive a burst, hand each datagram to
+//! the core, fire due timers, and encode the core's output straight into transmit buffers.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use dataplane::io::{Packet, PacketBuf, PacketIo};
+use dataplane::time::{MonotonicClock, Time};
+
+use super::Addresses;
+use crate::protocol::Node;
+
+const BURST: usize = 32;
+/// Longest sleep when idle, so stop requests are noticed.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+
+/// How the loop behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoopOptions {
+    /// Spin instead of sleeping in poll(2) when idle.
+    pub busy_poll: bool,
+    /// Drop this fraction of received datagrams (fault injection for experiments).
+    pub drop_rate: f64,
+}
+
+/// Drives a node: [`UdpLoop::run`] until stopped, or [`UdpLoop::round`] by hand when the
+/// caller has work of its own between rounds (a load generator).
+pub struct UdpLoop<'a, N, I> {
+    pub node: &'a mut N,
+    pub io: &'a mut I,
+    pub addresses: &'a Addresses,
+    pub clock: MonotonicClock,
+    pub options: LoopOptions,
+    rx: Vec<PacketBuf>,
+    tx: Vec<PacketBuf>,
+    rng: u64,
+    pub dropped: u64,
+}
+
+impl<N, I> std::fmt::Debug for UdpLoop<'_, N, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpLoop")
+            .field("addresses", &self.addresses)
+            .field("options", &self.options)
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, N: Node, I: PacketIo<Buf = PacketBuf>> UdpLoop<'a, N, I> {
+    pub fn new(
+        node: &'a mut N,
+        io: &'a mut I,
+        addresses: &'a Addresses,
+        options: LoopOptions,
+    ) -> Self {
+        UdpLoop {
+            node,
+            io,
+            addresses,
+            clock: MonotonicClock::new(),
+            options,
+            rx: Vec::with_capacity(BURST),
+            tx: Vec::with_capacity(BURST * 4),
+            rng: 0x9e37_79b9_7f4a_7c15,
+            dropped: 0,
+        }
+    }
+
+    pub fn now(&self) -> Time {
+        self.clock.now()
+    }
+
+    fn lose(&mut self) -> bool {
+        if self.options.drop_rate <= 0.0 {
+            return false;
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        ((self.rng >> 11) as f64 / (1u64 << 53) as f64) < self.options.drop_rate
+    }
+
+    /// One round: receive, handle, time out, transmit. Returns datagrams received.
+    pub fn round(&mut self) -> io::Result<usize> {
+        let received = self.io.recv_burst(&mut self.rx, BURST)?;
+        let now = self.clock.now();
+        let mut rx = std::mem::take(&mut self.rx);
+        for buf in rx.drain(..) {
+            if self.lose() {
+                self.dropped += 1;
+            } else {
+                self.node.handle_datagram(now, buf.peer(), buf.as_ref());
+            }
+            self.io.free(buf);
+        }
+        self.rx = rx;
+        let now = self.clock.now();
+        if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            self.node.handle_timeout(now);
+        }
+        self.flush()?;
+        Ok(received)
+    }
+
+    /// Encodes every pending output into transmit buffers and sends them.
+    pub fn flush(&mut self) -> io::Result<()> {
+        loop {
+            let mut buf = self.io.alloc();
+            let Some(t) = self.node.poll_transmit(buf.buffer_mut()) else {
+                self.io.free(buf);
+                break;
+            };
+            buf.set_len(t.len);
+            let mut first = true;
+            let mut extra = Vec::new();
+            self.addresses.resolve(t.destination, |addr| {
+                if first {
+                    first = false;
+                    buf.set_peer(addr);
+                } else {
+                    extra.push(addr);
+                }
+            });
+            if first {
+                self.io.free(buf);
+                continue;
+            }
+            for addr in extra {
+                let mut copy = self.io.duplicate(&buf);
+                copy.set_peer(addr);
+                self.tx.push(copy);
+            }
+            self.tx.push(buf);
+            if self.tx.len() >= BURST {
+                self.io.send_burst(&mut self.tx)?;
+            }
+        }
+        if !self.tx.is_empty() {
+            self.io.send_burst(&mut self.tx)?;
+        }
+        Ok(())
+    }
+
+    /// Sleeps until a datagram may be waiting or the core's next deadline, unless busy-polling.
+    pub fn idle(&mut self) -> io::Result<()> {
+        if self.options.busy_poll {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let wait = self
+            .node
+            .poll_timeout()
+            .map_or(IDLE_WAIT, |t| t.saturating_since(now))
+            .min(IDLE_WAIT);
+        if !wait.is_zero() {
+            self.io.wait(wait)?;
+        }
+        Ok(())
+    }
+
+    /// Runs until `stop` is set.
+    pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            if self.round()? == 0 {
+                self.idle()?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! The real binaries on loopback: a sequencer and three NOPaxos replicas, a client running
+//! 10,000 operations, the leader killed with SIGKILL midway; the client finishes after the
+//! view change and its history is linearizable.
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dataplane::config::ClusterConfig;
+use dataplane::io::PacketIo;
+use dataplane::io::udp::{UdpConfig, UdpIo};
+use replica::app::kv::KvOp;
+use replica::check::{CheckBudget, CheckOutcome, HistoryOp, check_kv};
+use replica::driver::Addresses;
+use replica::driver::udp::{LoopOptions, UdpLoop};
+use replica::protocol::Client;
+use replica::protocol::nopaxos::NopaxosClient;
+use replica::protocol::pending::ClientTimeouts;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The folder with the workspace's binaries (the sequencer belongs to another package).
+fn bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_replica"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !dir.join("sequencer").is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "sequencer-dpdk"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success());
+    }
+    dir
+}
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+fn spawn(cmd: &mut Command, ready: &str) -> Proc {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(ready), "{line}");
+    Proc(child)
+}
+
+/// A small workload over four keys whose values stay short.
+fn op(i: u64) -> Vec<u8> {
+    let key = [b'k', b'0' + (i % 4) as u8];
+    let v = [b'a' + (i % 26) as u8];
+    match i % 10 {
+        0..=2 => KvOp::Get { key: &key }.to_bytes(),
+        3 | 4 => KvOp::Put {
+            key: &key,
+            value: &v,
+        }
+        .to_bytes(),
+        5..=7 => KvOp::Append {
+            key: &key,
+            value: &v,
+        }
+        .to_bytes(),
+        _ => KvOp::Cas {
+            key: &key,
+            expected: Some(&v),
+            new: b"z",
+        }
+        .to_bytes(),
+    }
+}
+
+#[test]
+fn nopaxos_survives_a_killed_leader_and_stays_linearizable() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = free_ports(4);
+    let mut config = ClusterConfig::local(3, 0, Ipv4Addr::new(127, 0, 0, 71));
+    for (r, p) in config.replicas.iter_mut().zip(&ports) {
+        r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
+    }
+    config.oum.port = ports[3];
+    config.timeouts.client_give_up_ms = 30_000;
+    config.sequencer.state_file = Some(dir.path().join("session"));
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, config.to_toml()).unwrap();
+
+    let bins = bin_dir();
+    let _sequencer = spawn(
+        Command::new(bins.join("sequencer"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--session", "1"]),
+        "sequencer: session 1",
+    );
+    let mut replicas: Vec<Option<Proc>> = (0..3)
+        .map(|i| {
+            Some(spawn(
+                Command::new(env!("CARGO_BIN_EXE_replica"))
+                    .arg("--config")
+                    .arg(&path)
+                    .args(["--index", &i.to_string(), "--mode", "nopaxos"]),
+                "serving",
+            ))
+        })
+        .collect();
+
+    let mut io = UdpIo::bind(
+        &[SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)],
+        UdpConfig::default(),
+    )
+    .unwrap();
+    let me = io.local_addrs()[0];
+    let mut client = NopaxosClient::new(7, me, 3, 1, ClientTimeouts::from_config(&config.timeouts));
+    let addresses = Addresses::new(&config, None);
+    let mut driver = UdpLoop::new(&mut client, &mut io, &addresses, LoopOptions::default());
+    let mut history = Vec::new();
+    let started = Instant::now();
+    for i in 0..10_000u64 {
+        if i == 5_000 {
+            // SIGKILL the leader of the initial view.
+            drop(replicas[0].take());
+        }
+        let bytes = op(i);
+        let invoke = driver.now();
+        let request = driver.node.invoke(invoke, &bytes).unwrap();
+        driver.flush().unwrap();
+        let completion = loop {
+            if let Some(c) = driver.node.poll_completion() {
+                break c;
+            }
+            if driver.round().unwrap() == 0 {
+                driver.idle().unwrap();
+            }
+        };
+        assert_eq!(completion.request, request);
+        let result = completion
+            .result
+            .unwrap_or_else(|e| panic!("operation {i}: {e}"));
+        history.push(HistoryOp {
+            client: 7,
+            invoke: invoke.as_nanos(),
+            ret: Some(driver.now().as_nanos()),
+            op: bytes,
+            result: Some(result),
+        });
+    }
+    assert!(started.elapsed() < Duration::from_secs(600));
+    match check_kv(&history, &CheckBudget::default()) {
+        CheckOutcome::Linearizable => {}
+        other => panic!("history not linearizable: {other:?}"),
+    }
+}
