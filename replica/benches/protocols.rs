@@ -173,6 +173,7 @@ fn bench(c: &mut Criterion) {
                 for m in [
                     Message::SyncPrepare {
                         view: ViewId::INITIAL,
+                        prev: msgnum - SYNC_EVERY,
                         slot: msgnum,
                         noops: Vec::new(),
                     },

@@ -101,7 +101,10 @@ pub trait Replica: Node {
     fn commit_point(&self) -> u64;
     /// The entry at a committed slot, while the replica still keeps it.
     fn committed_entry(&self, slot: u64) -> Option<EntryId>;
-    /// Slot up to which the application has executed, and its digest there.
+    /// Slot up to which the application has executed, and its digest there, when every
+    /// executed entry is committed; (0, 0) while the state includes speculative execution
+    /// (a NOPaxos leader runs ahead of its sync point, and an isolated old leader may run
+    /// ahead of what the next view keeps).
     fn execution(&self) -> (u64, u64);
     fn stats(&self) -> ReplicaStats;
     /// One line describing the replica's state, for failure reports.

@@ -113,12 +113,18 @@ pub enum Message<'a> {
     StartViewReply {
         view: ViewId,
     },
-    /// Slots up to `slot` are final at the leader; `noops` lists its NO-OPs after the
-    /// previous sync point.
+    /// Slots up to `slot` are final at the leader; `noops` lists its NO-OPs in
+    /// `(prev, slot]`, `prev` being the previous sync point.
     SyncPrepare {
         view: ViewId,
+        prev: u64,
         slot: u64,
         noops: Vec<u64>,
+    },
+    /// A follower that missed a SYNC-PREPARE asks for the NO-OPs after `from`.
+    SyncFetch {
+        view: ViewId,
+        from: u64,
     },
     SyncReply {
         view: ViewId,
@@ -160,6 +166,7 @@ mod code {
     pub(super) const STATE_TRANSFER_REQUEST: u8 = B + 14;
     pub(super) const RECOVERY: u8 = B + 15;
     pub(super) const RECOVERY_RESPONSE: u8 = B + 16;
+    pub(super) const SYNC_FETCH: u8 = B + 17;
 }
 
 /// Most NO-OPs one SYNC-PREPARE lists; the leader syncs to an earlier slot if there are more.
@@ -258,6 +265,7 @@ impl<'a> Message<'a> {
             },
             code::SYNC_PREPARE => {
                 let view = ViewId::decode(r)?;
+                let prev = r.u64()?;
                 let slot = r.u64()?;
                 let n = r.count(8)?;
                 if n > MAX_SYNC_NOOPS {
@@ -267,8 +275,17 @@ impl<'a> Message<'a> {
                 for _ in 0..n {
                     noops.push(r.u64()?);
                 }
-                Message::SyncPrepare { view, slot, noops }
+                Message::SyncPrepare {
+                    view,
+                    prev,
+                    slot,
+                    noops,
+                }
             }
+            code::SYNC_FETCH => Message::SyncFetch {
+                view: ViewId::decode(r)?,
+                from: r.u64()?,
+            },
             code::SYNC_REPLY => Message::SyncReply {
                 view: ViewId::decode(r)?,
                 slot: r.u64()?,
@@ -304,6 +321,7 @@ impl<'a> Message<'a> {
             Message::Chunk { .. } => code::CHUNK,
             Message::StartViewReply { .. } => code::START_VIEW_REPLY,
             Message::SyncPrepare { .. } => code::SYNC_PREPARE,
+            Message::SyncFetch { .. } => code::SYNC_FETCH,
             Message::SyncReply { .. } => code::SYNC_REPLY,
             Message::SyncCommit { .. } => code::SYNC_COMMIT,
             Message::StateTransferRequest { .. } => code::STATE_TRANSFER_REQUEST,
@@ -370,7 +388,8 @@ impl<'a> Message<'a> {
             | Message::GapCommit { view, slot }
             | Message::GapCommitReply { view, slot }
             | Message::SyncReply { view, slot }
-            | Message::SyncCommit { view, slot } => {
+            | Message::SyncCommit { view, slot }
+            | Message::SyncFetch { view, from: slot } => {
                 view.encode(w)?;
                 w.u64(*slot)
             }
@@ -416,8 +435,14 @@ impl<'a> Message<'a> {
                 w.u32(*total)?;
                 w.bytes(data)
             }
-            Message::SyncPrepare { view, slot, noops } => {
+            Message::SyncPrepare {
+                view,
+                prev,
+                slot,
+                noops,
+            } => {
                 view.encode(w)?;
+                w.u64(*prev)?;
                 w.u64(*slot)?;
                 w.count(noops.len())?;
                 for n in noops {
@@ -517,9 +542,11 @@ mod tests {
             Message::StartViewReply { view: v },
             Message::SyncPrepare {
                 view: v,
+                prev: 2,
                 slot: 100,
                 noops: vec![3, 50],
             },
+            Message::SyncFetch { view: v, from: 40 },
             Message::SyncReply { view: v, slot: 100 },
             Message::SyncCommit { view: v, slot: 100 },
             Message::StateTransferRequest { view: v, nonce: 77 },

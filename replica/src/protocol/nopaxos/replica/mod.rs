@@ -142,7 +142,9 @@ pub struct NopaxosReplica<A> {
     pub(crate) blocked: Option<(u64, Time)>,
     /// Highest slot a SYNC-PREPARE asked for, that this replica is catching up to.
     pub(crate) catch_up_to: u64,
-    pub(crate) prepared_sync: u64,
+    /// Every NO-OP the leader committed in slots up to here is applied to this log (the
+    /// SYNC-PREPAREs that said so were received without a hole).
+    pub(crate) noops_applied: u64,
     pub(crate) leader_heard: Time,
     // View change, state transfer, recovery.
     pub(crate) vc: Option<ViewChangeState>,
@@ -188,7 +190,7 @@ impl<A: App> NopaxosReplica<A> {
             start_view_resends: 0,
             blocked: None,
             catch_up_to: 0,
-            prepared_sync: 0,
+            noops_applied: 0,
             leader_heard: Time::ZERO,
             vc: None,
             transfer: None,
@@ -317,9 +319,13 @@ impl<A: App> NopaxosReplica<A> {
             Message::GapCommitReply { view, slot } => {
                 self.on_gap_commit_reply(now, sender, view, slot)
             }
-            Message::SyncPrepare { view, slot, noops } => {
-                self.on_sync_prepare(now, sender, view, slot, &noops)
-            }
+            Message::SyncPrepare {
+                view,
+                prev,
+                slot,
+                noops,
+            } => self.on_sync_prepare(now, sender, view, prev, slot, &noops),
+            Message::SyncFetch { view, from } => self.on_sync_fetch(now, sender, view, from),
             Message::SyncReply { view, slot } => self.on_sync_reply(now, sender, view, slot),
             Message::SyncCommit { view, slot } => self.on_sync_commit(now, sender, view, slot),
             Message::ViewChangeRequest { view } => self.on_view_change_request(now, sender, view),
@@ -456,7 +462,11 @@ impl<A: App> Replica for NopaxosReplica<A> {
     }
 
     fn execution(&self) -> (u64, u64) {
-        (self.exec_point, self.machine.digest())
+        if self.exec_point > self.sync_point {
+            (0, 0)
+        } else {
+            (self.exec_point, self.machine.digest())
+        }
     }
 
     fn stats(&self) -> ReplicaStats {

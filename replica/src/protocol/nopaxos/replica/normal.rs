@@ -63,11 +63,7 @@ impl<A: App> NopaxosReplica<A> {
     /// Takes OUM events while the replica can use them: normal status, no gap being agreed.
     pub(crate) fn process_oum(&mut self, now: Time) {
         loop {
-            if self.status != Status::Normal
-                || self.gap.is_some()
-                || self.blocked.is_some()
-                || self.transfer.is_some()
-            {
+            if !self.takes_oum_events() {
                 return;
             }
             let Some(event) = self.receiver.poll_event(now) else {
@@ -116,6 +112,14 @@ impl<A: App> NopaxosReplica<A> {
                 }
             }
         }
+    }
+
+    /// Whether OUM events can be taken now: normal, not waiting on a gap or a transfer.
+    fn takes_oum_events(&self) -> bool {
+        self.status == Status::Normal
+            && self.gap.is_none()
+            && self.blocked.is_none()
+            && self.transfer.is_none()
     }
 
     /// The OUM message for `slot` arrived (or its content was learned from a peer).
@@ -240,7 +244,7 @@ impl<A: App> NopaxosReplica<A> {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }
         };
-        if self.status == Status::Normal && self.gap.is_none() && self.blocked.is_none() {
+        if self.takes_oum_events() {
             consider(self.receiver.next_deadline());
         }
         match self.status {

@@ -25,23 +25,11 @@ impl<A: App> NopaxosReplica<A> {
         }
         self.next_sync_at = now + self.cfg.timeouts.sync_period;
         // Only final slots: a NO-OP still being committed is not.
-        let mut slot = match &self.gap {
+        let last_final = match &self.gap {
             Some(g) => g.slot - 1,
             None => self.log.end(),
         };
-        let mut noops = Vec::new();
-        for (s, e) in self.log.iter_from(self.sync_point + 1) {
-            if s > slot {
-                break;
-            }
-            if e.is_noop() {
-                if noops.len() == MAX_SYNC_NOOPS {
-                    slot = s - 1;
-                    break;
-                }
-                noops.push(s);
-            }
-        }
+        let (mut slot, noops) = self.noops_between(self.sync_point, last_final);
         slot = slot.max(self.sync_point);
         self.sync_round = Some(SyncRound {
             slot,
@@ -51,6 +39,7 @@ impl<A: App> NopaxosReplica<A> {
             Destination::OtherReplicas,
             Message::SyncPrepare {
                 view: self.view,
+                prev: self.sync_point,
                 slot,
                 noops,
             },
@@ -60,11 +49,32 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
+    /// The NO-OPs in `(from, upto]` of this replica's log, at most [`MAX_SYNC_NOOPS`] of them;
+    /// returns the slot the list really reaches (earlier if it was cut short).
+    fn noops_between(&self, from: u64, upto: u64) -> (u64, Vec<u64>) {
+        let mut reach = upto;
+        let mut noops = Vec::new();
+        for (s, e) in self.log.iter_from(from + 1) {
+            if s > upto {
+                break;
+            }
+            if e.is_noop() {
+                if noops.len() == MAX_SYNC_NOOPS {
+                    reach = s - 1;
+                    break;
+                }
+                noops.push(s);
+            }
+        }
+        (reach, noops)
+    }
+
     pub(super) fn on_sync_prepare(
         &mut self,
         now: Time,
         sender: usize,
         view: ViewId,
+        prev: u64,
         slot: u64,
         noops: &[u64],
     ) {
@@ -84,8 +94,19 @@ impl<A: App> NopaxosReplica<A> {
                 self.noops_ahead.insert(s);
             }
         }
+        if prev > self.noops_applied {
+            // A SYNC-PREPARE went missing: NO-OPs before `prev` may be unknown here.
+            self.send(
+                Destination::Replica(sender),
+                Message::SyncFetch {
+                    view: self.view,
+                    from: self.noops_applied,
+                },
+            );
+            return;
+        }
+        self.noops_applied = self.noops_applied.max(slot);
         if self.log.end() >= slot {
-            self.prepared_sync = self.prepared_sync.max(slot);
             self.send(
                 Destination::Replica(sender),
                 Message::SyncReply {
@@ -97,6 +118,45 @@ impl<A: App> NopaxosReplica<A> {
             self.start_transfer(now, self.view);
         } else {
             self.catch_up_to = self.catch_up_to.max(slot);
+        }
+    }
+
+    /// A follower missed NO-OPs: send them since `from`, with a commit if already stable.
+    pub(super) fn on_sync_fetch(&mut self, now: Time, sender: usize, view: ViewId, from: u64) {
+        if !self.check_view(now, view) || !self.am_leader() || self.status != Status::Normal {
+            return;
+        }
+        if from + 1 < self.log.start() {
+            // Behind what this log keeps: only a state transfer can help.
+            self.send(
+                Destination::Replica(sender),
+                Message::GapReply {
+                    view: self.view,
+                    slot: from + 1,
+                    answer: crate::protocol::nopaxos::messages::GapAnswer::Truncated,
+                },
+            );
+            return;
+        }
+        let upto = self.sync_point.max(from);
+        let (reach, noops) = self.noops_between(from, upto);
+        self.send(
+            Destination::Replica(sender),
+            Message::SyncPrepare {
+                view: self.view,
+                prev: from,
+                slot: reach,
+                noops,
+            },
+        );
+        if reach > from && reach <= self.sync_point {
+            self.send(
+                Destination::Replica(sender),
+                Message::SyncCommit {
+                    view: self.view,
+                    slot: reach,
+                },
+            );
         }
     }
 
@@ -136,7 +196,7 @@ impl<A: App> NopaxosReplica<A> {
         self.leader_heard = now;
         // Only if this replica applied the matching SYNC-PREPARE's NO-OPs: otherwise its
         // log may still hold a request where the leader has a NO-OP.
-        if self.prepared_sync >= slot && self.log.end() >= slot {
+        if self.noops_applied >= slot && self.log.end() >= slot {
             self.execute_through(slot, false);
             self.advance_sync_point(slot);
         }

@@ -181,7 +181,7 @@ impl<A: App> NopaxosReplica<A> {
         self.log = log;
         self.exec_point = image.exec_point;
         self.sync_point = image.sync_point;
-        self.prepared_sync = image.sync_point;
+        self.noops_applied = image.sync_point;
         self.oum_session = image.oum_session;
         self.session_base = image.session_base;
         self.last_normal_view = image.view;

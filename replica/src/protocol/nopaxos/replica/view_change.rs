@@ -256,7 +256,7 @@ impl<A: App> NopaxosReplica<A> {
         // its own log up to it.
         if self.last_normal_view == latest
             && self.exec_point < stable
-            && self.prepared_sync >= stable
+            && self.noops_applied >= stable
             && self.log.end() >= stable
             && self.log.start() <= self.exec_point + 1
         {
@@ -336,7 +336,7 @@ impl<A: App> NopaxosReplica<A> {
         self.gap = None;
         self.sync_round = None;
         self.catch_up_to = 0;
-        self.prepared_sync = stable;
+        self.noops_applied = stable;
         self.vc = None;
         self.transfer = None;
         self.leader_heard = now;
@@ -407,16 +407,17 @@ impl<A: App> NopaxosReplica<A> {
         let end = image.end();
         let x = self.exec_point;
         let covered = x + 1 >= image.first_slot;
-        let matches = x <= stable
-            || (x <= end
-                && (stable + 1..=x).all(|slot| {
-                    let mine = self.log.get(slot).map(Entry::id);
-                    let theirs = slot
-                        .checked_sub(image.first_slot)
-                        .and_then(|i| image.entries.get(i as usize))
-                        .map(Entry::id);
-                    mine.is_some() && mine == theirs
-                }));
+        // Entries this replica executed beyond its own sync point were speculative (it led
+        // an older view): each must be in the new log, unchanged, or the state is replaced.
+        let matches = x <= end
+            && (self.sync_point + 1..=x).all(|slot| {
+                let mine = self.log.get(slot).map(Entry::id);
+                let theirs = slot
+                    .checked_sub(image.first_slot)
+                    .and_then(|i| image.entries.get(i as usize))
+                    .map(Entry::id);
+                mine.is_some() && mine == theirs
+            });
         if !(covered && matches) {
             // This replica's state cannot be continued from the view's log: copy a peer's.
             self.vc = None;
@@ -431,6 +432,8 @@ impl<A: App> NopaxosReplica<A> {
         self.execute_through(stable, false);
         self.sync_point = self.sync_point.max(stable);
         self.enter_view(now, image.oum_session, image.session_base, stable);
+        // The view's log is the leader's: every NO-OP in it is known.
+        self.noops_applied = self.log.end();
         self.send(
             Destination::Replica(blob.sender),
             Message::StartViewReply { view: self.view },

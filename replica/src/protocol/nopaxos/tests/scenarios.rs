@@ -529,9 +529,11 @@ fn every_message_to_every_role_is_handled() {
             Message::StartViewReply { view: v },
             Message::SyncPrepare {
                 view: v,
+                prev: 0,
                 slot: u64::MAX,
                 noops: vec![1, u64::MAX],
             },
+            Message::SyncFetch { view: v, from: 0 },
             Message::SyncReply { view: v, slot: 1 },
             Message::SyncCommit {
                 view: v,
