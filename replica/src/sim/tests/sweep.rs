@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use super::options;
-use crate::sim::{SeedRange, Unreplicated, run_sweep};
+use crate::sim::{Nopaxos, SeedRange, Unreplicated, run_sweep};
 
 /// The bounded sweep of CI: 200 seeds of the unreplicated baseline under every fault it
 /// supports (network faults, partitions, server pauses).
@@ -34,4 +34,38 @@ fn reports_come_in_seed_order() {
         run_sweep::<Unreplicated>(&opts, "10..30".parse().unwrap(), 4, |r| seeds.push(r.seed));
     assert_eq!(seeds, (10..30).collect::<Vec<_>>());
     assert_eq!(summary.seeds, 20);
+}
+
+/// Runs a NOPaxos sweep and asserts every seed passed.
+fn nopaxos_sweep(replicas: usize, faults: &str, seeds: &str, expect: u64) {
+    let opts = options(replicas, faults, 3000);
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let summary = run_sweep::<Nopaxos>(&opts, seeds.parse::<SeedRange>().unwrap(), jobs, |r| {
+        if r.outcome.is_failure() {
+            failures.push(r.failure_text());
+        }
+    });
+    let line = summary.to_string();
+    assert!(summary.passed(), "{line}\n{}", failures.join("\n"));
+    assert_eq!(summary.ok, expect, "{line}");
+    eprintln!("{line} (test wall {:.1}s)", started.elapsed().as_secs_f64());
+}
+
+/// The bounded NOPaxos sweep of CI: every fault kind (loss, duplication, reordering, delay,
+/// partitions, crashes with and without memory loss, sequencer failover) on 3 replicas.
+#[test]
+fn nopaxos_survives_200_seeds_of_every_fault_on_3_replicas() {
+    nopaxos_sweep(3, "all", "0..200", 200);
+}
+
+#[test]
+fn nopaxos_survives_60_seeds_of_every_fault_on_5_replicas() {
+    nopaxos_sweep(5, "all", "0..60", 60);
+}
+
+#[test]
+fn nopaxos_survives_sequencer_failovers_and_partitions_on_7_replicas() {
+    nopaxos_sweep(7, "failover,partition,crash", "0..30", 30);
 }

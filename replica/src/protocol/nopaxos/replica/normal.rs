@@ -259,7 +259,11 @@ impl<A: App> NopaxosReplica<A> {
                     consider(self.start_view_acks.as_ref().map(|(_, at)| *at));
                 } else {
                     consider(self.blocked.map(|(_, at)| at));
-                    consider(Some(self.leader_heard + self.cfg.timeouts.leader_timeout));
+                    // A transfer in progress has its own timer; the leader is not suspected
+                    // meanwhile (see on_timers).
+                    if self.transfer.is_none() {
+                        consider(Some(self.leader_heard + self.cfg.timeouts.leader_timeout));
+                    }
                 }
             }
         }
