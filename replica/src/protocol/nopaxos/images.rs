@@ -65,18 +65,25 @@ pub struct ViewChangeImage {
     /// Slot of `entries[0]` (the slot after `sync_point` when the log reaches that far back).
     pub first_slot: u64,
     pub entries: Vec<Entry>,
+    /// NO-OPs this replica acknowledged for slots beyond its log: they win the merge too.
+    pub noops_ahead: Vec<u64>,
 }
 
 impl ViewChangeImage {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(64 + entries_len(&self.entries), |w| {
-            self.last_normal_view.encode(w)?;
-            put_session(w, self.oum_session)?;
-            put_session(w, self.latest_oum_seen)?;
-            w.u64(self.session_base)?;
-            w.u64(self.sync_point)?;
-            put_entries(w, self.first_slot, &self.entries)
-        })
+        to_vec(
+            72 + entries_len(&self.entries) + 8 * self.noops_ahead.len(),
+            |w| {
+                self.last_normal_view.encode(w)?;
+                put_session(w, self.oum_session)?;
+                put_session(w, self.latest_oum_seen)?;
+                w.u64(self.session_base)?;
+                w.u64(self.sync_point)?;
+                put_entries(w, self.first_slot, &self.entries)?;
+                w.count(self.noops_ahead.len())?;
+                self.noops_ahead.iter().try_for_each(|s| w.u64(*s))
+            },
+        )
     }
 
     pub fn decode(bytes: &[u8]) -> Result<ViewChangeImage, CodecError> {
@@ -87,6 +94,11 @@ impl ViewChangeImage {
         let session_base = r.u64()?;
         let sync_point = r.u64()?;
         let (first_slot, entries) = get_entries(&mut r)?;
+        let n = r.count(8)?;
+        let mut noops_ahead = Vec::with_capacity(n);
+        for _ in 0..n {
+            noops_ahead.push(r.u64()?);
+        }
         r.finish()?;
         Ok(ViewChangeImage {
             last_normal_view,
@@ -96,6 +108,7 @@ impl ViewChangeImage {
             sync_point,
             first_slot,
             entries,
+            noops_ahead,
         })
     }
 
@@ -156,6 +169,8 @@ pub struct StateImage {
     pub session_base: u64,
     pub sync_point: u64,
     pub exec_point: u64,
+    /// Every NO-OP the leader committed up to this slot is in `entries`.
+    pub noops_applied: u64,
     pub first_slot: u64,
     pub entries: Vec<Entry>,
     pub machine: Vec<u8>,
@@ -169,6 +184,7 @@ impl StateImage {
             w.u64(self.session_base)?;
             w.u64(self.sync_point)?;
             w.u64(self.exec_point)?;
+            w.u64(self.noops_applied)?;
             put_entries(w, self.first_slot, &self.entries)?;
             w.bytes(&self.machine)
         })
@@ -181,6 +197,7 @@ impl StateImage {
         let session_base = r.u64()?;
         let sync_point = r.u64()?;
         let exec_point = r.u64()?;
+        let noops_applied = r.u64()?;
         let (first_slot, entries) = get_entries(&mut r)?;
         let machine = r.bytes()?.to_vec();
         r.finish()?;
@@ -190,6 +207,7 @@ impl StateImage {
             session_base,
             sync_point,
             exec_point,
+            noops_applied,
             first_slot,
             entries,
             machine,
@@ -231,6 +249,7 @@ mod tests {
             sync_point: 12,
             first_slot: 13,
             entries: entries(),
+            noops_ahead: vec![20, 21],
         };
         let bytes = vc.encode();
         assert_eq!(ViewChangeImage::decode(&bytes).unwrap(), vc);
@@ -249,6 +268,7 @@ mod tests {
             session_base: 3,
             sync_point: 4,
             exec_point: 6,
+            noops_applied: 6,
             first_slot: 5,
             entries: entries(),
             machine: vec![1, 2, 3],

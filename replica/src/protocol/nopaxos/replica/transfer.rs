@@ -16,6 +16,19 @@ use crate::protocol::nopaxos::messages::{ChunkKind, Message};
 use crate::protocol::nopaxos::types::ViewId;
 use crate::time::Time;
 
+/// Why a replica copies state, which decides whose image it may take: an image must never
+/// make a replica forget something it acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// It lost its memory: only the leader of the latest view has every committed entry.
+    Recovery,
+    /// It is behind, or its execution contradicts the view's log: the leader's image, or a
+    /// peer's that knows every NO-OP up to this replica's log end.
+    CatchUp,
+    /// The new leader of a view change needs the state at the stable point `stable`.
+    NewLeader { stable: u64 },
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Transfer {
     pub(crate) nonce: u64,
@@ -23,6 +36,7 @@ pub(crate) struct Transfer {
     pub(crate) min_view: ViewId,
     pub(crate) source: usize,
     pub(crate) resend_at: Time,
+    pub(crate) purpose: Purpose,
 }
 
 #[derive(Debug, Clone)]
@@ -46,16 +60,23 @@ impl<A: App> NopaxosReplica<A> {
         if source == self.cfg.index {
             source = (source + 1) % self.cfg.n();
         }
-        self.start_transfer_from(now, source, min_view);
+        self.start_transfer_from(now, source, min_view, Purpose::CatchUp);
     }
 
-    pub(crate) fn start_transfer_from(&mut self, now: Time, source: usize, min_view: ViewId) {
+    pub(crate) fn start_transfer_from(
+        &mut self,
+        now: Time,
+        source: usize,
+        min_view: ViewId,
+        purpose: Purpose,
+    ) {
         let nonce = self.next_nonce();
         self.transfer = Some(Transfer {
             nonce,
             min_view,
             source,
             resend_at: now + self.cfg.timeouts.state_transfer,
+            purpose,
         });
         self.send(
             Destination::Replica(source),
@@ -75,7 +96,18 @@ impl<A: App> NopaxosReplica<A> {
         if now < t.resend_at {
             return;
         }
-        // Any replica normal in a recent enough view can serve: try the next one.
+        if t.purpose == Purpose::Recovery {
+            // The leader did not answer: it may be gone. Ask everyone again for the latest
+            // view rather than trusting a peer's possibly older state.
+            self.transfer = None;
+            if let Some(r) = self.recovery.as_mut() {
+                r.responses.clear();
+                r.resend_at = now;
+            }
+            self.recovery_timer(now);
+            return;
+        }
+        // Any up-to-date replica can serve: try the next one.
         t.source = (t.source + 1) % n;
         if t.source == me {
             t.source = (t.source + 1) % n;
@@ -115,6 +147,11 @@ impl<A: App> NopaxosReplica<A> {
             session_base: self.session_base,
             sync_point: self.sync_point,
             exec_point: self.exec_point,
+            noops_applied: if self.status == Status::Normal && self.am_leader() {
+                self.log.end()
+            } else {
+                self.noops_applied
+            },
             first_slot: self.log.start(),
             entries: self
                 .log
@@ -160,16 +197,24 @@ impl<A: App> NopaxosReplica<A> {
             self.stats.stale += 1;
             return;
         }
-        let new_leader_fetching = self.status == Status::ViewChange
-            && self.vc.as_ref().is_some_and(|vc| vc.awaiting_state);
-        if !new_leader_fetching
-            && self.status != Status::Recovering
-            && !image.view.covers(&self.view)
-        {
-            // This replica moved to a newer view meanwhile; the image is of no use.
+        let from_leader = blob.sender == image.view.leader(self.cfg.n());
+        let acceptable = match transfer.purpose {
+            Purpose::Recovery => from_leader,
+            Purpose::CatchUp => {
+                image.view.covers(&self.view)
+                    && (from_leader
+                        || (image.noops_applied >= self.log.end() && image.end() >= self.log.end()))
+            }
+            Purpose::NewLeader { stable } => image.sync_point >= stable,
+        };
+        if !acceptable {
+            // Taking it could make this replica forget what it acknowledged.
             self.stats.stale += 1;
             return;
         }
+        let new_leader_fetching = matches!(transfer.purpose, Purpose::NewLeader { .. })
+            && self.status == Status::ViewChange
+            && self.vc.as_ref().is_some_and(|vc| vc.awaiting_state);
         if self.machine.restore(&image.machine).is_err() {
             self.stats.malformed += 1;
             return;
@@ -181,7 +226,7 @@ impl<A: App> NopaxosReplica<A> {
         self.log = log;
         self.exec_point = image.exec_point;
         self.sync_point = image.sync_point;
-        self.noops_applied = image.sync_point;
+        self.noops_applied = image.noops_applied.max(image.sync_point);
         self.oum_session = image.oum_session;
         self.session_base = image.session_base;
         self.last_normal_view = image.view;
@@ -300,7 +345,7 @@ impl<A: App> NopaxosReplica<A> {
         // If this replica leads that view, the others must first move on without it.
         if leader != self.cfg.index && r.responses.get(&leader) == Some(&latest) {
             self.view = latest;
-            self.start_transfer_from(now, leader, latest);
+            self.start_transfer_from(now, leader, latest, Purpose::Recovery);
         }
     }
 }

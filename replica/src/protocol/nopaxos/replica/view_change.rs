@@ -55,6 +55,11 @@ impl<A: App> NopaxosReplica<A> {
             sync_point: self.sync_point,
             first_slot: first,
             entries: self.log.iter_from(first).map(|(_, e)| e.clone()).collect(),
+            noops_ahead: self
+                .noops_ahead
+                .range(self.sync_point + 1..)
+                .copied()
+                .collect(),
         }
     }
 
@@ -215,10 +220,19 @@ impl<A: App> NopaxosReplica<A> {
             .max()
             .unwrap_or(0)
             .max(stable);
+        // NO-OPs acknowledged ahead of a replica's log count as entries of that log.
+        let acknowledged_noops: BTreeSet<u64> = considered
+            .iter()
+            .flat_map(|(_, i)| i.noops_ahead.iter().copied())
+            .collect();
         // NO-OP wins over a request, a request over nothing.
         let mut merged = Vec::with_capacity((end - stable) as usize);
         for slot in stable + 1..=end {
             let mut pick: Option<&Entry> = None;
+            if acknowledged_noops.contains(&slot) {
+                merged.push(Entry::NoOp);
+                continue;
+            }
             for (_, image) in &considered {
                 let Some(e) = slot
                     .checked_sub(image.first_slot)
@@ -278,7 +292,12 @@ impl<A: App> NopaxosReplica<A> {
                 if let Some(vc) = self.vc.as_mut() {
                     vc.awaiting_state = true;
                 }
-                self.start_transfer_from(now, source, latest);
+                self.start_transfer_from(
+                    now,
+                    source,
+                    latest,
+                    super::transfer::Purpose::NewLeader { stable },
+                );
             }
             return;
         }
