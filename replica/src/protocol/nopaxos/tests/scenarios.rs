@@ -607,3 +607,128 @@ fn messages_from_strangers_are_counted_and_ignored() {
     let s = c.replicas[1].stats();
     assert_eq!((s.foreign, s.malformed), (1, 1));
 }
+
+#[test]
+fn a_noop_acknowledged_ahead_of_the_log_survives_the_view_change() {
+    // Found by the simulator: a follower behind the stream acknowledges a NO-OP for a slot
+    // it has not reached; the leader then commits later slots with the other follower,
+    // which still holds the request there. The view change must keep the NO-OP, or the
+    // order clients saw changes.
+    let mut c = Cluster::new(3, 2);
+    append(&mut c, 0, b"k", b"a").unwrap();
+    let (r0, r1, r2) = (c.replica_addr(0), c.replica_addr(1), c.replica_addr(2));
+    c.set_filter(move |p| {
+        // Replica 1 hears nothing from the sequencer; the leader misses message 2; replica
+        // 2 never hears about the gap (neither the search nor the commit nor a sync).
+        let lost_oum = p
+            .msgnum()
+            .is_some_and(|m| (p.to == r1 && m >= 2) || (p.to == r0 && m == 2));
+        let gap_to_r2 = p.to == r2
+            && is_msg(p, |m| {
+                matches!(
+                    m,
+                    Message::GapFind { .. }
+                        | Message::GapCommit { .. }
+                        | Message::SyncPrepare { .. }
+                )
+            });
+        !(lost_oum || gap_to_r2)
+    });
+    // Client 1's "b" becomes message 2: a NO-OP at the leader, a request at replica 2.
+    let b = KvOp::Append {
+        key: b"k",
+        value: b"b",
+    }
+    .to_bytes();
+    let now = c.now;
+    c.clients[1].invoke(now, &b).unwrap();
+    c.run_for(1);
+    // Client 0's "c" commits after it, through the leader and replica 2.
+    assert_eq!(
+        append(&mut c, 0, b"k", b"c"),
+        appended(b"ac"),
+        "{}",
+        c.describe()
+    );
+    assert!(
+        c.replicas[0].log().get(2).unwrap().is_noop(),
+        "{}",
+        c.describe()
+    );
+    assert!(
+        matches!(c.replicas[2].log().get(2), Some(Entry::Request(_))),
+        "{}",
+        c.describe()
+    );
+    assert!(c.replicas[1].log().end() < 2, "{}", c.describe());
+    // The leader dies; replicas 1 and 2 form the next view (replica 1 still hearing nothing
+    // from the sequencer, so its NO-OP is still only acknowledged, not logged); client 1's
+    // retry lands there.
+    c.crash(0);
+    c.set_filter(move |p| !(p.to == r1 && p.msgnum().is_some()));
+    let new_view = c.run_until(10_000, |cl| {
+        cl.replicas[1].view().leader_num == 1 && cl.replicas[1].status() == Status::Normal
+    });
+    assert!(new_view, "{}", c.describe());
+    c.set_filter(|_| true);
+    let done = c.run_until(10_000, |cl| cl.clients[1].poll_completion().is_some());
+    assert!(done, "{}", c.describe());
+    assert_eq!(
+        get(&mut c, 0, b"k"),
+        Some(KvResult::Value(Some(b"acb".to_vec()))),
+        "{}",
+        c.describe()
+    );
+    c.assert_agreement();
+}
+
+#[test]
+fn recovery_never_takes_a_lagging_followers_state() {
+    // Found by the simulator: a recovering replica whose leader did not answer took a
+    // lagging follower's older state and so forgot slots it had acknowledged.
+    let mut c = Cluster::new(5, 1);
+    let (r0, r1) = (c.replica_addr(0), c.replica_addr(1));
+    let lagging = move |p: &Packet| {
+        p.to == r1
+            && (p.msgnum().is_some()
+                || is_msg(p, |m| {
+                    matches!(
+                        m,
+                        Message::SyncPrepare { .. }
+                            | Message::SyncCommit { .. }
+                            | Message::GapReply { .. }
+                    )
+                }))
+    };
+    c.set_filter(move |p| !lagging(p));
+    for i in 0..20u8 {
+        append(&mut c, 0, b"k", &[b'a' + i]).unwrap();
+    }
+    c.run_for(1_100);
+    let committed = c.replicas[4].commit_point();
+    assert!(committed >= 20, "{}", c.describe());
+    assert!(c.replicas[1].commit_point() < committed, "{}", c.describe());
+    // Replica 4 loses its memory; the leader will not serve its state transfer.
+    c.lose_memory(4, 99);
+    c.set_filter(move |p| {
+        let to_leader =
+            p.to == r0 && is_msg(p, |m| matches!(m, Message::StateTransferRequest { .. }));
+        !(lagging(p) || to_leader)
+    });
+    let mut regressed = false;
+    c.run_until(2_000, |cl| {
+        let r4 = &cl.replicas[4];
+        regressed |= r4.status() == Status::Normal && r4.commit_point() < committed;
+        false
+    });
+    assert!(
+        !regressed,
+        "replica 4 recovered into an older state: {}",
+        c.describe()
+    );
+    c.set_filter(|_| true);
+    c.run_for(3_000);
+    assert_eq!(c.replicas[4].status(), Status::Normal, "{}", c.describe());
+    assert!(c.replicas[4].commit_point() >= committed);
+    c.assert_agreement();
+}
