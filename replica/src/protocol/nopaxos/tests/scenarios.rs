@@ -732,3 +732,66 @@ fn recovery_never_takes_a_lagging_followers_state() {
     assert!(c.replicas[4].commit_point() >= committed);
     c.assert_agreement();
 }
+
+#[test]
+fn an_old_leader_replaces_speculative_execution_instead_of_aborting() {
+    // Defect 5's other half: the original aborted when it had to roll back executed
+    // operations. Here the old leader executes a request nobody else logs, is cut off, and
+    // the next view puts something else in that slot.
+    let mut c = Cluster::new(3, 2);
+    append(&mut c, 0, b"k", b"a").unwrap();
+    let (r0, r1, r2) = (c.replica_addr(0), c.replica_addr(1), c.replica_addr(2));
+    // Message 2 reaches only the leader, which executes it and answers; the followers never
+    // learn of it, and the leader hears nothing more from anyone.
+    c.set_filter(move |p| {
+        let stamped = p.msgnum();
+        if stamped == Some(2) {
+            return p.to == r0;
+        }
+        !(stamped.is_some_and(|m| m > 2) && p.to == r0)
+            && !(p.to == r0 && p.from != SEQUENCER)
+            && !((p.to == r1 || p.to == r2) && p.from == r0)
+    });
+    let lost = KvOp::Append {
+        key: b"k",
+        value: b"x",
+    }
+    .to_bytes();
+    let now = c.now;
+    c.clients[1].invoke(now, &lost).unwrap();
+    c.run_for(5);
+    assert_eq!(c.replicas[0].execution().0, 0, "speculative at the leader");
+    assert!(matches!(
+        c.replicas[0].log().get(2),
+        Some(Entry::Request(_))
+    ));
+    // The followers move on without it; client 0's operation takes slot 2 there.
+    assert_eq!(
+        append(&mut c, 0, b"k", b"b"),
+        appended(b"ab"),
+        "{}",
+        c.describe()
+    );
+    // The old leader comes back and must adopt the new view's history.
+    c.set_filter(|_| true);
+    c.run_until(20_000, |cl| cl.clients[1].poll_completion().is_some());
+    c.run_for(3_000);
+    assert_eq!(c.replicas[0].status(), Status::Normal, "{}", c.describe());
+    assert!(
+        c.replicas[0].stats().state_transfers >= 1,
+        "{}",
+        c.describe()
+    );
+    assert_eq!(
+        get(&mut c, 0, b"k"),
+        Some(KvResult::Value(Some(b"abx".to_vec())))
+    );
+    c.run_for(2_000);
+    assert_eq!(
+        c.replicas[0].execution(),
+        c.replicas[1].execution(),
+        "{}",
+        c.describe()
+    );
+    c.assert_agreement();
+}
