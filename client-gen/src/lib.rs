@@ -1,7 +1,17 @@
-//! Load generation and local clusters. Today: `client-gen oum-demo`, which starts a
-//! sequencer and a replica group in listen mode on loopback and shows requests being
-//! sequenced; the load generator and `client-gen local` build on the same pieces.
+//! Load generation and local clusters.
+//!
+//! * `client-gen local`: the main job: a sequencer and replicas on loopback, every protocol
+//!   in turn under the same load, a side-by-side table and reports.
+//! * `client-gen run`: a load against a running cluster.
+//! * `client-gen oum-demo`: the OUM layer alone (sequencer and listening replicas).
 
 pub mod children;
 pub mod cli;
+pub mod engine;
+pub mod local;
 pub mod oum_demo;
+pub mod output;
+pub mod plot;
+pub mod report;
+pub mod sweep;
+pub mod workload;

@@ -1,0 +1,78 @@
+//! Writing a run's reports: the JSON summary, the `.hgrm` percentile distribution, and the
+//! history (JSON lines) with its linearizability verdict.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use replica::check::{CheckBudget, CheckOutcome, check_kv, write_jsonl};
+
+use crate::engine::LoadOutcome;
+use crate::report::write_hgrm;
+
+/// Writes `<name>.json`, `<name>.hgrm` and, if recorded, `<name>.history.jsonl` into `dir`;
+/// with `check`, runs the linearizability checker and fails on a violation.
+pub fn write_reports(
+    dir: &Path,
+    name: &str,
+    outcome: &LoadOutcome,
+    check: bool,
+    report: &mut String,
+) -> Result<(), String> {
+    let json = dir.join(format!("{name}.json"));
+    std::fs::write(&json, outcome.summary.to_json_pretty())
+        .map_err(|e| format!("cannot write {}: {e}", json.display()))?;
+    let hgrm = dir.join(format!("{name}.hgrm"));
+    let file = File::create(&hgrm).map_err(|e| format!("cannot write {}: {e}", hgrm.display()))?;
+    write_hgrm(outcome.latency.histogram(), BufWriter::new(file))
+        .map_err(|e| format!("cannot write {}: {e}", hgrm.display()))?;
+    if !outcome.history.is_empty() {
+        let path = dir.join(format!("{name}.history.jsonl"));
+        write_history(&path, outcome)?;
+    }
+    let s = &outcome.summary;
+    let _ = writeln!(
+        report,
+        "{name}: {} ops in {:.1} s measured ({:.0} ops/s), p50 {:.0} us, p99 {:.0} us, {} errors, {} unfinished",
+        s.ops,
+        s.measured_s,
+        s.throughput_ops_s,
+        s.latency.p50,
+        s.latency.p99,
+        s.errors,
+        outcome.unfinished
+    );
+    if check {
+        let verdict = check_history(outcome);
+        let _ = writeln!(
+            report,
+            "{name}: history of {} operations: {verdict}",
+            outcome.history.len()
+        );
+        if !verdict.starts_with("linearizable") {
+            return Err(format!(
+                "{name}: the history is not linearizable: {verdict}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn write_history(path: &Path, outcome: &LoadOutcome) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_jsonl(&outcome.history, BufWriter::new(file))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The checker's verdict in words.
+pub fn check_history(outcome: &LoadOutcome) -> String {
+    match check_kv(&outcome.history, &CheckBudget::default()) {
+        CheckOutcome::Linearizable => "linearizable".to_string(),
+        CheckOutcome::Violation(v) => format!("NOT linearizable: {v}"),
+        CheckOutcome::Inconclusive { key, reason } => format!(
+            "inconclusive on key {:?}: {reason}",
+            String::from_utf8_lossy(&key)
+        ),
+    }
+}
