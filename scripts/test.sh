@@ -6,12 +6,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# 1. System packages: a C toolchain (build scripts, libc linking) and python3 (golden-vector
-# generator). Installed only when missing, so repeated runs stay offline.
+# 1. System packages: a C toolchain (build scripts, libc linking), python3 (golden-vector
+# generator) and a TrueType font (plot labels). Installed only when missing, so repeated
+# runs stay offline.
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if ((${#missing[@]})); then
   step "installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
@@ -50,9 +52,13 @@ step "cargo test"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
-# 5. The main job, as the README gives it, in release mode.
-step "main job: client-gen oum-demo"
+# 5. The main job, as the README gives it, in release mode (shorter runs, reports into a
+# scratch folder), and the OUM demo.
+step "main job: client-gen local"
 cargo build --release --workspace
+results=$(mktemp -d)
+./target/release/client-gen local --duration 5 --warmup 1 --cooldown 1 --check --results "$results" --quiet
+rm -rf "$results"
 ./target/release/client-gen oum-demo
 
 # 6. Fuzz targets, briefly, where a nightly toolchain and cargo-fuzz are present (their
