@@ -349,6 +349,7 @@ fn run(args: RunArgs, stop: &AtomicBool) -> Result<String, String> {
     if let Some(path) = &args.history {
         crate::output::write_history(path, &outcome)?;
     }
+    report.push_str(&crate::output::describe(args.protocol.name(), &outcome));
     report.push_str(&crate::report::format_table(
         std::slice::from_ref(&outcome.summary),
         None,

@@ -31,18 +31,7 @@ pub fn write_reports(
         let path = dir.join(format!("{name}.history.jsonl"));
         write_history(&path, outcome)?;
     }
-    let s = &outcome.summary;
-    let _ = writeln!(
-        report,
-        "{name}: {} ops in {:.1} s measured ({:.0} ops/s), p50 {:.0} us, p99 {:.0} us, {} errors, {} unfinished",
-        s.ops,
-        s.measured_s,
-        s.throughput_ops_s,
-        s.latency.p50,
-        s.latency.p99,
-        s.errors,
-        outcome.unfinished
-    );
+    report.push_str(&describe(name, outcome));
     if check {
         let verdict = check_history(outcome);
         let _ = writeln!(
@@ -57,6 +46,41 @@ pub fn write_reports(
         }
     }
     Ok(())
+}
+
+/// The run in words: totals, every percentile, and throughput over time (where a killed
+/// leader's dip and the recovery show).
+pub fn describe(name: &str, outcome: &LoadOutcome) -> String {
+    let s = &outcome.summary;
+    let l = &s.latency;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{name}: {} ops in {:.1} s measured ({:.0} ops/s), {} errors, {} unfinished",
+        s.ops, s.measured_s, s.throughput_ops_s, s.errors, outcome.unfinished
+    );
+    let _ = writeln!(
+        out,
+        "{name}: latency us: p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
+        l.p50, l.p90, l.p99, l.p999, l.max
+    );
+    let series: Vec<String> = s
+        .timeline
+        .iter()
+        .map(|p| format!("{:.0}", p.ops_per_s))
+        .collect();
+    if let (Some(first), Some(second)) = (s.timeline.first(), s.timeline.get(1)) {
+        let _ = writeln!(
+            out,
+            "{name}: ops/s every {:.2} s: {}",
+            second.t_s - first.t_s,
+            series.join(" ")
+        );
+    }
+    for note in &s.notes {
+        let _ = writeln!(out, "{name}: {note}");
+    }
+    out
 }
 
 pub fn write_history(path: &Path, outcome: &LoadOutcome) -> Result<(), String> {
