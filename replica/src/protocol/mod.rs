@@ -6,10 +6,13 @@
 //! drivers need nothing else.
 
 pub mod codec;
+pub mod fastpaxos;
 pub mod nopaxos;
 mod outbox;
 pub mod pending;
+pub mod spec;
 pub mod unreplicated;
+pub mod vr;
 
 use std::fmt;
 use std::net::SocketAddrV4;
@@ -28,6 +31,12 @@ pub mod msg_type {
     pub const UNREPLICATED_REPLY: u8 = 0x02;
     /// NOPaxos uses 0x10..=0x2f.
     pub const NOPAXOS_BASE: u8 = 0x10;
+    /// Viewstamped Replication uses 0x30..=0x3f.
+    pub const VR_BASE: u8 = 0x30;
+    /// Speculative Paxos uses 0x40..=0x4f.
+    pub const SPEC_BASE: u8 = 0x40;
+    /// Fast Paxos uses 0x50..=0x5f.
+    pub const FASTPAXOS_BASE: u8 = 0x50;
 }
 
 /// Largest datagram a core writes; chunked messages (logs, snapshots) stay below it.

@@ -1,0 +1,1 @@
+//! Fast Paxos (being written).

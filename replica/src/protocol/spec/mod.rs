@@ -1,0 +1,1 @@
+//! Speculative Paxos (being written).

@@ -1,0 +1,1 @@
+//! Viewstamped Replication (being written).
