@@ -17,8 +17,12 @@ use replica::sim::{
 #[command(name = "replica-sim", version)]
 struct Cli {
     /// The protocol to simulate.
-    #[arg(long, value_enum)]
-    protocol: ProtocolArg,
+    #[arg(long, value_enum, required_unless_present = "table1")]
+    protocol: Option<ProtocolArg>,
+    /// Measure the paper's Table 1 for every protocol (failure-free runs; message delays,
+    /// messages at the busiest replica, quorum, throughput change at 1% loss) and print it.
+    #[arg(long)]
+    table1: bool,
     /// Replicas (2f+1; the unreplicated baseline always runs 1).
     #[arg(long, default_value_t = 3, value_name = "N")]
     replicas: usize,
@@ -57,9 +61,35 @@ enum ProtocolArg {
     Nopaxos,
 }
 
+fn table1(replicas: usize) -> ExitCode {
+    let rows = [
+        replica::sim::table1_row::<Unreplicated>(replicas),
+        replica::sim::table1_row::<replica::sim::Nopaxos>(replicas),
+    ];
+    let mut ok = Vec::new();
+    for row in rows {
+        match row {
+            Ok(r) => ok.push(r),
+            Err(e) => {
+                eprintln!("replica-sim: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    print!("{}", replica::sim::format_table1(&ok));
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.protocol {
+    if cli.table1 {
+        return table1(cli.replicas);
+    }
+    let Some(protocol) = cli.protocol else {
+        eprintln!("replica-sim: name a --protocol (or ask for --table1)");
+        return ExitCode::FAILURE;
+    };
+    match protocol {
         ProtocolArg::Unreplicated => run::<Unreplicated>(&cli),
         ProtocolArg::Nopaxos => run::<replica::sim::Nopaxos>(&cli),
     }

@@ -3,6 +3,7 @@
 //! one event to the next, faults applied from the schedule, checks after every instant.
 
 mod deliver;
+mod experiment;
 mod finish;
 mod inject;
 
