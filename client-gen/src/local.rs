@@ -34,7 +34,8 @@ pub struct LocalOptions {
 const STARTUP: Duration = Duration::from_secs(10);
 const GRACE: Duration = Duration::from_secs(5);
 
-fn free_ports(count: usize) -> Result<Vec<u16>, String> {
+/// Distinct free UDP ports on loopback (each socket is held until all are chosen).
+pub(crate) fn free_ports(count: usize) -> Result<Vec<u16>, String> {
     let sockets: Vec<UdpSocket> = (0..count)
         .map(|_| UdpSocket::bind("127.0.0.1:0"))
         .collect::<Result<_, _>>()

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,21 +66,8 @@ pub fn run(options: &DemoOptions, stop: &AtomicBool) -> Result<String, String> {
     result
 }
 
-fn free_ports(count: usize) -> Result<Vec<u16>, String> {
-    // Hold every socket until all ports are chosen, so none is chosen twice.
-    let sockets: Vec<UdpSocket> = (0..count)
-        .map(|_| UdpSocket::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot find a free UDP port on loopback: {e}"))?;
-    sockets
-        .iter()
-        .map(|s| s.local_addr().map(|a| a.port()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())
-}
-
 fn run_in(options: &DemoOptions, work: &Path, stop: &AtomicBool) -> Result<String, String> {
-    let ports = free_ports(options.replicas + 1)?;
+    let ports = crate::local::free_ports(options.replicas + 1)?;
     let mut config = ClusterConfig::local(options.replicas, 0, Ipv4Addr::new(127, 0, 0, 10));
     for (replica, port) in config.replicas.iter_mut().zip(&ports) {
         replica.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port);

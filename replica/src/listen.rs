@@ -4,8 +4,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
@@ -66,11 +65,7 @@ pub fn listen(
     index: usize,
     options: ListenOptions,
 ) -> Result<ListenSummary, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("cannot install a handler for signal {signal}: {e}"))?;
-    }
+    let stop = crate::serve::stop_flag()?;
     let address = config.replica_address(index).ok_or_else(|| {
         format!(
             "--index {index} is not a replica: the config has {} (0..{})",

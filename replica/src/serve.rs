@@ -33,7 +33,8 @@ pub struct ServeOptions {
     pub drop_rate: f64,
 }
 
-fn stop_flag() -> Result<Arc<AtomicBool>, String> {
+/// A flag set by SIGINT or SIGTERM, so a process stops cleanly and prints its counters.
+pub(crate) fn stop_flag() -> Result<Arc<AtomicBool>, String> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))

@@ -122,6 +122,19 @@ impl UdpIo {
         })
     }
 
+    /// Points message header `i` at address slot `i` and I/O vector `i`, for one datagram.
+    fn point_header(&mut self, i: usize) {
+        let hdr = &mut self.hdrs[i];
+        hdr.msg_hdr.msg_name = (&raw mut self.names[i]).cast();
+        hdr.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        hdr.msg_hdr.msg_iov = &raw mut self.iovs[i];
+        hdr.msg_hdr.msg_iovlen = 1;
+        hdr.msg_hdr.msg_control = std::ptr::null_mut();
+        hdr.msg_hdr.msg_controllen = 0;
+        hdr.msg_hdr.msg_flags = 0;
+        hdr.msg_len = 0;
+    }
+
     /// Receives one batch from socket `index`; returns how many were appended to `batch`
     /// and whether the socket may hold more.
     fn recv_from(
@@ -144,15 +157,7 @@ impl UdpIo {
                 iov_base: buf.as_mut_ptr().cast(),
                 iov_len: buf.len(),
             };
-            let hdr = &mut self.hdrs[i];
-            hdr.msg_hdr.msg_name = (&raw mut self.names[i]).cast();
-            hdr.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            hdr.msg_hdr.msg_iov = &raw mut self.iovs[i];
-            hdr.msg_hdr.msg_iovlen = 1;
-            hdr.msg_hdr.msg_control = std::ptr::null_mut();
-            hdr.msg_hdr.msg_controllen = 0;
-            hdr.msg_hdr.msg_flags = 0;
-            hdr.msg_len = 0;
+            self.point_header(i);
         }
         // SAFETY: `hdrs[..want]` point at `names` and `iovs` entries, which point at buffers
         // of the stated lengths owned by `spare`; all outlive the call.
@@ -224,15 +229,7 @@ impl UdpIo {
                     iov_base: data.as_ptr().cast_mut().cast(),
                     iov_len: data.len(),
                 };
-                let hdr = &mut self.hdrs[i];
-                hdr.msg_hdr.msg_name = (&raw mut self.names[i]).cast();
-                hdr.msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                hdr.msg_hdr.msg_iov = &raw mut self.iovs[i];
-                hdr.msg_hdr.msg_iovlen = 1;
-                hdr.msg_hdr.msg_control = std::ptr::null_mut();
-                hdr.msg_hdr.msg_controllen = 0;
-                hdr.msg_hdr.msg_flags = 0;
-                hdr.msg_len = 0;
+                self.point_header(i);
             }
             // SAFETY: `hdrs[..k]` point at `names` and `iovs`, which point at the datagrams
             // in `rest`; the kernel only reads them, and all outlive the call.

@@ -330,6 +330,30 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The chunk this message carries, if it is a CHUNK.
+    pub fn as_chunk(&self) -> Option<super::blob::ChunkIn<'a>> {
+        match *self {
+            Message::Chunk {
+                kind,
+                view,
+                id,
+                index,
+                count,
+                total,
+                data,
+            } => Some(super::blob::ChunkIn {
+                kind,
+                view,
+                id,
+                index,
+                count,
+                total,
+                data,
+            }),
+            _ => None,
+        }
+    }
+
     /// Writes envelope and body.
     pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
         let at = w.len();

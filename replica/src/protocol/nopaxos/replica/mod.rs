@@ -330,27 +330,11 @@ impl<A: App> NopaxosReplica<A> {
             Message::SyncCommit { view, slot } => self.on_sync_commit(now, sender, view, slot),
             Message::ViewChangeRequest { view } => self.on_view_change_request(now, sender, view),
             Message::StartViewReply { view } => self.on_start_view_reply(sender, view),
-            Message::Chunk {
-                kind,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => self.on_chunk(
-                now,
-                sender,
-                super::blob::ChunkIn {
-                    kind,
-                    view,
-                    id,
-                    index,
-                    count,
-                    total,
-                    data,
-                },
-            ),
+            Message::Chunk { .. } => {
+                if let Some(chunk) = message.as_chunk() {
+                    self.on_chunk(now, sender, chunk);
+                }
+            }
             Message::StateTransferRequest { view, nonce } => {
                 self.on_state_transfer_request(sender, view, nonce)
             }

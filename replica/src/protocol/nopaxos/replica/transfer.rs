@@ -306,25 +306,12 @@ impl<A: App> NopaxosReplica<A> {
             }
             Message::Chunk {
                 kind: ChunkKind::State,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => self.on_chunk(
-                now,
-                sender,
-                ChunkIn {
-                    kind: ChunkKind::State,
-                    view,
-                    id,
-                    index,
-                    count,
-                    total,
-                    data,
-                },
-            ),
+                ..
+            } => {
+                if let Some(chunk) = message.as_chunk() {
+                    self.on_chunk(now, sender, chunk);
+                }
+            }
             _ => self.stats.stale += 1,
         }
     }
