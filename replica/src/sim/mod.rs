@@ -21,6 +21,7 @@ mod checks;
 mod faults;
 mod options;
 mod protocol;
+pub mod replay;
 mod report;
 mod routes;
 mod sequencer;

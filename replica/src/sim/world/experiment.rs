@@ -122,4 +122,18 @@ impl<P: SimProtocol> World<'_, P> {
             },
         }
     }
+
+    /// The replica cores, in index order.
+    pub(crate) fn replica_cores(&self) -> impl Iterator<Item = &P::R> {
+        self.replicas.iter().map(|r| &r.core)
+    }
+
+    pub(crate) fn config(&self) -> &dataplane::config::ClusterConfig {
+        &self.config
+    }
+
+    /// Operations completed so far.
+    pub(crate) fn completed(&self) -> u64 {
+        self.workload.completed()
+    }
 }
