@@ -11,6 +11,7 @@
 pub mod config;
 pub mod golden;
 pub mod io;
+pub mod logging;
 pub mod oum;
 pub mod pcap;
 pub mod time;

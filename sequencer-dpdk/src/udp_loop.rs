@@ -96,6 +96,7 @@ pub fn run(
             let next = sequencer.session().next();
             state.record(next).map_err(|e| e.to_string())?;
             sequencer.start_session(next);
+            tracing::warn!(session = %next, "a message number reached 2^64-1: new session");
             println!("sequencer: a message number reached 2^64-1; now session {next}");
         }
         if !tx.is_empty() {

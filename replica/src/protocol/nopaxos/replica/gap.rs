@@ -47,6 +47,7 @@ impl<A: App> NopaxosReplica<A> {
     }
 
     fn commit_noop(&mut self, now: Time, slot: u64) {
+        tracing::debug!(replica = self.cfg.index, slot, "gap: committing a NO-OP");
         self.append_and_apply(now, Entry::NoOp);
         self.send(
             Destination::OtherReplicas,

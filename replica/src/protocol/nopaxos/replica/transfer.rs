@@ -232,6 +232,13 @@ impl<A: App> NopaxosReplica<A> {
         self.last_normal_view = image.view;
         self.transfer = None;
         self.stats.state_transfers += 1;
+        tracing::info!(
+            replica = self.cfg.index,
+            source = blob.sender,
+            view = %image.view,
+            exec = image.exec_point,
+            "state copied from a peer"
+        );
         if new_leader_fetching {
             if let Some(vc) = self.vc.as_mut() {
                 vc.awaiting_state = false;

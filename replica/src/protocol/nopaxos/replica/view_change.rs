@@ -74,6 +74,7 @@ impl<A: App> NopaxosReplica<A> {
             // Already normal in this view: nothing to change.
             return;
         }
+        tracing::info!(replica = self.cfg.index, from = %self.view, to = %view, "view change");
         self.view = view;
         self.status = Status::ViewChange;
         self.stats.view_changes += 1;
@@ -310,6 +311,13 @@ impl<A: App> NopaxosReplica<A> {
             self.log.append(e);
         }
         self.execute_through(end, false);
+        tracing::info!(
+            replica = self.cfg.index,
+            view = %self.view,
+            stable,
+            end,
+            "view started, leading"
+        );
         if stable > self.sync_point {
             self.sync_point = stable;
         }
@@ -451,6 +459,13 @@ impl<A: App> NopaxosReplica<A> {
         self.execute_through(stable, false);
         self.sync_point = self.sync_point.max(stable);
         self.enter_view(now, image.oum_session, image.session_base, stable);
+        tracing::info!(
+            replica = self.cfg.index,
+            view = %self.view,
+            stable,
+            end,
+            "view started, following"
+        );
         // The view's log is the leader's: every NO-OP in it is known.
         self.noops_applied = self.log.end();
         self.send(
