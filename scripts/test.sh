@@ -7,13 +7,16 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 # 1. System packages: a C toolchain (build scripts, libc linking), python3 (golden-vector
-# generator) and a TrueType font (plot labels). Installed only when missing, so repeated
+# generator), a TrueType font (plot labels), DPDK and libclang (the `dpdk` feature). Installed only when missing, so repeated
 # runs stay offline.
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# DPDK 22.11 and libclang for the `dpdk` feature (dataplane/dpdk-sys runs bindgen).
+dpkg -s libdpdk-dev >/dev/null 2>&1 || missing+=(libdpdk-dev dpdk)
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 if ((${#missing[@]})); then
   step "installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
@@ -49,7 +52,7 @@ python3 testdata/gen-oum-vectors.py --check
 
 # 4. Every test: unit, golden vectors, process tests of the real binaries on loopback.
 step "cargo test"
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets --all-features
 cargo test --workspace --doc
 
 # 5. The main job, as the README gives it, in release mode (shorter runs, reports into a
