@@ -58,7 +58,7 @@ cargo test --workspace --doc
 # 5. The main job, as the README gives it, in release mode (shorter runs, reports into a
 # scratch folder), and the OUM demo.
 step "main job: client-gen local"
-cargo build --release --workspace
+cargo build --release
 results=$(mktemp -d)
 ./target/release/client-gen local --duration 5 --warmup 1 --cooldown 1 --check --results "$results" --quiet
 rm -rf "$results"

@@ -86,7 +86,7 @@ impl Cluster {
         for bin in ["sequencer", "replica"] {
             if !bin_dir.join(bin).is_file() {
                 return Err(format!(
-                    "{} not found: build every binary first with `cargo build --release --workspace`",
+                    "{} not found: build every binary first with `cargo build --release`",
                     bin_dir.join(bin).display()
                 ));
             }

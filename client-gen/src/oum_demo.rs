@@ -50,7 +50,7 @@ pub fn run(options: &DemoOptions, stop: &AtomicBool) -> Result<String, String> {
     for bin in ["sequencer", "replica"] {
         if !options.bin_dir.join(bin).is_file() {
             return Err(format!(
-                "{} not found: build every binary first with `cargo build --release --workspace`",
+                "{} not found: build every binary first with `cargo build --release`",
                 options.bin_dir.join(bin).display()
             ));
         }

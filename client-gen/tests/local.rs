@@ -161,7 +161,7 @@ fn bad_arguments_are_refused_with_the_fix() {
         .unwrap();
     assert!(!out.status.success());
     assert!(
-        text(&out).1.contains("cargo build --release --workspace"),
+        text(&out).1.contains("cargo build --release"),
         "{}",
         text(&out).1
     );
