@@ -48,17 +48,20 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     bindings
         .generate()
-        .unwrap_or_else(|e| panic!("bindgen failed on the DPDK headers ({e}); is libclang-dev installed?"))
+        .unwrap_or_else(|e| {
+            panic!("bindgen failed on the DPDK headers ({e}); is libclang-dev installed?")
+        })
         .write_to_file(out.join("bindings.rs"))
         .expect("writing bindings");
 }
 
 /// The compiler flags of `pkg-config --cflags libdpdk` other than include paths.
 fn extra_cflags() -> Vec<String> {
-    let output = std::process::Command::new(env::var("PKG_CONFIG").unwrap_or_else(|_| "pkg-config".into()))
-        .args(["--cflags", "libdpdk"])
-        .output()
-        .expect("pkg-config runs (it found libdpdk a moment ago)");
+    let output =
+        std::process::Command::new(env::var("PKG_CONFIG").unwrap_or_else(|_| "pkg-config".into()))
+            .args(["--cflags", "libdpdk"])
+            .output()
+            .expect("pkg-config runs (it found libdpdk a moment ago)");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let mut flags = Vec::new();
     let mut words = text.split_whitespace();
@@ -68,7 +71,10 @@ fn extra_cflags() -> Vec<String> {
                 flags.push("-include".to_string());
                 flags.push(file.to_string());
             }
-        } else if word.starts_with("-march=") || word.starts_with("-mcpu=") || word.starts_with("-D") {
+        } else if word.starts_with("-march=")
+            || word.starts_with("-mcpu=")
+            || word.starts_with("-D")
+        {
             flags.push(word.to_string());
         }
     }

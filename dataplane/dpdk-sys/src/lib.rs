@@ -7,7 +7,12 @@
 //! musl build, and `capsule` (0.1.5) targets DPDK 19.11 with hard-coded include paths and
 //! symbols removed in 22.11; neither builds against Debian 12's DPDK 22.11.
 
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, clippy::all)]
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    clippy::all
+)]
 #![allow(unreachable_pub, missing_debug_implementations, rust_2018_idioms)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
