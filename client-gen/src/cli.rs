@@ -153,7 +153,11 @@ impl LoadArgs {
 #[derive(Debug, Args)]
 struct LocalArgs {
     /// Protocols to run, in order (default: every protocol the replica supports).
-    #[arg(long, value_delimiter = ',', default_value = "unreplicated,nopaxos")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "unreplicated,nopaxos,vr,spec,fastpaxos"
+    )]
     protocols: Vec<ProtocolKind>,
     /// Replicas of the replicated protocols.
     #[arg(long, default_value_t = 3)]
@@ -207,7 +211,11 @@ struct RunArgs {
 #[derive(Debug, Args)]
 struct SweepArgs {
     /// Protocols to sweep.
-    #[arg(long, value_delimiter = ',', default_value = "unreplicated,nopaxos")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "unreplicated,nopaxos,vr,spec,fastpaxos"
+    )]
     protocols: Vec<ProtocolKind>,
     /// Replicas of the replicated protocols.
     #[arg(long, default_value_t = 3)]

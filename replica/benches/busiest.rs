@@ -8,6 +8,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use replica::protocol::fastpaxos::FastPaxos;
+use replica::protocol::spec::Spec;
+use replica::protocol::vr::Vr;
 use replica::sim::replay::{Recording, record, replay, transmit_buffer};
 use replica::sim::{Nopaxos, SimProtocol, Unreplicated};
 
@@ -42,6 +45,9 @@ fn bench_protocol<P: SimProtocol>(c: &mut Criterion) {
 fn benches(c: &mut Criterion) {
     bench_protocol::<Unreplicated>(c);
     bench_protocol::<Nopaxos>(c);
+    bench_protocol::<Vr>(c);
+    bench_protocol::<Spec>(c);
+    bench_protocol::<FastPaxos>(c);
 }
 
 criterion_group! {

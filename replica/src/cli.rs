@@ -53,6 +53,12 @@ fn fraction(text: &str) -> Result<f64, String> {
 enum Mode {
     /// NOPaxos with the key-value store.
     Nopaxos,
+    /// Viewstamped Replication (Multi-Paxos) with adaptive batching.
+    Vr,
+    /// Speculative Paxos (needs the sequencer, used as a best-effort order).
+    Spec,
+    /// Fast Paxos.
+    Fastpaxos,
     /// The unreplicated baseline (one server) with the key-value store.
     Unreplicated,
     /// Follow the group's ordered stream and report it (no replication protocol).
@@ -78,6 +84,9 @@ pub fn main() -> ExitCode {
                     listen(&config, cli.index, ListenOptions { events: cli.events }).map(|_| ())
                 }
                 Mode::Nopaxos => serve(&config, cli.index, Protocol::Nopaxos, options),
+                Mode::Vr => serve(&config, cli.index, Protocol::Vr, options),
+                Mode::Spec => serve(&config, cli.index, Protocol::Spec, options),
+                Mode::Fastpaxos => serve(&config, cli.index, Protocol::FastPaxos, options),
                 Mode::Unreplicated => serve(&config, cli.index, Protocol::Unreplicated, options),
             }
         });

@@ -1,5 +1,5 @@
-//! `replica --mode nopaxos|unreplicated`: a protocol core with the key-value store, on
-//! kernel UDP at the replica's configured address.
+//! `replica --mode nopaxos|vr|spec|fastpaxos|unreplicated`: a protocol core with the
+//! key-value store, on kernel UDP at the replica's configured address.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,14 +11,22 @@ use dataplane::io::udp::{UdpConfig, UdpIo};
 use crate::app::kv::KvStore;
 use crate::driver::Addresses;
 use crate::driver::udp::{LoopOptions, UdpLoop};
+use crate::protocol::fastpaxos::{FastPaxosConfig, FastPaxosReplica};
 use crate::protocol::nopaxos::{NopaxosConfig, NopaxosReplica};
+use crate::protocol::spec::{SpecConfig, SpecReplica};
 use crate::protocol::unreplicated::UnreplicatedServer;
+use crate::protocol::vr::{VrConfig, VrReplica};
 use crate::protocol::{Node, Replica};
 
 /// Which protocol a replica process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Nopaxos,
+    /// Viewstamped Replication / Multi-Paxos with batching.
+    Vr,
+    /// Speculative Paxos.
+    Spec,
+    FastPaxos,
     Unreplicated,
 }
 
@@ -64,21 +72,69 @@ pub fn serve(
         drop_rate: options.drop_rate,
     };
     println!("replica {index} serving {protocol:?} on {address}");
+    // A recovering process proves to the others that its answers are fresh with a nonce no
+    // earlier incarnation used: the wall clock in nanoseconds.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let recover = options.recover;
+    let zero = dataplane::time::Time::ZERO;
+    let kv = KvStore::default;
     match protocol {
         Protocol::Nopaxos => {
             let cfg = NopaxosConfig::from_cluster(config, index);
-            let mut node = if options.recover {
-                let nonce = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(1, |d| d.as_nanos() as u64);
-                NopaxosReplica::recovering(
-                    cfg,
-                    KvStore::default(),
-                    nonce,
-                    dataplane::time::Time::ZERO,
-                )
+            let mut node = if recover {
+                NopaxosReplica::recovering(cfg, kv(), nonce, zero)
             } else {
-                NopaxosReplica::new(cfg, KvStore::default())
+                NopaxosReplica::new(cfg, kv())
+            };
+            run(
+                &mut node,
+                &mut io,
+                &addresses,
+                loop_options,
+                &stop,
+                options.stats_interval,
+            )
+        }
+        Protocol::Vr => {
+            let cfg = VrConfig::from_cluster(config, index);
+            let mut node = if recover {
+                VrReplica::recovering(cfg, kv(), nonce, zero)
+            } else {
+                VrReplica::new(cfg, kv())
+            };
+            run(
+                &mut node,
+                &mut io,
+                &addresses,
+                loop_options,
+                &stop,
+                options.stats_interval,
+            )
+        }
+        Protocol::Spec => {
+            let cfg = SpecConfig::from_cluster(config, index);
+            let mut node = if recover {
+                SpecReplica::recovering(cfg, kv(), nonce, zero)
+            } else {
+                SpecReplica::new(cfg, kv())
+            };
+            run(
+                &mut node,
+                &mut io,
+                &addresses,
+                loop_options,
+                &stop,
+                options.stats_interval,
+            )
+        }
+        Protocol::FastPaxos => {
+            let cfg = FastPaxosConfig::from_cluster(config, index);
+            let mut node = if recover {
+                FastPaxosReplica::recovering(cfg, kv(), nonce, zero)
+            } else {
+                FastPaxosReplica::new(cfg, kv())
             };
             run(
                 &mut node,
@@ -90,7 +146,7 @@ pub fn serve(
             )
         }
         Protocol::Unreplicated => {
-            let mut node = UnreplicatedServer::new(KvStore::default());
+            let mut node = UnreplicatedServer::new(kv());
             run(
                 &mut node,
                 &mut io,

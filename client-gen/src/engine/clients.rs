@@ -4,9 +4,12 @@
 use std::net::SocketAddrV4;
 
 use dataplane::config::ClusterConfig;
+use replica::protocol::fastpaxos::FastPaxosClient;
 use replica::protocol::nopaxos::NopaxosClient;
 use replica::protocol::pending::ClientTimeouts;
+use replica::protocol::spec::SpecClient;
 use replica::protocol::unreplicated::UnreplicatedClient;
+use replica::protocol::vr::VrClient;
 use replica::protocol::{Client, ClientId, Completion, Node, RequestId, Transmit};
 use replica::time::Time;
 
@@ -14,15 +17,29 @@ use replica::time::Time;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProtocolKind {
     Nopaxos,
+    /// Viewstamped Replication (Multi-Paxos) with batching.
+    Vr,
+    /// Speculative Paxos.
+    Spec,
+    FastPaxos,
     Unreplicated,
 }
 
 impl ProtocolKind {
-    pub const ALL: [ProtocolKind; 2] = [ProtocolKind::Nopaxos, ProtocolKind::Unreplicated];
+    pub const ALL: [ProtocolKind; 5] = [
+        ProtocolKind::Nopaxos,
+        ProtocolKind::Vr,
+        ProtocolKind::Spec,
+        ProtocolKind::FastPaxos,
+        ProtocolKind::Unreplicated,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ProtocolKind::Nopaxos => "nopaxos",
+            ProtocolKind::Vr => "vr",
+            ProtocolKind::Spec => "spec",
+            ProtocolKind::FastPaxos => "fastpaxos",
             ProtocolKind::Unreplicated => "unreplicated",
         }
     }
@@ -34,14 +51,14 @@ impl ProtocolKind {
 
     /// Whether requests go through the sequencer.
     pub fn uses_sequencer(self) -> bool {
-        matches!(self, ProtocolKind::Nopaxos)
+        matches!(self, ProtocolKind::Nopaxos | ProtocolKind::Spec)
     }
 
     /// Replicas the protocol runs on a cluster of `n`.
     pub fn replicas(self, n: usize) -> usize {
         match self {
-            ProtocolKind::Nopaxos => n,
             ProtocolKind::Unreplicated => 1,
+            _ => n,
         }
     }
 }
@@ -50,13 +67,14 @@ impl std::str::FromStr for ProtocolKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "nopaxos" => Ok(ProtocolKind::Nopaxos),
-            "unreplicated" => Ok(ProtocolKind::Unreplicated),
-            other => Err(format!(
-                "unknown protocol {other:?}: choose nopaxos or unreplicated"
-            )),
-        }
+        ProtocolKind::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown protocol {s:?}: choose nopaxos, vr, spec, fastpaxos or unreplicated"
+                )
+            })
     }
 }
 
@@ -70,7 +88,23 @@ impl std::fmt::Display for ProtocolKind {
 #[derive(Debug)]
 pub enum AnyClient {
     Nopaxos(NopaxosClient),
+    Vr(VrClient),
+    Spec(SpecClient),
+    FastPaxos(FastPaxosClient),
     Unreplicated(UnreplicatedClient),
+}
+
+/// Calls `$call` on whichever client core `$client` holds.
+macro_rules! each_client {
+    ($client:expr, $c:ident => $call:expr) => {
+        match $client {
+            AnyClient::Nopaxos($c) => $call,
+            AnyClient::Vr($c) => $call,
+            AnyClient::Spec($c) => $call,
+            AnyClient::FastPaxos($c) => $call,
+            AnyClient::Unreplicated($c) => $call,
+        }
+    };
 }
 
 impl AnyClient {
@@ -85,6 +119,13 @@ impl AnyClient {
             ProtocolKind::Nopaxos => {
                 AnyClient::Nopaxos(NopaxosClient::new(id, me, config.n(), config.f, timeouts))
             }
+            ProtocolKind::Vr => AnyClient::Vr(VrClient::new(id, config.n(), timeouts)),
+            ProtocolKind::Spec => {
+                AnyClient::Spec(SpecClient::new(id, me, config.n(), config.f, timeouts))
+            }
+            ProtocolKind::FastPaxos => {
+                AnyClient::FastPaxos(FastPaxosClient::new(id, me, config.n(), timeouts))
+            }
             ProtocolKind::Unreplicated => {
                 AnyClient::Unreplicated(UnreplicatedClient::new(id, timeouts))
             }
@@ -92,45 +133,27 @@ impl AnyClient {
     }
 
     pub fn handle_datagram(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        match self {
-            AnyClient::Nopaxos(c) => c.handle_datagram(now, from, datagram),
-            AnyClient::Unreplicated(c) => c.handle_datagram(now, from, datagram),
-        }
+        each_client!(self, c => c.handle_datagram(now, from, datagram))
     }
 
     pub fn handle_timeout(&mut self, now: Time) {
-        match self {
-            AnyClient::Nopaxos(c) => c.handle_timeout(now),
-            AnyClient::Unreplicated(c) => c.handle_timeout(now),
-        }
+        each_client!(self, c => c.handle_timeout(now))
     }
 
     pub fn poll_timeout(&self) -> Option<Time> {
-        match self {
-            AnyClient::Nopaxos(c) => c.poll_timeout(),
-            AnyClient::Unreplicated(c) => c.poll_timeout(),
-        }
+        each_client!(self, c => c.poll_timeout())
     }
 
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        match self {
-            AnyClient::Nopaxos(c) => c.poll_transmit(buf),
-            AnyClient::Unreplicated(c) => c.poll_transmit(buf),
-        }
+        each_client!(self, c => c.poll_transmit(buf))
     }
 
     pub fn invoke(&mut self, now: Time, op: &[u8]) -> Option<RequestId> {
-        match self {
-            AnyClient::Nopaxos(c) => c.invoke(now, op),
-            AnyClient::Unreplicated(c) => c.invoke(now, op),
-        }
+        each_client!(self, c => c.invoke(now, op))
     }
 
     pub fn poll_completion(&mut self) -> Option<Completion> {
-        match self {
-            AnyClient::Nopaxos(c) => c.poll_completion(),
-            AnyClient::Unreplicated(c) => c.poll_completion(),
-        }
+        each_client!(self, c => c.poll_completion())
     }
 }
 
@@ -140,6 +163,24 @@ pub fn reply_client(protocol: ProtocolKind, datagram: &[u8]) -> Option<ClientId>
         ProtocolKind::Nopaxos => {
             match replica::protocol::nopaxos::messages::Message::decode(datagram) {
                 Ok(replica::protocol::nopaxos::messages::Message::Reply { client, .. }) => {
+                    Some(client)
+                }
+                _ => None,
+            }
+        }
+        ProtocolKind::Vr => match replica::protocol::vr::messages::Message::decode(datagram) {
+            Ok(replica::protocol::vr::messages::Message::Reply { client, .. }) => Some(client),
+            _ => None,
+        },
+        ProtocolKind::Spec => match replica::protocol::spec::messages::Message::decode(datagram) {
+            Ok(replica::protocol::spec::messages::Message::SpecReply { client, .. }) => {
+                Some(client)
+            }
+            _ => None,
+        },
+        ProtocolKind::FastPaxos => {
+            match replica::protocol::fastpaxos::messages::Message::decode(datagram) {
+                Ok(replica::protocol::fastpaxos::messages::Message::Reply { client, .. }) => {
                     Some(client)
                 }
                 _ => None,

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{ArgAction, Parser, ValueEnum};
+use replica::protocol::fastpaxos::FastPaxos;
+use replica::protocol::spec::Spec;
+use replica::protocol::vr::Vr;
 use replica::sim::{
     FaultSet, RunReport, SeedRange, SimOptions, SimProtocol, SweepSummary, Unreplicated,
     protocol_faults, run_seed, run_sweep,
@@ -59,12 +62,21 @@ struct Cli {
 enum ProtocolArg {
     Unreplicated,
     Nopaxos,
+    /// Viewstamped Replication (Multi-Paxos) with batching.
+    Vr,
+    /// Speculative Paxos.
+    Spec,
+    /// Fast Paxos.
+    Fastpaxos,
 }
 
 fn table1(replicas: usize) -> ExitCode {
     let rows = [
         replica::sim::table1_row::<Unreplicated>(replicas),
         replica::sim::table1_row::<replica::sim::Nopaxos>(replicas),
+        replica::sim::table1_row::<Vr>(replicas),
+        replica::sim::table1_row::<Spec>(replicas),
+        replica::sim::table1_row::<FastPaxos>(replicas),
     ];
     let mut ok = Vec::new();
     for row in rows {
@@ -92,6 +104,9 @@ fn main() -> ExitCode {
     match protocol {
         ProtocolArg::Unreplicated => run::<Unreplicated>(&cli),
         ProtocolArg::Nopaxos => run::<replica::sim::Nopaxos>(&cli),
+        ProtocolArg::Vr => run::<Vr>(&cli),
+        ProtocolArg::Spec => run::<Spec>(&cli),
+        ProtocolArg::Fastpaxos => run::<FastPaxos>(&cli),
     }
 }
 

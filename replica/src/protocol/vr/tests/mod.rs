@@ -1,0 +1,4 @@
+mod harness;
+mod messages;
+mod scenarios;
+pub(crate) mod sweep;
