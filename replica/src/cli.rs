@@ -35,6 +35,9 @@ struct Cli {
     /// Spin on the socket instead of sleeping in poll(2) when idle.
     #[arg(long)]
     busy_poll: bool,
+    /// VR: the most requests in one batch (the batch size adapts below it with the load).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_batch: Option<u32>,
     /// Drop this fraction (0..1) of received datagrams, to measure behaviour under loss.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
     drop_rate: f64,
@@ -67,6 +70,10 @@ enum Mode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.max_batch.is_some() && cli.mode != Mode::Vr {
+        eprintln!("replica: --max-batch applies to --mode vr only (drop it or add --mode vr)");
+        return ExitCode::from(2);
+    }
     let result = ClusterConfig::load(&cli.config)
         .map_err(|e| e.to_string())
         .and_then(|config| {
@@ -78,6 +85,7 @@ pub fn main() -> ExitCode {
                     .filter(|s| s.is_finite() && *s > 0.0)
                     .map(Duration::from_secs_f64),
                 drop_rate: cli.drop_rate,
+                max_batch: cli.max_batch.map(|b| b as usize),
             };
             match cli.mode {
                 Mode::Listen => {

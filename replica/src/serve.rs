@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub stats_interval: Option<Duration>,
     /// Drop this fraction of received datagrams (fault injection).
     pub drop_rate: f64,
+    /// VR's largest batch (its default if `None`).
+    pub max_batch: Option<usize>,
 }
 
 /// A flag set by SIGINT or SIGTERM, so a process stops cleanly and prints its counters.
@@ -98,7 +100,10 @@ pub fn serve(
             )
         }
         Protocol::Vr => {
-            let cfg = VrConfig::from_cluster(config, index);
+            let mut cfg = VrConfig::from_cluster(config, index);
+            if let Some(b) = options.max_batch {
+                cfg.max_batch = b;
+            }
             let mut node = if recover {
                 VrReplica::recovering(cfg, kv(), nonce, zero)
             } else {

@@ -5,6 +5,7 @@ mod agreement;
 mod driver;
 mod fakes;
 mod memory_loss;
+mod mutation;
 mod options;
 mod schedule;
 mod sequencer;
