@@ -60,9 +60,9 @@ cargo test --workspace --doc
 step "main job: client-gen local"
 cargo build --release
 results=$(mktemp -d)
-./target/release/client-gen local --duration 5 --warmup 1 --cooldown 1 --check --results "$results" --quiet
+"${CARGO_TARGET_DIR:-target}"/release/client-gen local --duration 5 --warmup 1 --cooldown 1 --check --results "$results" --quiet
 rm -rf "$results"
-./target/release/client-gen oum-demo
+"${CARGO_TARGET_DIR:-target}"/release/client-gen oum-demo
 
 # 6. Fuzz targets, briefly, where a nightly toolchain and cargo-fuzz are present (their
 # bodies already ran under cargo test above).
