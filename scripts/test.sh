@@ -17,6 +17,10 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 # DPDK 22.11 and libclang for the `dpdk` feature (dataplane/dpdk-sys runs bindgen).
 dpkg -s libdpdk-dev >/dev/null 2>&1 || missing+=(libdpdk-dev dpdk)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+# The cavium/ C sequencer: a big-endian MIPS64 cross compiler and qemu-user to run its tests.
+dpkg -s gcc-mips64-linux-gnuabi64 >/dev/null 2>&1 || missing+=(gcc-mips64-linux-gnuabi64)
+dpkg -s libc6-dev-mips64-cross >/dev/null 2>&1 || missing+=(libc6-dev-mips64-cross)
+dpkg -s qemu-user >/dev/null 2>&1 || missing+=(qemu-user)
 if ((${#missing[@]})); then
   step "installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
@@ -74,5 +78,8 @@ if cargo +nightly --version >/dev/null 2>&1 && command -v cargo-fuzz >/dev/null 
 else
   echo "SKIPPED: fuzz smoke run (needs a nightly toolchain and cargo-fuzz; see docs/fuzzing.md)"
 fi
+
+step "cavium: host, sanitizer and MIPS64 (qemu) golden vectors"
+make -C cavium test
 
 step "all tests passed"

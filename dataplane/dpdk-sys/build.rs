@@ -31,14 +31,17 @@ fn main() {
         build.flag(flag);
     }
     build.compile("nopaxos_dpdk_shim");
+    // `rte_eth_from_rings` (ring-backed ports for tests and benchmarks) lives in the ring
+    // PMD, which pkg-config's link line leaves out because EAL loads PMDs as plugins.
+    println!("cargo:rustc-link-lib=rte_net_ring");
 
     let mut bindings = bindgen::Builder::default()
         .header("shim.h")
         .clang_args(&extra)
         .wrap_unsafe_ops(true)
-        .allowlist_function("rte_eal_.*|rte_eth_.*|rte_pktmbuf_pool_create|rte_mempool_.*|rte_socket_id|rte_lcore_.*|rte_get_tsc_hz|rte_strerror|rte_exit|shim_.*|rte_pktmbuf_free_bulk|rte_eal_remote_launch|rte_eal_mp_wait_lcore|rte_eal_wait_lcore|rte_delay_us_block")
-        .allowlist_type("rte_mbuf|rte_mempool|rte_eth_.*|rte_ether_addr")
-        .allowlist_var("RTE_.*|RTE_ETH_.*")
+        .allowlist_function("rte_eal_.*|rte_eth_.*|rte_pktmbuf_pool_create|rte_mempool_.*|rte_ring_create|rte_ring_free|rte_ring_lookup|rte_socket_id|rte_lcore_.*|rte_get_tsc_hz|rte_strerror|rte_exit|shim_.*|rte_pktmbuf_free_bulk|rte_eal_remote_launch|rte_eal_mp_wait_lcore|rte_eal_wait_lcore|rte_delay_us_block")
+        .allowlist_type("rte_mbuf|rte_mempool|rte_ring|rte_eth_.*|rte_ether_addr")
+        .allowlist_var("RTE_.*|RTE_ETH_.*|RING_F_.*")
         .derive_default(true)
         .layout_tests(false)
         .generate_comments(false);

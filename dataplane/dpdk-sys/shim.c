@@ -40,3 +40,14 @@ uint16_t shim_refcnt(const struct rte_mbuf *m) { return rte_mbuf_refcnt_read(m);
 unsigned shim_lcore_id(void) { return rte_lcore_id(); }
 uint64_t shim_rdtsc(void) { return rte_rdtsc(); }
 int shim_errno(void) { return rte_errno; }
+
+unsigned shim_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n) {
+    return rte_ring_enqueue_burst(r, objs, n, NULL);
+}
+unsigned shim_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned n) {
+    return rte_ring_dequeue_burst(r, objs, n, NULL);
+}
+unsigned shim_ring_count(const struct rte_ring *r) { return rte_ring_count(r); }
+uint64_t shim_rss_hf_ip_udp(void) { return RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP; }
+uint16_t shim_pktmbuf_headroom_default(void) { return RTE_PKTMBUF_HEADROOM; }
+uint16_t shim_mbuf_default_buf_size(void) { return RTE_MBUF_DEFAULT_BUF_SIZE; }

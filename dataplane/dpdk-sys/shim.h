@@ -14,6 +14,8 @@
 #include <rte_mempool.h>
 #include <rte_cycles.h>
 #include <rte_launch.h>
+#include <rte_ring.h>
+#include <rte_eth_ring.h>
 
 uint16_t shim_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 uint16_t shim_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -38,5 +40,15 @@ uint16_t shim_refcnt(const struct rte_mbuf *m);
 unsigned shim_lcore_id(void);
 uint64_t shim_rdtsc(void);
 int shim_errno(void);
+/* rte_ring's burst calls (static inline), used to inject frames into and collect them
+ * from ring-backed ports in tests and benchmarks. */
+unsigned shim_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned n);
+unsigned shim_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned n);
+unsigned shim_ring_count(const struct rte_ring *r);
+/* RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP (function-like macros bindgen cannot evaluate). */
+uint64_t shim_rss_hf_ip_udp(void);
+/* The default headroom (RTE_PKTMBUF_HEADROOM) and data room (RTE_MBUF_DEFAULT_BUF_SIZE). */
+uint16_t shim_pktmbuf_headroom_default(void);
+uint16_t shim_mbuf_default_buf_size(void);
 
 #endif

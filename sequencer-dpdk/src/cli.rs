@@ -26,6 +26,8 @@ enum Command {
     Run(RunArgs),
     /// Sequence every frame of a pcap capture offline and write the stamped frames out.
     Replay(ReplayArgs),
+    /// Measure the DPDK data path on one core (`bench --dpdk -- <EAL args>`).
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +52,57 @@ struct RunArgs {
     /// whole core.
     #[arg(long)]
     busy_poll: bool,
+    /// Serve on a DPDK port instead of kernel UDP (EAL arguments after `--`); needs a
+    /// build with the `dpdk` feature and every member's `mac` in the config.
+    #[arg(long)]
+    dpdk: bool,
+    /// DPDK port to serve on (with --dpdk).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "dpdk")]
+    port: u16,
+    /// Frames per receive burst (with --dpdk, 1..=64).
+    #[arg(long, value_name = "N", default_value_t = 32, requires = "dpdk")]
+    burst: usize,
+    /// Frames up to this many bytes are copied for each extra group member; longer ones
+    /// get a header mbuf chained to a clone of the payload (with --dpdk).
+    #[arg(long, value_name = "BYTES", default_value_t = 512, requires = "dpdk")]
+    copy_threshold: usize,
+    /// EAL arguments, after `--`: for example
+    /// `-- --no-huge -m 256 --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_ring0`.
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Benchmark the DPDK path (the only one so far; kernel UDP is measured end to end by
+    /// client-gen).
+    #[arg(long, required = true)]
+    dpdk: bool,
+    /// Transmit port (a net_null vdev measures the path up to the driver).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port: u16,
+    /// Members per group: copies per request.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    members: u16,
+    /// Ethernet frame length of the requests.
+    #[arg(long, value_name = "BYTES", default_value_t = 64, value_parser = clap::value_parser!(u16).range(58..=1514))]
+    frame_len: u16,
+    /// Requests per burst size.
+    #[arg(long, value_name = "N", default_value_t = 20_000_000)]
+    packets: u64,
+    /// Burst sizes to measure.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', default_values_t = [4usize, 8, 16, 32, 64])]
+    bursts: Vec<usize>,
+    /// See `sequencer --help`.
+    #[arg(long, value_name = "BYTES", default_value_t = 512)]
+    copy_threshold: usize,
+    /// Requests queued per (untimed) fill of the input ring, 1..=8191: the mbufs in
+    /// flight, as a NIC's receive ring size sets them.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    round: usize,
+    /// EAL arguments, after `--`.
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -85,8 +138,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Replay(args)) => run_replay(args),
-        Some(Command::Run(args)) => run_udp(args),
-        None => run_udp(cli.run),
+        Some(Command::Bench(args)) => run_bench(args),
+        Some(Command::Run(args)) => run_serve(args),
+        None => run_serve(cli.run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,6 +149,85 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_serve(args: RunArgs) -> Result<(), String> {
+    if args.dpdk {
+        run_dpdk(args)
+    } else if !args.eal_args.is_empty() {
+        Err("EAL arguments after `--` need --dpdk".into())
+    } else {
+        run_udp(args)
+    }
+}
+
+#[cfg(not(feature = "dpdk"))]
+const NO_DPDK: &str = "this sequencer was built without DPDK support; rebuild with \
+                       `cargo build --release -p sequencer-dpdk --features dpdk` (needs \
+                       libdpdk-dev >= 22.11 and libclang-dev)";
+
+#[cfg(not(feature = "dpdk"))]
+fn run_dpdk(_args: RunArgs) -> Result<(), String> {
+    Err(NO_DPDK.into())
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn run_bench(_args: BenchArgs) -> Result<(), String> {
+    Err(NO_DPDK.into())
+}
+
+#[cfg(feature = "dpdk")]
+fn run_dpdk(args: RunArgs) -> Result<(), String> {
+    let path = args
+        .config
+        .ok_or("missing --config FILE (the cluster config; deploy/cluster.toml is an example)")?;
+    let config = load_config(&path)?;
+    let state_file = args
+        .state_file
+        .or_else(|| config.sequencer.state_file.clone());
+    let state = SessionState::new(state_file);
+    // Fail before DPDK starts if no session can be chosen.
+    if args.session.is_none() {
+        state
+            .last()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| match state.path() {
+                Some(p) => {
+                    crate::session_state::SessionError::FirstStart(p.to_path_buf()).to_string()
+                }
+                None => crate::session_state::SessionError::NoStateFile.to_string(),
+            })?;
+    }
+    crate::dpdk_loop::run(
+        &config,
+        state,
+        args.session,
+        &crate::dpdk_loop::DpdkOptions {
+            port: args.port,
+            eal_args: args.eal_args,
+            stats_interval: args
+                .stats
+                .then(|| Duration::from_secs_f64(args.stats_interval)),
+            burst: args.burst,
+            copy_threshold: args.copy_threshold,
+            ..Default::default()
+        },
+    )
+}
+
+#[cfg(feature = "dpdk")]
+fn run_bench(args: BenchArgs) -> Result<(), String> {
+    debug_assert!(args.dpdk);
+    crate::dpdk_bench::run(&crate::dpdk_bench::BenchOptions {
+        port: args.port,
+        eal_args: args.eal_args,
+        members: args.members,
+        frame_len: usize::from(args.frame_len),
+        packets: args.packets,
+        bursts: args.bursts,
+        copy_threshold: args.copy_threshold,
+        round: args.round,
+    })
 }
 
 fn run_udp(args: RunArgs) -> Result<(), String> {

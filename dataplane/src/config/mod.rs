@@ -13,6 +13,21 @@ use serde::{Deserialize, Serialize};
 pub use error::{ConfigError, Problem};
 
 use crate::oum::{GroupSpec, ReceiverConfig};
+use crate::wire::MacAddr;
+
+/// Parses a MAC address written as six hex pairs separated by `:` or `-`.
+pub fn parse_mac(text: &str) -> Option<MacAddr> {
+    let mut bytes = [0u8; 6];
+    let mut parts = text.trim().split([':', '-']);
+    for b in &mut bytes {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(MacAddr(bytes))
+}
 
 /// The whole cluster: replicas, OUM groups, the sequencer and protocol timeouts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +113,11 @@ pub struct GroupConfig {
 pub struct ReplicaConfig {
     /// Where the replica receives stamped requests and its peers' messages.
     pub address: SocketAddrV4,
+    /// The replica's Ethernet address ("02:00:00:00:00:0b"), for senders on raw frames:
+    /// the DPDK sequencer addresses each member's copy to it. Optional; kernel-UDP
+    /// processes never need it (the kernel resolves addresses by ARP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// Protocol timeouts in milliseconds; the defaults are the original implementation's.
@@ -229,6 +249,14 @@ impl ClusterConfig {
         SocketAddrV4::new(group.address, self.oum.port)
     }
 
+    /// The replica's `mac`, if given (validated when the config was read).
+    pub fn replica_mac(&self, index: usize) -> Option<MacAddr> {
+        self.replicas
+            .get(index)
+            .and_then(|r| r.mac.as_deref())
+            .and_then(parse_mac)
+    }
+
     pub fn replica_address(&self, index: usize) -> Option<SocketAddrV4> {
         self.replicas.get(index).map(|r| r.address)
     }
@@ -252,6 +280,7 @@ impl ClusterConfig {
                         Ipv4Addr::LOCALHOST,
                         base_port.wrapping_add(i as u16),
                     ),
+                    mac: None,
                 })
                 .collect(),
         }

@@ -189,3 +189,24 @@ fn receiver_settings_come_from_the_oum_section() {
     .unwrap();
     assert_eq!(c.oum.receiver().reorder_window, Duration::ZERO);
 }
+
+#[test]
+fn replica_macs_are_optional_and_checked() {
+    let base = "f = 0\n[[group]]\nname = \"g\"\naddress = \"127.0.0.10\"\n[[replica]]\naddress = \"127.0.0.1:51000\"\n";
+    let config = ClusterConfig::parse(base).unwrap();
+    assert_eq!(config.replica_mac(0), None);
+    let config = ClusterConfig::parse(&format!("{base}mac = \"02:00:00:00:00:0b\"\n")).unwrap();
+    assert_eq!(
+        config.replica_mac(0),
+        Some(crate::wire::MacAddr([2, 0, 0, 0, 0, 0x0b]))
+    );
+    assert_eq!(ClusterConfig::parse(&config.to_toml()).unwrap(), config);
+    let err = ClusterConfig::parse(&format!("{base}mac = \"02:00:00:00:00\"\n")).unwrap_err();
+    assert!(err.to_string().contains("replica[0].mac"), "{err}");
+    assert_eq!(
+        super::parse_mac("02-00-00-00-00-0B"),
+        Some(crate::wire::MacAddr([2, 0, 0, 0, 0, 0x0b]))
+    );
+    assert_eq!(super::parse_mac("02:00:00:00:00:0b:00"), None);
+    assert_eq!(super::parse_mac("2:00:00:00:00:0b"), None);
+}

@@ -87,6 +87,15 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
                 "address = \"10.0.0.11:51000\"",
             ));
         }
+        if let Some(mac) = &r.mac {
+            if super::parse_mac(mac).is_none() {
+                out.push(problem(
+                    format!("replica[{i}].mac"),
+                    format!("{mac:?} is not a MAC address (six hex pairs)"),
+                    "mac = \"02:00:00:00:00:0b\"",
+                ));
+            }
+        }
         if !seen.insert(r.address) {
             out.push(problem(
                 &field,

@@ -11,6 +11,8 @@
 //! addresses it arrived on or leaves from).
 
 mod buffer;
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod sim;
 pub mod udp;
 

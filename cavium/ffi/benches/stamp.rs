@@ -1,0 +1,94 @@
+//! The C core beside the Rust core, stamping the same frames on one core: one frame at a
+//! time and bursts of 32. Run: cargo bench -p cavium-sequencer --bench stamp
+//! (docs/cavium.md reports the figures as packets per second per core).
+
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+
+use cavium_sequencer::{CSequencer, CVerdict, Flags};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dataplane::oum::{GroupSpec, Sequencer, SessionNumber};
+use dataplane::wire::build::{UdpFrameSpec, oum_payload};
+use dataplane::wire::{OUM_DEFAULT_PORT, OumRepr};
+
+/// Offset of the OUM header-size field in a frame without IP options.
+const HEADER_SIZE_AT: usize = 14 + 20 + 8 + 4;
+
+fn groups() -> Vec<GroupSpec> {
+    (0..4)
+        .map(|i| GroupSpec {
+            address: Ipv4Addr::new(10, 0, 0, 100 + i),
+            members: vec![0, 1, 2],
+        })
+        .collect()
+}
+
+/// The same frame as dataplane's `oum` bench: a 48-byte-body request to the last group.
+fn request_frame() -> Vec<u8> {
+    UdpFrameSpec {
+        dst_ip: Ipv4Addr::new(10, 0, 0, 103),
+        ..UdpFrameSpec::default()
+    }
+    .build(&oum_payload(OumRepr::Unsequenced, &[0x5a; 48]))
+    .unwrap()
+}
+
+/// Marks a stamped frame "not yet sequenced" again (a two-byte store, in both cores'
+/// figures alike).
+fn unstamp(frame: &mut [u8]) {
+    frame[HEADER_SIZE_AT..HEADER_SIZE_AT + 2].fill(0);
+}
+
+fn stamping(c: &mut Criterion) {
+    let mut group = c.benchmark_group("c_vs_rust");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("rust/stamp_frame", |b| {
+        let mut seq = Sequencer::new(SessionNumber(1), OUM_DEFAULT_PORT, &groups()).unwrap();
+        let mut frame = request_frame();
+        b.iter(|| {
+            unstamp(&mut frame);
+            black_box(seq.stamp_frame(black_box(&mut frame)))
+        });
+    });
+    group.bench_function("c/stamp_frame", |b| {
+        let seq = CSequencer::new(1, OUM_DEFAULT_PORT, &groups(), Flags::default()).unwrap();
+        let mut frame = request_frame();
+        assert!(matches!(
+            seq.process(&mut frame),
+            CVerdict::Multicast { .. }
+        ));
+        b.iter(|| {
+            unstamp(&mut frame);
+            black_box(seq.process_raw(black_box(&mut frame)))
+        });
+    });
+    group.throughput(Throughput::Elements(32));
+    group.bench_function("rust/stamp_burst_32", |b| {
+        let mut seq = Sequencer::new(SessionNumber(1), OUM_DEFAULT_PORT, &groups()).unwrap();
+        let mut frames: Vec<Vec<u8>> = (0..32).map(|_| request_frame()).collect();
+        let mut verdicts = Vec::with_capacity(32);
+        b.iter(|| {
+            for f in frames.iter_mut() {
+                unstamp(f);
+            }
+            seq.stamp_burst(black_box(&mut frames), &mut verdicts);
+            black_box(&verdicts);
+        });
+    });
+    group.bench_function("c/stamp_burst_32", |b| {
+        let seq = CSequencer::new(1, OUM_DEFAULT_PORT, &groups(), Flags::default()).unwrap();
+        let mut frames: Vec<Vec<u8>> = (0..32).map(|_| request_frame()).collect();
+        let mut verdicts = Vec::with_capacity(32);
+        b.iter(|| {
+            for f in frames.iter_mut() {
+                unstamp(f);
+            }
+            seq.process_burst(black_box(&mut frames), &mut verdicts);
+            black_box(&verdicts);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, stamping);
+criterion_main!(benches);

@@ -1,0 +1,318 @@
+//! The C core and the Rust core (dataplane::oum::Sequencer) on the same random and mutated
+//! frames: same verdict, same output bytes, same counters. Seeded (CAVIUM_SEED overrides;
+//! CAVIUM_CASES sets the number of frames).
+
+mod common;
+
+use std::net::Ipv4Addr;
+
+use cavium_sequencer::{CSequencer, CVerdict, Flags};
+use common::{Rng, header_size_at, request};
+use dataplane::golden::{self, Step};
+use dataplane::oum::{DropReason, GroupId, GroupSpec, Sequencer, SessionNumber, Verdict};
+
+const PORT: u16 = 22222;
+
+fn groups() -> Vec<GroupSpec> {
+    vec![
+        GroupSpec {
+            address: Ipv4Addr::new(10, 0, 0, 100),
+            members: vec![0, 1, 2],
+        },
+        GroupSpec {
+            address: Ipv4Addr::new(10, 0, 0, 101),
+            members: vec![3],
+        },
+        GroupSpec {
+            address: Ipv4Addr::new(10, 0, 0, 102),
+            members: vec![],
+        },
+    ]
+}
+
+fn cases(default: usize) -> usize {
+    std::env::var("CAVIUM_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Golden-vector inputs: starting points for mutation.
+fn vector_inputs() -> Vec<Vec<u8>> {
+    let vectors = golden::load(&golden::default_path()).unwrap();
+    vectors
+        .cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter_map(|s| match s {
+            Step::Packet { packet, .. } => Some(golden::decode_hex(packet).unwrap()),
+            Step::NewSession { .. } => None,
+        })
+        .collect()
+}
+
+/// Offsets where one changed byte changes the verdict: EtherType, version/IHL, total
+/// length, flags/fragment offset, protocol, destination address, UDP port and length, OUM
+/// preamble and header size (for a frame without options; mutated frames shift them).
+const INTERESTING: &[usize] = &[
+    12, 13, 14, 16, 17, 20, 21, 23, 33, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+];
+
+fn frame(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    let mut f = match rng.below(5) {
+        0 => (0..rng.below(160)).map(|_| rng.byte()).collect(),
+        1 => seeds[rng.below(seeds.len() as u64) as usize].clone(),
+        _ => {
+            let dst = Ipv4Addr::new(10, 0, 0, 99 + rng.below(5) as u8);
+            let port = if rng.below(8) == 0 { PORT + 1 } else { PORT };
+            let ihl = 5 + rng.below(4) as u8;
+            let body: Vec<u8> = (0..rng.below(40)).map(|_| rng.byte()).collect();
+            request(dst, port, ihl, &body)
+        }
+    };
+    for _ in 0..rng.below(4) {
+        if f.is_empty() {
+            break;
+        }
+        let at = if rng.below(2) == 0 {
+            INTERESTING[rng.below(INTERESTING.len() as u64) as usize]
+        } else {
+            rng.below(f.len() as u64) as usize
+        };
+        if let Some(b) = f.get_mut(at) {
+            *b = match rng.below(4) {
+                0 => *b ^ (1 << rng.below(8)),
+                1 => 0,
+                2 => 0xff,
+                _ => rng.byte(),
+            };
+        }
+    }
+    match rng.below(6) {
+        0 => f.truncate(rng.below(f.len() as u64 + 1) as usize),
+        1 => f.extend((0..rng.below(20)).map(|_| rng.byte())),
+        _ => {}
+    }
+    f
+}
+
+fn compare(c: &CSequencer, rust: &mut Sequencer, input: &[u8]) -> Result<(), String> {
+    let mut c_frame = input.to_vec();
+    let mut r_frame = input.to_vec();
+    let cv = c.process(&mut c_frame);
+    let rv = rust.stamp_frame(&mut r_frame);
+    let same = match (cv, rv) {
+        (
+            CVerdict::Multicast {
+                group,
+                session,
+                msgnum,
+            },
+            Verdict::Multicast { group: g, stamp },
+        ) => group == g.0 && session == stamp.session.0 && msgnum == stamp.msgnum,
+        (CVerdict::Drop(a), Verdict::Drop(b)) => a == b,
+        _ => false,
+    };
+    if !same {
+        return Err(format!("C {cv:?} but Rust {rv:?}"));
+    }
+    if c_frame != r_frame {
+        return Err(format!(
+            "output bytes differ:\n  C    {}\n  Rust {}",
+            golden::encode_hex(&c_frame),
+            golden::encode_hex(&r_frame)
+        ));
+    }
+    if matches!(cv, CVerdict::Drop(_)) && c_frame != input {
+        return Err("a dropped frame was modified".into());
+    }
+    Ok(())
+}
+
+#[test]
+fn c_and_rust_agree_on_random_and_mutated_frames() {
+    let seed = common::seed(0x0c0f_fee5);
+    let n = cases(100_000);
+    let mut rng = Rng(seed);
+    let seeds = vector_inputs();
+    let specs = groups();
+    let mut c = CSequencer::new(7, PORT, &specs, Flags::default()).unwrap();
+    let mut rust = Sequencer::new(SessionNumber(7), PORT, &specs).unwrap();
+    // Group 2 starts near the counter's end, so exhaustion is exercised too.
+    assert!(c.set_last_msgnum(2, u64::MAX - 50));
+    assert!(rust.set_last_msgnum(GroupId(2), u64::MAX - 50));
+    let mut stamped = 0u64;
+    for i in 0..n {
+        let input = frame(&mut rng, &seeds);
+        if let Err(problem) = compare(&c, &mut rust, &input) {
+            panic!(
+                "frame {i} (replay: CAVIUM_SEED={seed} CAVIUM_CASES={}): {problem}\n  input {}",
+                i + 1,
+                golden::encode_hex(&input)
+            );
+        }
+        // Now and then a new session, on both.
+        if rng.below(20_000) == 0 {
+            let s = rng.next_u64() as u16;
+            c.start_session(s);
+            rust.start_session(SessionNumber(s));
+        }
+        stamped = (0..3).map(|g| c.stamped(g)).sum();
+    }
+    // Counters agree too, and the mix reached every verdict that matters.
+    let stats = rust.stats();
+    for reason in DropReason::ALL {
+        assert_eq!(c.drop_count(reason), stats.drops.get(reason), "{reason}");
+    }
+    for (g, rg) in stats.groups.iter().enumerate() {
+        assert_eq!(c.stamped(g as u16), rg.stamped, "group {g} stamped");
+        assert_eq!(c.last_msgnum(g as u16), rg.last_msgnum, "group {g} last");
+    }
+    assert_eq!(stamped, stats.stamped());
+    assert!(
+        stamped > n as u64 / 10,
+        "only {stamped} of {n} frames stamped"
+    );
+    let reached = DropReason::ALL
+        .into_iter()
+        .filter(|&r| c.drop_count(r) > 0)
+        .count();
+    assert!(
+        reached >= 12,
+        "the generator reached only {reached} drop reasons"
+    );
+}
+
+#[test]
+fn every_truncation_of_every_vector_agrees() {
+    let specs = vec![GroupSpec {
+        address: Ipv4Addr::new(10, 0, 0, 100),
+        members: vec![0, 1, 2],
+    }];
+    for input in vector_inputs() {
+        for len in 0..=input.len() {
+            let c = CSequencer::new(1, PORT, &specs, Flags::default()).unwrap();
+            let mut rust = Sequencer::new(SessionNumber(1), PORT, &specs).unwrap();
+            compare(&c, &mut rust, &input[..len]).unwrap_or_else(|p| {
+                panic!("{} truncated to {len}: {p}", golden::encode_hex(&input))
+            });
+        }
+    }
+}
+
+#[test]
+fn two_phase_api_matches_process() {
+    let specs = groups();
+    let c1 = CSequencer::new(3, PORT, &specs, Flags::default()).unwrap();
+    let c2 = CSequencer::new(3, PORT, &specs, Flags::default()).unwrap();
+    let mut rng = Rng(common::seed(42));
+    let seeds = vector_inputs();
+    for _ in 0..5_000 {
+        let input = frame(&mut rng, &seeds);
+        let (mut a, mut b) = (input.clone(), input.clone());
+        let whole = c1.process(&mut a);
+        let parsed = c2.classify(&b);
+        assert_eq!(b, input, "classify wrote to the frame");
+        let split = c2.commit(&mut b, &parsed).unwrap();
+        assert_eq!(whole, split);
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn forwarding_other_traffic() {
+    let specs = groups();
+    let c = CSequencer::new(
+        1,
+        PORT,
+        &specs,
+        Flags {
+            forward_other: true,
+        },
+    )
+    .unwrap();
+    let other_port = request(Ipv4Addr::new(10, 0, 0, 100), PORT + 1, 5, b"x");
+    let mut f = other_port.clone();
+    assert_eq!(c.process(&mut f), CVerdict::Forward(DropReason::NotOumPort));
+    assert_eq!(f, other_port, "forwarded frames are unchanged");
+    let mut arp = vec![0u8; 60];
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    assert_eq!(c.process(&mut arp), CVerdict::Forward(DropReason::NotIpv4));
+    let mut short = vec![0u8; 10];
+    assert_eq!(
+        c.process(&mut short),
+        CVerdict::Drop(DropReason::TruncatedEthernet)
+    );
+    let mut stranger = request(Ipv4Addr::new(10, 9, 9, 9), PORT, 5, b"x");
+    assert_eq!(
+        c.process(&mut stranger),
+        CVerdict::Drop(DropReason::UnknownGroup)
+    );
+    let mut req = request(Ipv4Addr::new(10, 0, 0, 101), PORT, 6, b"x");
+    assert_eq!(
+        c.process(&mut req),
+        CVerdict::Multicast {
+            group: 1,
+            session: 1,
+            msgnum: 1
+        }
+    );
+    assert_eq!(req[header_size_at(6) + 1], 10);
+    assert_eq!(c.forward_count(DropReason::NotOumPort), 1);
+    assert_eq!(c.forward_count(DropReason::NotIpv4), 1);
+    assert_eq!(c.drop_count(DropReason::NotOumPort), 0);
+    assert_eq!(c.drop_count(DropReason::TruncatedEthernet), 1);
+    assert_eq!(c.drop_count(DropReason::UnknownGroup), 1);
+}
+
+#[test]
+fn configuration_errors_and_queries() {
+    let mut specs = groups();
+    specs.push(GroupSpec {
+        address: Ipv4Addr::new(10, 0, 0, 101),
+        members: vec![9],
+    });
+    assert_eq!(
+        CSequencer::new(1, PORT, &specs, Flags::default()).unwrap_err(),
+        cavium_sequencer::InitError::DuplicateGroupAddress
+    );
+    let c = CSequencer::new(5, 4000, &groups(), Flags::default()).unwrap();
+    assert_eq!((c.session(), c.oum_port(), c.group_count()), (5, 4000, 3));
+    assert_eq!(c.lookup(Ipv4Addr::new(10, 0, 0, 101)), Some(1));
+    assert_eq!(c.lookup(Ipv4Addr::new(10, 0, 0, 103)), None);
+    assert_eq!(c.members(0), &[0, 1, 2]);
+    assert_eq!(c.members(2), &[] as &[u16]);
+    assert_eq!(c.members(3), &[] as &[u16]);
+    assert_eq!(c.group_address(1), Ipv4Addr::new(10, 0, 0, 101));
+    // Many groups: the lookup (binary search over a sorted index) finds each.
+    let many: Vec<GroupSpec> = (0..5000u32)
+        .map(|i| GroupSpec {
+            address: Ipv4Addr::from(0x0a00_0000 + i.wrapping_mul(2_654_435_761) % 0x00ff_ffff),
+            members: vec![(i % 7) as u16],
+        })
+        .collect();
+    let c = CSequencer::new(1, PORT, &many, Flags::default()).unwrap();
+    for (i, g) in many.iter().enumerate() {
+        assert_eq!(c.lookup(g.address), Some(i as u16));
+        assert_eq!(c.members(i as u16), &g.members[..]);
+    }
+}
+
+#[test]
+fn burst_matches_one_at_a_time() {
+    let specs = groups();
+    let c1 = CSequencer::new(1, PORT, &specs, Flags::default()).unwrap();
+    let c2 = CSequencer::new(1, PORT, &specs, Flags::default()).unwrap();
+    let mut rng = Rng(common::seed(7));
+    let seeds = vector_inputs();
+    let inputs: Vec<Vec<u8>> = (0..100).map(|_| frame(&mut rng, &seeds)).collect();
+    let mut burst = inputs.clone();
+    let mut verdicts = Vec::new();
+    c1.process_burst(&mut burst, &mut verdicts);
+    assert_eq!(verdicts.len(), inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let mut f = input.clone();
+        assert_eq!(c2.process(&mut f), verdicts[i], "frame {i}");
+        assert_eq!(f, burst[i], "frame {i}");
+    }
+}
