@@ -65,6 +65,16 @@ fn the_deploy_example_is_valid() {
 }
 
 #[test]
+fn the_dpdk_deploy_example_is_valid_and_names_every_mac() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/cluster-dpdk.toml");
+    let c = ClusterConfig::load(&path).unwrap();
+    assert_eq!(c.n(), 3);
+    for i in 0..c.n() {
+        assert!(c.replica_mac(i).is_some(), "replica {i} has no mac");
+    }
+}
+
+#[test]
 fn written_config_reads_back_the_same() {
     let c = ClusterConfig::parse(EXAMPLE).unwrap();
     assert_eq!(ClusterConfig::parse(&c.to_toml()).unwrap(), c);
