@@ -206,6 +206,21 @@ struct RunArgs {
     /// Check the history for linearizability (implies recording it).
     #[arg(long)]
     check: bool,
+    /// The clients' own address (replies come to it): on kernel UDP the socket binds it
+    /// (default 127.0.0.1, any port); with --dpdk it is required in full.
+    #[arg(long, value_name = "IP:PORT")]
+    bind: Option<SocketAddrV4>,
+    /// Drive the clients over a DPDK port instead of a kernel socket (EAL arguments after
+    /// `--`); needs a build with the `dpdk` feature.
+    #[arg(long, requires = "bind")]
+    dpdk: bool,
+    /// DPDK port to use (with --dpdk).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "dpdk")]
+    port: u16,
+    /// EAL arguments, after `--`: for example
+    /// `-- --no-huge -m 256 --no-pci --no-shconf --no-telemetry -l 1 --vdev=net_af_packet0,iface=veth0`.
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal_args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -338,12 +353,50 @@ fn local(args: LocalArgs, stop: &AtomicBool) -> Result<String, String> {
     run_local(&options, stop)
 }
 
+#[cfg(feature = "dpdk")]
+fn run_dpdk(
+    spec: &LoadSpec,
+    args: &RunArgs,
+    stop: &AtomicBool,
+) -> Result<(crate::engine::LoadOutcome, String), String> {
+    let me = args.bind.unwrap_or(spec.bind);
+    crate::dpdk::run_load_dpdk(spec, me, args.port, &args.eal_args, stop)
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn run_dpdk(
+    _spec: &LoadSpec,
+    _args: &RunArgs,
+    _stop: &AtomicBool,
+) -> Result<(crate::engine::LoadOutcome, String), String> {
+    Err(
+        "this client-gen was built without DPDK support; rebuild with --features dpdk \
+         (`cargo build --release -p client-gen --features dpdk`; needs libdpdk-dev >= 22.11 \
+         and libclang-dev)"
+            .into(),
+    )
+}
+
 fn run(args: RunArgs, stop: &AtomicBool) -> Result<String, String> {
+    if !args.eal_args.is_empty() && !args.dpdk {
+        return Err("EAL arguments after `--` need --dpdk".into());
+    }
     let config = ClusterConfig::load(&args.config).map_err(|e| e.to_string())?;
     let record = args.history.is_some() || args.check;
-    let spec = args.load.spec(args.protocol, config, record);
-    let outcome = run_load(&spec, stop)?;
+    let mut spec = args.load.spec(args.protocol, config, record);
+    if let Some(bind) = args.bind {
+        spec.bind = bind;
+    }
+    let (outcome, device) = if args.dpdk {
+        let (outcome, line) = run_dpdk(&spec, &args, stop)?;
+        (outcome, Some(line))
+    } else {
+        (run_load(&spec, stop)?, None)
+    };
     let mut report = String::new();
+    if let Some(line) = device {
+        report.push_str(&format!("DPDK:{line}\n"));
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, outcome.summary.to_json_pretty())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

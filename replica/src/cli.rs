@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use dataplane::config::ClusterConfig;
 
 use crate::listen::{ListenOptions, listen};
@@ -10,14 +10,21 @@ use crate::serve::{Protocol, ServeOptions, serve};
 
 /// A replica of the cluster in --config, number --index, running --mode.
 #[derive(Debug, Parser)]
-#[command(name = "replica", version)]
+#[command(
+    name = "replica",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Cluster config file.
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    config: Option<PathBuf>,
     /// This replica's number: its position among the [[replica]] entries, from 0.
-    #[arg(long, value_name = "I")]
-    index: usize,
+    #[arg(long, value_name = "I", required = true)]
+    index: Option<usize>,
     /// What to run.
     #[arg(long, value_enum, default_value_t = Mode::Nopaxos)]
     mode: Mode,
@@ -41,6 +48,67 @@ struct Cli {
     /// Drop this fraction (0..1) of received datagrams, to measure behaviour under loss.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
     drop_rate: f64,
+    /// Serve on a DPDK port instead of kernel UDP (EAL arguments after `--`); needs a build
+    /// with the `dpdk` feature. Busy-polls on the EAL's main lcore (`-l`) unless
+    /// --idle-sleep. Peers' MACs come from the config's `mac` fields or ARP.
+    #[arg(long)]
+    dpdk: bool,
+    /// DPDK port to serve on (with --dpdk).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "dpdk")]
+    port: u16,
+    /// With --dpdk: sleep (at most 100 us) when a poll finds nothing instead of spinning,
+    /// for DPDK processes sharing cores (tests on small machines).
+    #[arg(long, requires = "dpdk")]
+    idle_sleep: bool,
+    /// EAL arguments, after `--`: for example
+    /// `-- --no-huge -m 256 --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_af_packet0,iface=veth0`.
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal_args: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure the NOPaxos leader's (or the unreplicated server's) request rate on one core
+    /// on DPDK (`bench --dpdk -- <EAL args>`).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Benchmark on DPDK (the only backend measured this way; kernel UDP is measured end to
+    /// end by client-gen).
+    #[arg(long, required = true)]
+    dpdk: bool,
+    /// The core to drive: the NOPaxos leader, or the unreplicated server as the baseline.
+    #[arg(long, value_enum, default_value_t = BenchMode::Nopaxos)]
+    mode: BenchMode,
+    /// Port the replies leave through (a net_null vdev measures up to the driver).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port: u16,
+    /// Requests to handle.
+    #[arg(long, value_name = "N", default_value_t = 2_000_000)]
+    requests: u64,
+    /// Requests queued per (untimed) fill of the input ring, 1..=8191.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    round: usize,
+    /// Distinct clients the requests come from.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    clients: u64,
+    /// Replicas in the NOPaxos group (only the leader runs; the others are absent).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    replicas: usize,
+    /// Fraction of requests that are gets (the rest are puts).
+    #[arg(long, value_name = "F", default_value_t = 0.5, value_parser = fraction)]
+    reads: f64,
+    /// Bytes per put value.
+    #[arg(long, value_name = "BYTES", default_value_t = 32)]
+    value_size: usize,
+    /// Distinct keys.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    keys: u64,
+    /// EAL arguments, after `--`.
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal_args: Vec<String>,
 }
 
 fn fraction(text: &str) -> Result<f64, String> {
@@ -50,6 +118,14 @@ fn fraction(text: &str) -> Result<f64, String> {
             "{text:?} is not a fraction between 0 and 1 (for example 0.01)"
         )),
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchMode {
+    /// The NOPaxos leader, fed requests a sequencer stamped.
+    Nopaxos,
+    /// The unreplicated server (the baseline), fed plain requests.
+    Unreplicated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,18 +144,93 @@ enum Mode {
     Listen,
 }
 
+#[cfg(not(feature = "dpdk"))]
+const NO_DPDK: &str = "this replica was built without DPDK support; rebuild with --features \
+                       dpdk (`cargo build --release -p replica --features dpdk`; needs \
+                       libdpdk-dev >= 22.11 and libclang-dev)";
+
+#[cfg(feature = "dpdk")]
+fn bench(args: BenchArgs) -> Result<(), String> {
+    crate::dpdk::bench(&crate::dpdk::BenchOptions {
+        mode: match args.mode {
+            BenchMode::Nopaxos => crate::dpdk::BenchMode::Nopaxos,
+            BenchMode::Unreplicated => crate::dpdk::BenchMode::Unreplicated,
+        },
+        port: args.port,
+        eal_args: args.eal_args,
+        requests: args.requests,
+        round: args.round,
+        clients: args.clients,
+        replicas: args.replicas,
+        reads: args.reads,
+        value_size: args.value_size,
+        keys: args.keys,
+    })
+}
+
+#[cfg(not(feature = "dpdk"))]
+fn bench(_args: BenchArgs) -> Result<(), String> {
+    Err(NO_DPDK.into())
+}
+
+fn serve_on(
+    config: &ClusterConfig,
+    cli: &Cli,
+    protocol: Protocol,
+    options: ServeOptions,
+) -> Result<(), String> {
+    let index = cli.index.unwrap_or_default();
+    if !cli.dpdk {
+        return serve(config, index, protocol, options);
+    }
+    #[cfg(feature = "dpdk")]
+    {
+        let dpdk = crate::dpdk::DpdkServeOptions {
+            port: cli.port,
+            eal_args: cli.eal_args.clone(),
+        };
+        crate::dpdk::serve_dpdk(config, index, protocol, options, &dpdk)
+    }
+    #[cfg(not(feature = "dpdk"))]
+    {
+        let _ = (config, protocol, options);
+        Err(NO_DPDK.into())
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Bench(args)) = cli.command {
+        return match bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("replica: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if cli.max_batch.is_some() && cli.mode != Mode::Vr {
         eprintln!("replica: --max-batch applies to --mode vr only (drop it or add --mode vr)");
         return ExitCode::from(2);
     }
-    let result = ClusterConfig::load(&cli.config)
+    if !cli.eal_args.is_empty() && !cli.dpdk {
+        eprintln!("replica: EAL arguments after `--` need --dpdk");
+        return ExitCode::from(2);
+    }
+    if cli.dpdk && cli.mode == Mode::Listen {
+        eprintln!("replica: --mode listen runs on kernel UDP only (drop --dpdk)");
+        return ExitCode::from(2);
+    }
+    let (Some(config_path), Some(index)) = (cli.config.as_ref(), cli.index) else {
+        eprintln!("replica: --config and --index are required");
+        return ExitCode::from(2);
+    };
+    let result = ClusterConfig::load(config_path)
         .map_err(|e| e.to_string())
         .and_then(|config| {
             let options = ServeOptions {
                 recover: cli.recover,
-                busy_poll: cli.busy_poll,
+                busy_poll: cli.busy_poll || (cli.dpdk && !cli.idle_sleep),
                 stats_interval: cli
                     .stats
                     .filter(|s| s.is_finite() && *s > 0.0)
@@ -89,13 +240,13 @@ pub fn main() -> ExitCode {
             };
             match cli.mode {
                 Mode::Listen => {
-                    listen(&config, cli.index, ListenOptions { events: cli.events }).map(|_| ())
+                    listen(&config, index, ListenOptions { events: cli.events }).map(|_| ())
                 }
-                Mode::Nopaxos => serve(&config, cli.index, Protocol::Nopaxos, options),
-                Mode::Vr => serve(&config, cli.index, Protocol::Vr, options),
-                Mode::Spec => serve(&config, cli.index, Protocol::Spec, options),
-                Mode::Fastpaxos => serve(&config, cli.index, Protocol::FastPaxos, options),
-                Mode::Unreplicated => serve(&config, cli.index, Protocol::Unreplicated, options),
+                Mode::Nopaxos => serve_on(&config, &cli, Protocol::Nopaxos, options),
+                Mode::Vr => serve_on(&config, &cli, Protocol::Vr, options),
+                Mode::Spec => serve_on(&config, &cli, Protocol::Spec, options),
+                Mode::Fastpaxos => serve_on(&config, &cli, Protocol::FastPaxos, options),
+                Mode::Unreplicated => serve_on(&config, &cli, Protocol::Unreplicated, options),
             }
         });
     match result {

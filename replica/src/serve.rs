@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
+use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 
 use crate::app::kv::KvStore;
@@ -53,27 +54,21 @@ pub(crate) fn stop_flag() -> Result<Arc<AtomicBool>, String> {
     Ok(stop)
 }
 
-pub fn serve(
+/// Runs a node once [`with_node`] has built it: the part of serving that depends on the
+/// packet backend.
+pub(crate) trait NodeRunner {
+    fn run<N: Node + Replica>(self, node: &mut N) -> Result<(), String>;
+}
+
+/// Builds the protocol core `protocol` for replica `index` (fresh, or recovering with
+/// `options.recover`) with the key-value store and hands it to `runner`.
+pub(crate) fn with_node<R: NodeRunner>(
     config: &ClusterConfig,
     index: usize,
     protocol: Protocol,
-    options: ServeOptions,
+    options: &ServeOptions,
+    runner: R,
 ) -> Result<(), String> {
-    let address = config.replica_address(index).ok_or_else(|| {
-        format!(
-            "--index {index} is not a replica: the config has {} (0..{})",
-            config.n(),
-            config.n()
-        )
-    })?;
-    let stop = stop_flag()?;
-    let mut io = UdpIo::bind(&[address], UdpConfig::default()).map_err(|e| e.to_string())?;
-    let addresses = Addresses::new(config, Some(index));
-    let loop_options = LoopOptions {
-        busy_poll: options.busy_poll,
-        drop_rate: options.drop_rate,
-    };
-    println!("replica {index} serving {protocol:?} on {address}");
     // A recovering process proves to the others that its answers are fresh with a nonce no
     // earlier incarnation used: the wall clock in nanoseconds.
     let nonce = std::time::SystemTime::now()
@@ -90,14 +85,7 @@ pub fn serve(
             } else {
                 NopaxosReplica::new(cfg, kv())
             };
-            run(
-                &mut node,
-                &mut io,
-                &addresses,
-                loop_options,
-                &stop,
-                options.stats_interval,
-            )
+            runner.run(&mut node)
         }
         Protocol::Vr => {
             let mut cfg = VrConfig::from_cluster(config, index);
@@ -109,14 +97,7 @@ pub fn serve(
             } else {
                 VrReplica::new(cfg, kv())
             };
-            run(
-                &mut node,
-                &mut io,
-                &addresses,
-                loop_options,
-                &stop,
-                options.stats_interval,
-            )
+            runner.run(&mut node)
         }
         Protocol::Spec => {
             let cfg = SpecConfig::from_cluster(config, index);
@@ -125,14 +106,7 @@ pub fn serve(
             } else {
                 SpecReplica::new(cfg, kv())
             };
-            run(
-                &mut node,
-                &mut io,
-                &addresses,
-                loop_options,
-                &stop,
-                options.stats_interval,
-            )
+            runner.run(&mut node)
         }
         Protocol::FastPaxos => {
             let cfg = FastPaxosConfig::from_cluster(config, index);
@@ -141,57 +115,96 @@ pub fn serve(
             } else {
                 FastPaxosReplica::new(cfg, kv())
             };
-            run(
-                &mut node,
-                &mut io,
-                &addresses,
-                loop_options,
-                &stop,
-                options.stats_interval,
-            )
+            runner.run(&mut node)
         }
         Protocol::Unreplicated => {
             let mut node = UnreplicatedServer::new(kv());
-            run(
-                &mut node,
-                &mut io,
-                &addresses,
-                loop_options,
-                &stop,
-                options.stats_interval,
-            )
+            runner.run(&mut node)
         }
     }
 }
 
-fn run<N: Node + Replica>(
-    node: &mut N,
-    io: &mut UdpIo,
-    addresses: &Addresses,
-    options: LoopOptions,
-    stop: &AtomicBool,
-    stats_interval: Option<Duration>,
+/// The replica's address in the config, or an error naming the valid indexes.
+pub(crate) fn replica_address(
+    config: &ClusterConfig,
+    index: usize,
+) -> Result<std::net::SocketAddrV4, String> {
+    config.replica_address(index).ok_or_else(|| {
+        format!(
+            "--index {index} is not a replica: the config has {} (0..{})",
+            config.n(),
+            config.n()
+        )
+    })
+}
+
+pub fn serve(
+    config: &ClusterConfig,
+    index: usize,
+    protocol: Protocol,
+    options: ServeOptions,
 ) -> Result<(), String> {
-    let mut driver = UdpLoop::new(node, io, addresses, options);
-    let mut next_stats = stats_interval.map(|i| driver.now() + i);
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        if driver.round().map_err(|e| e.to_string())? == 0 {
-            driver.idle().map_err(|e| e.to_string())?;
-        }
-        if let (Some(at), Some(interval)) = (next_stats, stats_interval) {
-            if driver.now() >= at {
-                println!("{}", stats_line(&*driver.node));
-                next_stats = Some(driver.now() + interval);
+    let address = replica_address(config, index)?;
+    let stop = stop_flag()?;
+    let mut io = UdpIo::bind(&[address], UdpConfig::default()).map_err(|e| e.to_string())?;
+    let addresses = Addresses::new(config, Some(index));
+    println!("replica {index} serving {protocol:?} on {address}");
+    let runner = LoopRunner {
+        io: &mut io,
+        addresses: &addresses,
+        options: &options,
+        stop: &stop,
+        extra_stats: |_: &UdpIo| String::new(),
+    };
+    with_node(config, index, protocol, &options, runner)
+}
+
+/// Runs a node on a packet backend until `stop`, printing stats lines (the node's, then
+/// `extra_stats` of the backend) every `options.stats_interval` and once at the end.
+pub(crate) struct LoopRunner<'a, I, S> {
+    pub io: &'a mut I,
+    pub addresses: &'a Addresses,
+    pub options: &'a ServeOptions,
+    pub stop: &'a AtomicBool,
+    pub extra_stats: S,
+}
+
+impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
+    fn run<N: Node + Replica>(self, node: &mut N) -> Result<(), String> {
+        let loop_options = LoopOptions {
+            busy_poll: self.options.busy_poll,
+            drop_rate: self.options.drop_rate,
+        };
+        let stats_interval = self.options.stats_interval;
+        let mut driver = UdpLoop::new(node, self.io, self.addresses, loop_options);
+        let mut next_stats = stats_interval.map(|i| driver.now() + i);
+        while !self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if driver.round().map_err(|e| e.to_string())? == 0 {
+                driver.idle().map_err(|e| e.to_string())?;
+            }
+            if let (Some(at), Some(interval)) = (next_stats, stats_interval) {
+                if driver.now() >= at {
+                    println!(
+                        "{}{}",
+                        stats_line(&*driver.node),
+                        (self.extra_stats)(&*driver.io)
+                    );
+                    next_stats = Some(driver.now() + interval);
+                }
             }
         }
+        let dropped = driver.dropped;
+        let extra = (self.extra_stats)(&*driver.io);
+        println!(
+            "{} (dropped by --drop-rate: {dropped}){extra}",
+            stats_line(&*node)
+        );
+        println!("{}", node.describe());
+        Ok(())
     }
-    let dropped = driver.dropped;
-    println!("{} (dropped by --drop-rate: {dropped})", stats_line(&*node));
-    println!("{}", node.describe());
-    Ok(())
 }
 
-fn stats_line<R: Replica>(r: &R) -> String {
+pub(crate) fn stats_line<R: Replica>(r: &R) -> String {
     let s = r.stats();
     format!(
         "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} stale={} \

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
 use dataplane::io::udp::{UdpConfig, UdpIo};
-use dataplane::io::{Packet, PacketBuf, PacketIo};
+use dataplane::io::{Packet, PacketIo};
 use dataplane::time::{MonotonicClock, Time};
 use replica::check::HistoryOp;
 use replica::driver::Addresses;
@@ -86,18 +86,9 @@ fn client_id_base(seed: u64) -> u64 {
     (x & !0xff_ffff) | 1 << 63
 }
 
+/// The load on kernel UDP, from a socket bound to `spec.bind`.
 pub fn run_load(spec: &LoadSpec, stop: &AtomicBool) -> Result<LoadOutcome, String> {
-    spec.workload.validate()?;
-    if spec.clients == 0 {
-        return Err("--clients 0: at least one client is needed (for example --clients 8)".into());
-    }
-    if spec.warmup + spec.cooldown >= spec.duration && spec.max_ops.is_none() {
-        return Err(format!(
-            "warm-up ({:?}) plus cool-down ({:?}) leave nothing of the {:?} run to measure; \
-             lengthen --duration or shorten them",
-            spec.warmup, spec.cooldown, spec.duration
-        ));
-    }
+    validate(spec)?;
     let udp = UdpConfig {
         socket_buffer: 8 << 20,
         ..UdpConfig::default()
@@ -109,6 +100,34 @@ pub fn run_load(spec: &LoadSpec, stop: &AtomicBool) -> Result<LoadOutcome, Strin
     } else {
         me
     };
+    run_load_on(spec, &mut io, me, stop)
+}
+
+/// Checks what every run needs before it starts.
+fn validate(spec: &LoadSpec) -> Result<(), String> {
+    spec.workload.validate()?;
+    if spec.clients == 0 {
+        return Err("--clients 0: at least one client is needed (for example --clients 8)".into());
+    }
+    if spec.warmup + spec.cooldown >= spec.duration && spec.max_ops.is_none() {
+        return Err(format!(
+            "warm-up ({:?}) plus cool-down ({:?}) leave nothing of the {:?} run to measure; \
+             lengthen --duration or shorten them",
+            spec.warmup, spec.cooldown, spec.duration
+        ));
+    }
+    Ok(())
+}
+
+/// The load on any packet backend (kernel UDP, DPDK): the clients' replies come to `me`,
+/// the backend's address.
+pub fn run_load_on<I: PacketIo>(
+    spec: &LoadSpec,
+    io: &mut I,
+    me: SocketAddrV4,
+    stop: &AtomicBool,
+) -> Result<LoadOutcome, String> {
+    validate(spec)?;
     let addresses = Addresses::new(&spec.config, None);
     let base = client_id_base(spec.workload.seed);
     let mut slots: Vec<Slot> = (0..spec.clients)
@@ -164,8 +183,9 @@ pub fn run_load(spec: &LoadSpec, stop: &AtomicBool) -> Result<LoadOutcome, Strin
         LoadMode::Open { .. } => Duration::ZERO,
     };
 
-    let mut rx: Vec<PacketBuf> = Vec::with_capacity(64);
-    let mut tx: Vec<PacketBuf> = Vec::with_capacity(256);
+    let mut rx: Vec<I::Buf> = Vec::with_capacity(64);
+    let mut tx: Vec<I::Buf> = Vec::with_capacity(256);
+    let mut targets: Vec<SocketAddrV4> = Vec::with_capacity(8);
     let mut dirty: Vec<usize> = Vec::with_capacity(spec.clients);
     let mut op = Vec::with_capacity(256);
     let mut next_progress = start + Duration::from_millis(200);
@@ -303,7 +323,7 @@ pub fn run_load(spec: &LoadSpec, stop: &AtomicBool) -> Result<LoadOutcome, Strin
                     break;
                 };
                 buf.set_len(t.len);
-                let mut targets = Vec::new();
+                targets.clear();
                 addresses.resolve(t.destination, |a| targets.push(a));
                 let Some((&last, rest)) = targets.split_last() else {
                     io.free(buf);

@@ -7,4 +7,4 @@ mod clients;
 mod load;
 
 pub use clients::{AnyClient, ProtocolKind, reply_client};
-pub use load::{LoadMode, LoadOutcome, LoadSpec, run_load};
+pub use load::{LoadMode, LoadOutcome, LoadSpec, run_load, run_load_on};

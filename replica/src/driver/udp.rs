@@ -1,11 +1,15 @@
-//! A protocol core on kernel UDP, run to completion: receive a burst, hand each datagram to
-//! the core, fire due timers, and encode the core's output straight into transmit buffers.
+//! A protocol core on any [`PacketIo`] backend (kernel UDP, DPDK, the simulator's), run to
+//! completion: receive a burst, hand each datagram to the core, fire due timers, and encode
+//! the core's output straight into transmit buffers. The name is historical: the unit is a
+//! UDP datagram whatever moves it.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use dataplane::io::{Packet, PacketBuf, PacketIo};
+use std::net::SocketAddrV4;
+
+use dataplane::io::{Packet, PacketIo};
 use dataplane::time::{MonotonicClock, Time};
 
 use super::Addresses;
@@ -26,19 +30,21 @@ pub struct LoopOptions {
 
 /// Drives a node: [`UdpLoop::run`] until stopped, or [`UdpLoop::round`] by hand when the
 /// caller has work of its own between rounds (a load generator).
-pub struct UdpLoop<'a, N, I> {
+pub struct UdpLoop<'a, N, I: PacketIo> {
     pub node: &'a mut N,
     pub io: &'a mut I,
     pub addresses: &'a Addresses,
     pub clock: MonotonicClock,
     pub options: LoopOptions,
-    rx: Vec<PacketBuf>,
-    tx: Vec<PacketBuf>,
+    rx: Vec<I::Buf>,
+    tx: Vec<I::Buf>,
+    /// Destinations beyond the first of one datagram, reused so sending allocates nothing.
+    extra: Vec<SocketAddrV4>,
     rng: u64,
     pub dropped: u64,
 }
 
-impl<N, I> std::fmt::Debug for UdpLoop<'_, N, I> {
+impl<N, I: PacketIo> std::fmt::Debug for UdpLoop<'_, N, I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UdpLoop")
             .field("addresses", &self.addresses)
@@ -48,7 +54,7 @@ impl<N, I> std::fmt::Debug for UdpLoop<'_, N, I> {
     }
 }
 
-impl<'a, N: Node, I: PacketIo<Buf = PacketBuf>> UdpLoop<'a, N, I> {
+impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
     pub fn new(
         node: &'a mut N,
         io: &'a mut I,
@@ -63,6 +69,7 @@ impl<'a, N: Node, I: PacketIo<Buf = PacketBuf>> UdpLoop<'a, N, I> {
             options,
             rx: Vec::with_capacity(BURST),
             tx: Vec::with_capacity(BURST * 4),
+            extra: Vec::with_capacity(8),
             rng: 0x9e37_79b9_7f4a_7c15,
             dropped: 0,
         }
@@ -114,7 +121,8 @@ impl<'a, N: Node, I: PacketIo<Buf = PacketBuf>> UdpLoop<'a, N, I> {
             };
             buf.set_len(t.len);
             let mut first = true;
-            let mut extra = Vec::new();
+            let mut extra = std::mem::take(&mut self.extra);
+            extra.clear();
             self.addresses.resolve(t.destination, |addr| {
                 if first {
                     first = false;
@@ -124,14 +132,16 @@ impl<'a, N: Node, I: PacketIo<Buf = PacketBuf>> UdpLoop<'a, N, I> {
                 }
             });
             if first {
+                self.extra = extra;
                 self.io.free(buf);
                 continue;
             }
-            for addr in extra {
+            for &addr in &extra {
                 let mut copy = self.io.duplicate(&buf);
                 copy.set_peer(addr);
                 self.tx.push(copy);
             }
+            self.extra = extra;
             self.tx.push(buf);
             if self.tx.len() >= BURST {
                 self.io.send_burst(&mut self.tx)?;
