@@ -72,7 +72,7 @@ rm -rf "$results"
 # bodies already ran under cargo test above).
 if cargo +nightly --version >/dev/null 2>&1 && command -v cargo-fuzz >/dev/null 2>&1; then
   step "fuzz smoke (10 s per target)"
-  for target in wire_decode sequencer_frame receiver_stream pcap_decode config_parse; do
+  for target in wire_decode sequencer_frame receiver_stream pcap_decode config_parse cavium_vs_rust; do
     (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time=10 -timeout=5 -print_final_stats=0 2>&1 | tail -1)
   done
 else

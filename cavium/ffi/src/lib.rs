@@ -18,6 +18,8 @@ use dataplane::golden::{CaseConfig, Outcome, SequencerUnderTest};
 use dataplane::oum::{DropReason, GroupSpec};
 
 /// The C API of `cavium/src/oum_seq.h`, declared by hand.
+pub mod differential;
+
 pub mod ffi {
     use std::ffi::c_char;
 

@@ -6,29 +6,11 @@ mod common;
 
 use std::net::Ipv4Addr;
 
+use cavium_sequencer::differential::{PORT, compare, groups};
 use cavium_sequencer::{CSequencer, CVerdict, Flags};
 use common::{Rng, header_size_at, request};
 use dataplane::golden::{self, Step};
-use dataplane::oum::{DropReason, GroupId, GroupSpec, Sequencer, SessionNumber, Verdict};
-
-const PORT: u16 = 22222;
-
-fn groups() -> Vec<GroupSpec> {
-    vec![
-        GroupSpec {
-            address: Ipv4Addr::new(10, 0, 0, 100),
-            members: vec![0, 1, 2],
-        },
-        GroupSpec {
-            address: Ipv4Addr::new(10, 0, 0, 101),
-            members: vec![3],
-        },
-        GroupSpec {
-            address: Ipv4Addr::new(10, 0, 0, 102),
-            members: vec![],
-        },
-    ]
-}
+use dataplane::oum::{DropReason, GroupId, GroupSpec, Sequencer, SessionNumber};
 
 fn cases(default: usize) -> usize {
     std::env::var("CAVIUM_CASES")
@@ -94,39 +76,6 @@ fn frame(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
         _ => {}
     }
     f
-}
-
-fn compare(c: &CSequencer, rust: &mut Sequencer, input: &[u8]) -> Result<(), String> {
-    let mut c_frame = input.to_vec();
-    let mut r_frame = input.to_vec();
-    let cv = c.process(&mut c_frame);
-    let rv = rust.stamp_frame(&mut r_frame);
-    let same = match (cv, rv) {
-        (
-            CVerdict::Multicast {
-                group,
-                session,
-                msgnum,
-            },
-            Verdict::Multicast { group: g, stamp },
-        ) => group == g.0 && session == stamp.session.0 && msgnum == stamp.msgnum,
-        (CVerdict::Drop(a), Verdict::Drop(b)) => a == b,
-        _ => false,
-    };
-    if !same {
-        return Err(format!("C {cv:?} but Rust {rv:?}"));
-    }
-    if c_frame != r_frame {
-        return Err(format!(
-            "output bytes differ:\n  C    {}\n  Rust {}",
-            golden::encode_hex(&c_frame),
-            golden::encode_hex(&r_frame)
-        ));
-    }
-    if matches!(cv, CVerdict::Drop(_)) && c_frame != input {
-        return Err("a dropped frame was modified".into());
-    }
-    Ok(())
 }
 
 #[test]
