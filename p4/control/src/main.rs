@@ -1,0 +1,163 @@
+//! `p4-control`: the control plane of the P4 switch sequencer (docs/p4.md).
+//!
+//! * `p4-control bmv2 --config cluster.toml --ports 0=1,1=2,2=3 --session 1` prints
+//!   simple_switch_CLI commands;
+//! * `p4-control tofino ...` prints a bfrt_python script for the TNA build;
+//! * `p4-control failover --config cluster.toml --session 2 [--target tofino]` prints the one
+//!   command that moves a running switch to a new session;
+//! * `p4-control stf [--check]` writes (or checks) p4/tests/nopaxos.stf from the golden vectors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dataplane::config::ClusterConfig;
+use p4_control::cmd::render_cli;
+use p4_control::plan::{SwitchPlan, failover_bfrt, failover_bmv2};
+use p4_control::ports::{PortMap, Route};
+use p4_control::stf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "p4-control",
+    version,
+    about = "Control plane of the P4 switch sequencer"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct DeployArgs {
+    /// The cluster TOML every binary reads.
+    #[arg(long)]
+    config: PathBuf,
+    /// Switch port of each replica: REPLICA=PORT pairs, comma separated (`0=1,1=2,2=3`).
+    #[arg(long)]
+    ports: PortMap,
+    /// The session the switch stamps with. Take one newer than any a sequencer of this
+    /// cluster used before (docs/p4.md, "Sequencer failover").
+    #[arg(long)]
+    session: u16,
+    /// An ordinary IPv4 route, repeatable: PREFIX/LEN,PORT,DST_MAC,SRC_MAC.
+    #[arg(long = "route")]
+    routes: Vec<Route>,
+    /// Send stamped copies unchanged (group address and OUM port) instead of readdressing
+    /// each copy to its replica's address, port and MAC (v1model egress `member_rewrite`).
+    #[arg(long)]
+    no_member_rewrite: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Target {
+    Bmv2,
+    Tofino,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// simple_switch_CLI commands for the v1model build.
+    Bmv2(DeployArgs),
+    /// A bfrt_python script for the TNA build.
+    Tofino(DeployArgs),
+    /// The command that moves a running switch to a new session.
+    Failover {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        session: u16,
+        #[arg(long, value_enum, default_value = "bmv2")]
+        target: Target,
+    },
+    /// Writes p4/tests/nopaxos.stf from the golden vectors (or checks it is up to date).
+    Stf {
+        #[arg(long)]
+        vectors: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Fail if the file differs instead of writing it.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<ClusterConfig, String> {
+    ClusterConfig::load(path).map_err(|e| e.to_string())
+}
+
+fn plan(args: &DeployArgs) -> Result<SwitchPlan, String> {
+    SwitchPlan::new(
+        &load(&args.config)?,
+        &args.ports,
+        args.session,
+        args.routes.clone(),
+        !args.no_member_rewrite,
+    )
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Bmv2(args) => {
+            let plan = plan(&args)?;
+            print!("{}", render_cli(&plan.bmv2_commands()));
+            eprint!("{}", plan.summary());
+        }
+        Command::Tofino(args) => {
+            let plan = plan(&args)?;
+            print!("{}", plan.bfrt_script());
+            eprint!("{}", plan.summary());
+        }
+        Command::Failover {
+            config,
+            session,
+            target,
+        } => {
+            let config = load(&config)?;
+            match target {
+                Target::Bmv2 => println!(
+                    "{}",
+                    failover_bmv2(config.oum.port, session)
+                        .cli()
+                        .unwrap_or_default()
+                ),
+                Target::Tofino => print!("{}", failover_bfrt(config.oum.port, session)),
+            }
+        }
+        Command::Stf {
+            vectors,
+            out,
+            check,
+        } => {
+            let vectors_path = vectors.unwrap_or_else(dataplane::golden::default_path);
+            let vectors = dataplane::golden::load(&vectors_path)?;
+            let text = stf::render_golden_stf(&vectors)?;
+            let out = out.unwrap_or_else(stf::stf_path);
+            if check {
+                let current =
+                    std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+                if current != text {
+                    return Err(format!(
+                        "{} is out of date: run `p4-control stf`",
+                        out.display()
+                    ));
+                }
+                eprintln!("{} is up to date", out.display());
+            } else {
+                std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+                eprintln!("wrote {}", out.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("p4-control: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
