@@ -21,6 +21,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 dpkg -s gcc-mips64-linux-gnuabi64 >/dev/null 2>&1 || missing+=(gcc-mips64-linux-gnuabi64)
 dpkg -s libc6-dev-mips64-cross >/dev/null 2>&1 || missing+=(libc6-dev-mips64-cross)
 dpkg -s qemu-user >/dev/null 2>&1 || missing+=(qemu-user)
+# Network namespaces and veth pairs for the DPDK cluster test.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if ((${#missing[@]})); then
   step "installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
