@@ -5,6 +5,7 @@
 //! Every protocol provides a replica and a client implementing [`Replica`] and [`Client`];
 //! drivers need nothing else.
 
+pub mod blob;
 pub mod codec;
 pub mod fastpaxos;
 pub mod nopaxos;

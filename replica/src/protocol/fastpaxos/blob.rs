@@ -1,167 +1,19 @@
-//! Blobs larger than a datagram (VIEW-CHANGE reports, START-VIEW logs, state images) travel
-//! as numbered chunks and are reassembled at the receiver. Nothing is truncated, and what a
-//! sender can make a receiver hold is bounded: one blob in progress per sender and kind, of
-//! at most [`MAX_BLOB`] bytes, each chunk's size checked against the blob's shape.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! This protocol's blobs: the shared chunking and reassembly of [`crate::protocol::blob`]
+//! with its own chunk kinds and view numbers.
 
 use super::messages::ChunkKind;
+use crate::protocol::blob;
+pub use crate::protocol::blob::{CHUNK_DATA, MAX_BLOB, chunk, chunk_count};
 
-/// Bytes of blob per chunk, so a chunk with its headers fits a datagram.
-pub const CHUNK_DATA: usize = 7000;
-/// Largest blob accepted.
-pub const MAX_BLOB: usize = 64 << 20;
+pub type OutgoingBlob = blob::OutgoingBlob<ChunkKind, u64>;
+pub type ChunkIn<'a> = blob::ChunkIn<'a, ChunkKind, u64>;
+pub type Blob = blob::Blob<ChunkKind, u64>;
+pub type Assembler = blob::Assembler<ChunkKind, u64>;
 
-/// How many chunks a blob of `len` bytes takes (an empty blob still takes one).
-pub fn chunk_count(len: usize) -> u32 {
-    len.div_ceil(CHUNK_DATA).max(1) as u32
-}
-
-/// The bytes of chunk `index` of `blob`.
-pub fn chunk(blob: &[u8], index: u32) -> &[u8] {
-    let start = (index as usize).saturating_mul(CHUNK_DATA).min(blob.len());
-    let end = start.saturating_add(CHUNK_DATA).min(blob.len());
-    blob.get(start..end).unwrap_or(&[])
-}
-
-fn chunk_len(total: usize, index: u32) -> usize {
-    let start = (index as usize).saturating_mul(CHUNK_DATA);
-    total.saturating_sub(start).min(CHUNK_DATA)
-}
-
-/// A blob being sent, shared by the chunks waiting in the outbox.
-#[derive(Debug, Clone)]
-pub struct OutgoingBlob {
-    pub kind: ChunkKind,
-    pub view: u64,
-    pub id: u64,
-    pub data: Arc<Vec<u8>>,
-}
-
-impl OutgoingBlob {
-    pub fn count(&self) -> u32 {
-        chunk_count(self.data.len())
-    }
-}
-
-/// One chunk as received.
-#[derive(Debug, Clone, Copy)]
-pub struct ChunkIn<'a> {
-    pub kind: ChunkKind,
-    pub view: u64,
-    pub id: u64,
-    pub index: u32,
-    pub count: u32,
-    pub total: u32,
-    pub data: &'a [u8],
-}
-
-/// A complete blob.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blob {
-    pub sender: usize,
-    pub kind: ChunkKind,
-    pub view: u64,
-    pub id: u64,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug)]
-struct Assembly {
-    view: u64,
-    id: u64,
-    count: u32,
-    total: u32,
-    chunks: BTreeMap<u32, Vec<u8>>,
-}
-
-/// Reassembles blobs, one in progress per (sender, kind): a different blob from the same
-/// sender replaces a partial one.
-#[derive(Debug, Default)]
-pub struct Assembler {
-    partial: BTreeMap<(usize, ChunkKind), Assembly>,
-    /// Chunks that contradicted their blob's shape (wrong count, size or index).
-    pub rejected: u64,
-}
-
-impl Assembler {
-    /// Adds a chunk; returns the blob when it is complete. A one-chunk blob is returned
-    /// without being stored.
-    pub fn add(&mut self, sender: usize, c: ChunkIn<'_>) -> Option<Blob> {
-        let total = c.total as usize;
-        let shape_ok = total <= MAX_BLOB
-            && c.count == chunk_count(total)
-            && c.index < c.count
-            && c.data.len() == chunk_len(total, c.index);
-        if !shape_ok {
-            self.rejected += 1;
-            return None;
-        }
-        let key = (sender, c.kind);
-        if c.count == 1 {
-            self.partial.remove(&key);
-            return Some(Blob {
-                sender,
-                kind: c.kind,
-                view: c.view,
-                id: c.id,
-                data: c.data.to_vec(),
-            });
-        }
-        let fresh = self
-            .partial
-            .get(&key)
-            .is_none_or(|a| a.view != c.view || a.id != c.id || a.total != c.total);
-        if fresh {
-            self.partial.insert(
-                key,
-                Assembly {
-                    view: c.view,
-                    id: c.id,
-                    count: c.count,
-                    total: c.total,
-                    chunks: BTreeMap::new(),
-                },
-            );
-        }
-        let assembly = self.partial.get_mut(&key)?;
-        assembly
-            .chunks
-            .entry(c.index)
-            .or_insert_with(|| c.data.to_vec());
-        if assembly.chunks.len() < assembly.count as usize {
-            return None;
-        }
-        let assembly = self.partial.remove(&key)?;
-        let mut data = Vec::with_capacity(assembly.total as usize);
-        for part in assembly.chunks.into_values() {
-            data.extend_from_slice(&part);
-        }
-        Some(Blob {
-            sender,
-            kind: c.kind,
-            view: assembly.view,
-            id: assembly.id,
-            data,
-        })
-    }
-
-    /// Forgets partial blobs of views before `view`, except state images (which do not
-    /// depend on the view).
-    pub fn forget_before(&mut self, view: u64) {
-        self.partial
-            .retain(|(_, kind), a| *kind == ChunkKind::State || a.view >= view);
-    }
-
-    /// Bytes held in partial blobs (for tests of the memory bound).
-    pub fn held(&self) -> usize {
-        self.partial
-            .values()
-            .flat_map(|a| a.chunks.values())
-            .map(Vec::len)
-            .sum()
-    }
+/// Forgets partial blobs of views before `view`, except state images (which do not depend
+/// on the view).
+pub fn forget_before(assembler: &mut Assembler, view: u64) {
+    assembler.retain(|kind, v| kind == ChunkKind::State || *v >= view);
 }
 
 #[cfg(test)]

@@ -1,146 +1,15 @@
-//! Blobs larger than a datagram (VIEW-CHANGE and START-VIEW logs, state transfer images)
-//! travel as numbered chunks and are reassembled at the receiver. Nothing is truncated, and
-//! what a sender can make a receiver hold is bounded.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
+//! This protocol's blobs: the shared chunking and reassembly of [`crate::protocol::blob`]
+//! with its own chunk kinds and view numbers.
 
 use super::messages::ChunkKind;
 use super::types::ViewId;
+use crate::protocol::blob;
+pub use crate::protocol::blob::{CHUNK_DATA, MAX_BLOB, chunk, chunk_count};
 
-/// Bytes of blob per chunk, so a chunk with its headers fits a datagram.
-pub const CHUNK_DATA: usize = 7000;
-/// Largest blob accepted.
-pub const MAX_BLOB: usize = 64 << 20;
-
-/// How many chunks a blob of `len` bytes takes (an empty blob still takes one).
-pub fn chunk_count(len: usize) -> u32 {
-    len.div_ceil(CHUNK_DATA).max(1) as u32
-}
-
-/// The bytes of chunk `index` of `blob`.
-pub fn chunk(blob: &[u8], index: u32) -> &[u8] {
-    let start = (index as usize).saturating_mul(CHUNK_DATA).min(blob.len());
-    let end = start.saturating_add(CHUNK_DATA).min(blob.len());
-    blob.get(start..end).unwrap_or(&[])
-}
-
-/// A blob being sent: shared by the chunks waiting in the outbox.
-#[derive(Debug, Clone)]
-pub struct OutgoingBlob {
-    pub kind: ChunkKind,
-    pub view: ViewId,
-    pub id: u64,
-    pub data: Arc<Vec<u8>>,
-}
-
-impl OutgoingBlob {
-    pub fn count(&self) -> u32 {
-        chunk_count(self.data.len())
-    }
-}
-
-#[derive(Debug)]
-struct Assembly {
-    view: ViewId,
-    id: u64,
-    count: u32,
-    total: u32,
-    chunks: BTreeMap<u32, Vec<u8>>,
-}
-
-/// One chunk as received.
-#[derive(Debug, Clone, Copy)]
-pub struct ChunkIn<'a> {
-    pub kind: ChunkKind,
-    pub view: ViewId,
-    pub id: u64,
-    pub index: u32,
-    pub count: u32,
-    pub total: u32,
-    pub data: &'a [u8],
-}
-
-/// A complete blob.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blob {
-    pub sender: usize,
-    pub kind: ChunkKind,
-    pub view: ViewId,
-    pub id: u64,
-    pub data: Vec<u8>,
-}
-
-/// Reassembles blobs, one in progress per (sender, kind): a newer blob from the same sender
-/// replaces an older one.
-#[derive(Debug, Default)]
-pub struct Assembler {
-    partial: BTreeMap<(usize, ChunkKind), Assembly>,
-    /// Chunks that contradicted their blob's shape (wrong count, size or index).
-    pub rejected: u64,
-}
-
-impl Assembler {
-    /// Adds a chunk; returns the blob when it is complete.
-    pub fn add(&mut self, sender: usize, c: ChunkIn<'_>) -> Option<Blob> {
-        let total = c.total as usize;
-        let shape_ok = total <= MAX_BLOB
-            && c.count == chunk_count(total)
-            && c.index < c.count
-            && c.data.len() == chunk_len(total, c.index);
-        if !shape_ok {
-            self.rejected += 1;
-            return None;
-        }
-        let key = (sender, c.kind);
-        let fresh = match self.partial.get(&key) {
-            Some(a) => a.view != c.view || a.id != c.id || a.total != c.total,
-            None => true,
-        };
-        if fresh {
-            self.partial.insert(
-                key,
-                Assembly {
-                    view: c.view,
-                    id: c.id,
-                    count: c.count,
-                    total: c.total,
-                    chunks: BTreeMap::new(),
-                },
-            );
-        }
-        let assembly = self.partial.get_mut(&key)?;
-        assembly
-            .chunks
-            .entry(c.index)
-            .or_insert_with(|| c.data.to_vec());
-        if assembly.chunks.len() < assembly.count as usize {
-            return None;
-        }
-        let assembly = self.partial.remove(&key)?;
-        let mut data = Vec::with_capacity(assembly.total as usize);
-        for part in assembly.chunks.into_values() {
-            data.extend_from_slice(&part);
-        }
-        Some(Blob {
-            sender,
-            kind: c.kind,
-            view: assembly.view,
-            id: assembly.id,
-            data,
-        })
-    }
-
-    /// Forgets partial blobs older than `view`.
-    pub fn forget_before(&mut self, view: &ViewId) {
-        self.partial.retain(|_, a| a.view.covers(view));
-    }
-}
-
-fn chunk_len(total: usize, index: u32) -> usize {
-    let start = (index as usize).saturating_mul(CHUNK_DATA);
-    total.saturating_sub(start).min(CHUNK_DATA)
-}
+pub type OutgoingBlob = blob::OutgoingBlob<ChunkKind, ViewId>;
+pub type ChunkIn<'a> = blob::ChunkIn<'a, ChunkKind, ViewId>;
+pub type Blob = blob::Blob<ChunkKind, ViewId>;
+pub type Assembler = blob::Assembler<ChunkKind, ViewId>;
 
 #[cfg(test)]
 mod tests {

@@ -134,3 +134,10 @@ impl Entry {
         }
     }
 }
+
+/// Partial blobs of a view the replica's current view does not supersede still matter.
+impl crate::protocol::blob::BlobView for ViewId {
+    fn still_relevant(&self, current: &ViewId) -> bool {
+        self.covers(current)
+    }
+}

@@ -210,6 +210,13 @@ pub fn merge_threshold(f: usize) -> usize {
     f.div_ceil(2) + 1
 }
 
+/// Partial blobs of a view the replica's current view does not supersede still matter.
+impl crate::protocol::blob::BlobView for ViewId {
+    fn still_relevant(&self, current: &ViewId) -> bool {
+        self >= current
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

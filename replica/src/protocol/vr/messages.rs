@@ -134,16 +134,7 @@ impl<'a> Entries<'a> {
 }
 
 /// A chunk of a blob as received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkIn<'a> {
-    pub kind: ChunkKind,
-    pub view: u64,
-    pub id: u64,
-    pub index: u32,
-    pub count: u32,
-    pub total: u32,
-    pub data: &'a [u8],
-}
+pub type ChunkIn<'a> = crate::protocol::blob::ChunkIn<'a, ChunkKind, u64>;
 
 /// A VR message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -326,7 +326,7 @@ impl<A: App> FastPaxosReplica<A> {
         a.resend_at = now + view_change;
         self.view = target;
         self.stats.view_changes += 1;
-        self.assembler.forget_before(target);
+        crate::protocol::fastpaxos::blob::forget_before(&mut self.assembler, target);
         self.send_plain(
             Destination::OtherReplicas,
             Message::ViewChangeRequest { view: target },

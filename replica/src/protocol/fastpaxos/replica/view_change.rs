@@ -47,7 +47,7 @@ impl<A: App> FastPaxosReplica<A> {
         self.status = Status::ViewChange;
         self.stats.view_changes += 1;
         self.clear_leader_state();
-        self.assembler.forget_before(target);
+        crate::protocol::fastpaxos::blob::forget_before(&mut self.assembler, target);
         let report = self.report();
         let leader = self.leader_of(target);
         let blob = OutgoingBlob {
@@ -395,7 +395,7 @@ impl<A: App> FastPaxosReplica<A> {
         if w > self.view {
             self.view = w;
             self.stats.view_changes += 1;
-            self.assembler.forget_before(w);
+            crate::protocol::fastpaxos::blob::forget_before(&mut self.assembler, w);
         }
         self.clear_leader_state();
         self.vc = None;

@@ -85,7 +85,7 @@ impl<A: App> NopaxosReplica<A> {
         self.start_view_acks = None;
         self.start_view_blob = None;
         self.transfer = None;
-        self.assembler.forget_before(&view);
+        self.assembler.forget_before(view);
         let image = self.own_view_change_image();
         let own_blob = OutgoingBlob {
             kind: ChunkKind::ViewChange,
