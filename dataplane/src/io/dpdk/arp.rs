@@ -1,6 +1,7 @@
 //! ARP for IPv4 over Ethernet: answer requests for our addresses, learn senders, and ask
 //! for unknown peers. The table has a fixed capacity, allocated once.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use crate::wire::{ETHERNET_HEADER_LEN, EtherType, MacAddr};
@@ -21,9 +22,13 @@ struct Entry {
 }
 
 /// IPv4 to MAC, static entries first, then learned ones (oldest replaced when full).
+/// Looked up on every datagram sent and learned from every one received, so entries are
+/// found through a hash index rather than a scan.
 #[derive(Debug)]
 pub struct ArpTable {
     entries: Vec<Entry>,
+    /// Position in `entries` of each address.
+    index: HashMap<Ipv4Addr, usize>,
     capacity: usize,
     next_victim: usize,
 }
@@ -43,17 +48,34 @@ impl ArpTable {
     pub fn new(capacity: usize, fixed: &[(Ipv4Addr, MacAddr)]) -> ArpTable {
         let capacity = capacity.max(fixed.len() + 1);
         let mut entries = Vec::with_capacity(capacity);
-        entries.extend(fixed.iter().map(|&(ip, mac)| Entry {
-            ip,
-            mac: Some(mac),
-            fixed: true,
-            asked_at: 0,
-        }));
+        let mut index = HashMap::with_capacity(capacity);
+        for &(ip, mac) in fixed {
+            if index.contains_key(&ip) {
+                continue;
+            }
+            index.insert(ip, entries.len());
+            entries.push(Entry {
+                ip,
+                mac: Some(mac),
+                fixed: true,
+                asked_at: 0,
+            });
+        }
         ArpTable {
             entries,
+            index,
             capacity,
             next_victim: 0,
         }
+    }
+
+    fn find(&self, ip: Ipv4Addr) -> Option<&Entry> {
+        self.index.get(&ip).and_then(|&i| self.entries.get(i))
+    }
+
+    fn find_mut(&mut self, ip: Ipv4Addr) -> Option<&mut Entry> {
+        let i = *self.index.get(&ip)?;
+        self.entries.get_mut(i)
     }
 
     /// The MAC of `ip`: broadcast and multicast addresses map directly.
@@ -64,14 +86,14 @@ impl ArpTable {
         if ip.is_multicast() {
             return Some(MacAddr::ipv4_multicast(ip));
         }
-        self.entries.iter().find(|e| e.ip == ip).and_then(|e| e.mac)
+        self.find(ip).and_then(|e| e.mac)
     }
 
     pub fn learn(&mut self, ip: Ipv4Addr, mac: MacAddr) {
         if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
             return;
         }
-        if let Some(e) = self.entries.iter_mut().find(|e| e.ip == ip) {
+        if let Some(e) = self.find_mut(ip) {
             if !e.fixed {
                 e.mac = Some(mac);
             }
@@ -87,7 +109,7 @@ impl ArpTable {
 
     /// Whether to send a request for `ip` now (`now`, `interval` in tsc ticks); records it.
     pub fn should_ask(&mut self, ip: Ipv4Addr, now: u64, interval: u64) -> bool {
-        if let Some(e) = self.entries.iter_mut().find(|e| e.ip == ip) {
+        if let Some(e) = self.find_mut(ip) {
             if e.asked_at != 0 && now.wrapping_sub(e.asked_at) < interval {
                 return false;
             }
@@ -105,6 +127,7 @@ impl ArpTable {
 
     fn insert(&mut self, entry: Entry) {
         if self.entries.len() < self.capacity {
+            self.index.insert(entry.ip, self.entries.len());
             self.entries.push(entry);
             return;
         }
@@ -114,6 +137,8 @@ impl ArpTable {
             self.next_victim = (i + 1) % n;
             if let Some(e) = self.entries.get_mut(i) {
                 if !e.fixed {
+                    self.index.remove(&e.ip);
+                    self.index.insert(entry.ip, i);
                     *e = entry;
                     return;
                 }
@@ -233,5 +258,29 @@ mod tests {
         assert!(table.should_ask(Ipv4Addr::new(10, 9, 9, 9), 100, 50));
         assert!(!table.should_ask(Ipv4Addr::new(10, 9, 9, 9), 120, 50));
         assert!(table.should_ask(Ipv4Addr::new(10, 9, 9, 9), 200, 50));
+    }
+
+    #[test]
+    fn a_full_table_replaces_learned_entries_and_keeps_the_index_true() {
+        let fixed_ip = Ipv4Addr::new(10, 0, 0, 1);
+        let fixed_mac = MacAddr([2, 0, 0, 0, 0, 1]);
+        let mut t = ArpTable::new(3, &[(fixed_ip, fixed_mac)]);
+        let ip = |i: u8| Ipv4Addr::new(10, 0, 1, i);
+        let mac = |i: u8| MacAddr([2, 0, 0, 0, 1, i]);
+        for i in 1..=5 {
+            t.learn(ip(i), mac(i));
+        }
+        // Capacity 3: the fixed entry and the two most recent learned ones.
+        assert_eq!(t.lookup(fixed_ip), Some(fixed_mac));
+        assert_eq!(t.lookup(ip(1)), None);
+        assert_eq!(t.lookup(ip(2)), None);
+        assert_eq!(t.lookup(ip(3)), None);
+        assert_eq!(t.lookup(ip(4)), Some(mac(4)));
+        assert_eq!(t.lookup(ip(5)), Some(mac(5)));
+        // The network cannot override a fixed entry; a learned one follows the network.
+        t.learn(fixed_ip, mac(9));
+        t.learn(ip(5), mac(8));
+        assert_eq!(t.lookup(fixed_ip), Some(fixed_mac));
+        assert_eq!(t.lookup(ip(5)), Some(mac(8)));
     }
 }
