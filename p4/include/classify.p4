@@ -41,3 +41,21 @@ control Classify(in headers_t hdr, in bool ipv4_in_frame, inout nopaxos_meta_t m
         csum_sum = (csum_sum & 32w0xffff) + (csum_sum >> 16);                    \
         hdr.ipv4.hdr_checksum = ~(csum_sum[15:0]);                               \
     }
+
+/* Readdress a stamped copy to one member (MAC, IPv4 address, UDP port), so that a replica
+ * listening on kernel UDP at its own address gets it, as the DPDK sequencer does. The IPv4
+ * checksum is patched incrementally (RFC 1624) for the two changed address words, which
+ * stays right with IPv4 options; the UDP checksum is already 0. Shared by both targets'
+ * egress table `member_rewrite`. */
+#define MEMBER_REWRITE_ACTION(hdr)                                                      \
+    action to_member(bit<48> dst_mac, bit<32> dst_addr, bit<16> dst_port) {              \
+        bit<32> rw_sum = (bit<32>)(~hdr.ipv4.hdr_checksum)                               \
+            + (bit<32>)(~hdr.ipv4.dst_addr[31:16]) + (bit<32>)(~hdr.ipv4.dst_addr[15:0]) \
+            + (bit<32>)dst_addr[31:16] + (bit<32>)dst_addr[15:0];                        \
+        rw_sum = (rw_sum & 32w0xffff) + (rw_sum >> 16);                                  \
+        rw_sum = (rw_sum & 32w0xffff) + (rw_sum >> 16);                                  \
+        hdr.ipv4.hdr_checksum = ~(rw_sum[15:0]);                                         \
+        hdr.ipv4.dst_addr = dst_addr;                                                    \
+        hdr.ethernet.dst_addr = dst_mac;                                                 \
+        hdr.udp.dst_port = dst_port;                                                     \
+    }

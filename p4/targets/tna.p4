@@ -12,6 +12,10 @@
  * table oum_config (control plane); a new session restarts each group at 1 on its next
  * packet, with no control-plane write to the counters.
  *
+ * Only stamped copies go through the egress pipeline (every other packet bypasses it): the
+ * egress re-parses them and applies the same per-member readdressing as the v1model build
+ * (table member_rewrite on the egress port, include/classify.p4).
+ *
  * Checked here only with p4test (type checks against the TNA includes); Tofino resource
  * fitting (stateful ALU condition limits, stages) is for bf-p4c, not run in this repo. */
 
@@ -19,9 +23,6 @@ struct pair_t {
     bit<32> value;
     bit<32> tag;
 }
-
-struct egress_headers_t { }
-struct egress_meta_t { }
 
 parser NopaxosIngressParser(packet_in pkt, out headers_t hdr, out nopaxos_meta_t meta,
                             out ingress_intrinsic_metadata_t ig_intr_md) {
@@ -176,6 +177,7 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
                         hdr.oum.msgnum = new_hi ++ new_lo;
                         hdr.udp.checksum = 0;
                         ig_tm_md.mcast_grp_a = mgrp;
+                        ig_tm_md.bypass_egress = 0;
                         meta.verdict = VERDICT_STAMPED;
                     }
                 }
@@ -202,23 +204,42 @@ control NopaxosIngressDeparser(packet_out pkt, inout headers_t hdr, in nopaxos_m
     }
 }
 
-parser NopaxosEgressParser(packet_in pkt, out egress_headers_t hdr, out egress_meta_t meta,
+parser NopaxosEgressParser(packet_in pkt, out headers_t hdr, out nopaxos_meta_t meta,
                            out egress_intrinsic_metadata_t eg_intr_md) {
+    /* Only stamped copies get here, so the parse always reaches the OUM header. */
     state start {
+        meta.ipv4_complete = false;
+        meta.ipv4_ok = false;
+        meta.oum_candidate = false;
+        meta.oum_enabled = false;
+        meta.oum_port = 0;
+        meta.session = 0;
+        meta.slot = 0;
+        meta.verdict = VERDICT_STAMPED;
         pkt.extract(eg_intr_md);
-        transition accept;
+        transition parse_ethernet;
     }
+#include "../include/parser_states.p4"
 }
 
-control NopaxosEgress(inout egress_headers_t hdr, inout egress_meta_t meta,
+control NopaxosEgress(inout headers_t hdr, inout nopaxos_meta_t meta,
                       in egress_intrinsic_metadata_t eg_intr_md,
                       in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
                       inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
                       inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
-    apply { }
+    MEMBER_REWRITE_ACTION(hdr)
+    table member_rewrite {
+        key = { eg_intr_md.egress_port: exact; }
+        actions = { to_member; NoAction; }
+        default_action = NoAction();
+        size = 512;
+    }
+    apply {
+        member_rewrite.apply();
+    }
 }
 
-control NopaxosEgressDeparser(packet_out pkt, inout egress_headers_t hdr, in egress_meta_t meta,
+control NopaxosEgressDeparser(packet_out pkt, inout headers_t hdr, in nopaxos_meta_t meta,
                               in egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
     apply {
         pkt.emit(hdr);

@@ -180,23 +180,10 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
 
 control NopaxosEgress(inout headers_t hdr, inout nopaxos_meta_t meta,
                       inout standard_metadata_t standard_metadata) {
-    /* Optional per-member readdressing of stamped copies: a replica listening on kernel UDP
-     * at its own address gets its copy addressed to it (MAC, IPv4 address, UDP port), as
-     * the DPDK sequencer does. Without an entry for the port, the copy leaves unchanged
-     * (group address and OUM port), which is what the golden vectors expect. The IPv4
-     * checksum is patched incrementally (RFC 1624) for the two changed address words; the
-     * UDP checksum is already 0. */
-    action to_member(bit<48> dst_mac, bit<32> dst_addr, bit<16> dst_port) {
-        bit<32> sum = (bit<32>)(~hdr.ipv4.hdr_checksum)
-            + (bit<32>)(~hdr.ipv4.dst_addr[31:16]) + (bit<32>)(~hdr.ipv4.dst_addr[15:0])
-            + (bit<32>)dst_addr[31:16] + (bit<32>)dst_addr[15:0];
-        sum = (sum & 32w0xffff) + (sum >> 16);
-        sum = (sum & 32w0xffff) + (sum >> 16);
-        hdr.ipv4.hdr_checksum = ~(sum[15:0]);
-        hdr.ipv4.dst_addr = dst_addr;
-        hdr.ethernet.dst_addr = dst_mac;
-        hdr.udp.dst_port = dst_port;
-    }
+    /* Optional per-member readdressing of stamped copies (include/classify.p4). Without an
+     * entry for the port, the copy leaves unchanged (group address and OUM port), which is
+     * what the golden vectors expect. */
+    MEMBER_REWRITE_ACTION(hdr)
     table member_rewrite {
         key = { standard_metadata.egress_port: exact; }
         actions = { to_member; NoAction; }

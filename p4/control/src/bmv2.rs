@@ -2,8 +2,11 @@
 //! no root, no interfaces), as p4c's STF harness does, and compares what comes out of every
 //! port with what the commands expect.
 //!
-//! The input port is a FIFO, so table writes (`simple_switch_CLI`) and frames happen in the
-//! commands' order; the other ports get empty input files. Output is read from the
+//! Every port that frames enter on is a FIFO; the other ports get empty input files. bmv2
+//! reads its inputs in timestamp order across all ports, so with one input port each frame
+//! is read as it is written and table writes (`simple_switch_CLI`) and frames happen in the
+//! commands' order (the live run); with several, bmv2 reads nothing until every input is
+//! closed, so all table writes must come first (an STF test file). Output is read from the
 //! `*_out.pcap` files after the switch is stopped with SIGTERM.
 
 use std::collections::BTreeMap;
@@ -200,26 +203,74 @@ fn run_cli(cli: &Path, thrift_port: u16, lines: &[String], dir: &Path) -> Result
     Ok(())
 }
 
+/// Opens the FIFO at `path` for writing; this blocks until the switch opens it for reading,
+/// so it runs on its own thread and the caller watches the switch meanwhile.
+fn open_fifo(path: &Path) -> mpsc::Receiver<std::io::Result<File>> {
+    let (tx, rx) = mpsc::channel();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(&path));
+    });
+    rx
+}
+
+/// How many frames the `*_out.pcap` files of `ports` hold so far (a record still being
+/// written does not count).
+fn frames_out(dir: &Path, ports: &[u16]) -> usize {
+    ports
+        .iter()
+        .filter_map(|p| std::fs::read(dir.join(format!("pcap{p}_out.pcap"))).ok())
+        .map(|data| read_pcap_frames(&data).map_or(0, |f| f.len()))
+        .sum()
+}
+
 /// Runs `cmds` through a fresh simple_switch loaded with `json`, in `dir`; returns the frames
-/// that left each port in `ports`.
+/// that left each port in `ports`. Frames enter on the ports their `Packet` commands name.
 pub fn run(
     tools: &Bmv2Tools,
     json: &Path,
     cmds: &[Cmd],
     ports: &[u16],
-    input_port: u16,
     dir: &Path,
 ) -> Result<BTreeMap<u16, Vec<Vec<u8>>>, String> {
-    let fifo = dir.join(format!("pcap{input_port}_in.pcap"));
-    let status = Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .map_err(|e| format!("mkfifo: {e}"))?;
-    if !status.success() {
-        return Err(format!("mkfifo {} failed", fifo.display()));
+    let inputs: std::collections::BTreeSet<u16> = cmds
+        .iter()
+        .filter_map(|c| match c {
+            Cmd::Packet { port, .. } => Some(*port),
+            _ => None,
+        })
+        .collect();
+    if let Some(p) = inputs.iter().find(|p| !ports.contains(p)) {
+        return Err(format!(
+            "a frame enters on port {p}, which is not among {ports:?}"
+        ));
     }
-    for &p in ports.iter().filter(|p| **p != input_port) {
-        empty_pcap(&dir.join(format!("pcap{p}_in.pcap")))?;
+    if inputs.len() > 1 {
+        let first_packet = cmds.iter().position(|c| matches!(c, Cmd::Packet { .. }));
+        let last_cli = cmds.iter().rposition(Cmd::is_cli);
+        if let (Some(f), Some(l)) = (first_packet, last_cli)
+            && l > f
+        {
+            return Err(
+                "frames enter on several ports, so bmv2 reads none until all are sent: every \
+                 table write must come before the first frame"
+                    .to_string(),
+            );
+        }
+    }
+    for &p in ports {
+        let path = dir.join(format!("pcap{p}_in.pcap"));
+        if inputs.contains(&p) {
+            let status = Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .map_err(|e| format!("mkfifo: {e}"))?;
+            if !status.success() {
+                return Err(format!("mkfifo {} failed", path.display()));
+            }
+        } else {
+            empty_pcap(&path)?;
+        }
     }
     let thrift_port = free_port()?;
     let mut args = vec![
@@ -245,29 +296,30 @@ pub fn run(
         .map_err(|e| format!("cannot run {}: {e}", tools.simple_switch.display()))?;
     let mut switch = Switch { child };
 
-    // Opening the FIFO blocks until the switch opens it for reading.
-    let (tx, rx) = mpsc::channel();
-    let fifo_path = fifo.clone();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::fs::OpenOptions::new().write(true).open(&fifo_path));
-    });
+    // The switch opens its inputs one after another, in port order.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let file = loop {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(f) => break f.map_err(|e| format!("{}: {e}", fifo.display()))?,
-            Err(_) => {
-                if let Ok(Some(status)) = switch.child.try_wait() {
-                    return Err(format!("simple_switch exited early: {status}"));
-                }
-                if Instant::now() > deadline {
-                    return Err("simple_switch did not open its input".to_string());
+    let mut writers = BTreeMap::new();
+    for &p in &inputs {
+        let path = dir.join(format!("pcap{p}_in.pcap"));
+        let rx = open_fifo(&path);
+        let file = loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(f) => break f.map_err(|e| format!("{}: {e}", path.display()))?,
+                Err(_) => {
+                    if let Ok(Some(status)) = switch.child.try_wait() {
+                        return Err(format!("simple_switch exited early: {status}"));
+                    }
+                    if Instant::now() > deadline {
+                        return Err("simple_switch did not open its inputs".to_string());
+                    }
                 }
             }
-        }
-    };
-    let mut input = PcapWriter::new(file, LINKTYPE_ETHERNET, MAX_RECORD_LEN)
-        .map_err(|e| format!("pcap: {e}"))?;
-    input.flush().map_err(|e| format!("pcap: {e}"))?;
+        };
+        let mut writer = PcapWriter::new(file, LINKTYPE_ETHERNET, MAX_RECORD_LEN)
+            .map_err(|e| format!("pcap: {e}"))?;
+        writer.flush().map_err(|e| format!("pcap: {e}"))?;
+        writers.insert(p, writer);
+    }
     // The thrift server comes up last.
     while TcpStream::connect(("127.0.0.1", thrift_port)).is_err() {
         if let Ok(Some(status)) = switch.child.try_wait() {
@@ -287,7 +339,7 @@ pub fn run(
             batch.push(cmd.cli().unwrap_or_default());
             continue;
         }
-        if let Cmd::Packet { bytes, .. } = cmd {
+        if let Cmd::Packet { port, bytes } = cmd {
             if !batch.is_empty() {
                 if sent_since_cli {
                     // Let the switch finish the frames already sent before changing tables.
@@ -296,15 +348,17 @@ pub fn run(
                 run_cli(&tools.cli, thrift_port, &batch, dir)?;
                 batch.clear();
             }
+            // bmv2 reads across ports in timestamp order: the commands' order.
             time += 1;
             let header = RecordHeader {
                 ts_sec: time,
                 ts_nanos: 0,
                 orig_len: u32::try_from(bytes.len()).map_err(|_| "frame too long")?,
             };
-            input
+            let writer = writers.get_mut(port).ok_or("no input for a frame's port")?;
+            writer
                 .write_record(header, bytes)
-                .and_then(|()| input.flush())
+                .and_then(|()| writer.flush())
                 .map_err(|e| format!("writing a frame: {e}"))?;
             sent_since_cli = true;
         }
@@ -313,8 +367,14 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(300));
         run_cli(&tools.cli, thrift_port, &batch, dir)?;
     }
-    drop(input);
-    std::thread::sleep(Duration::from_secs(2));
+    drop(writers);
+    // Wait for the frames the commands expect, then a little longer for any unexpected ones.
+    let expected: usize = expected_outputs(cmds).values().map(Vec::len).sum();
+    let settle = Instant::now() + Duration::from_secs(3);
+    while frames_out(dir, ports) < expected && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(switch.child.id().to_string())

@@ -5,7 +5,8 @@
 //! * `p4-control tofino ...` prints a bfrt_python script for the TNA build;
 //! * `p4-control failover --config cluster.toml --session 2 [--target tofino]` prints the one
 //!   command that moves a running switch to a new session;
-//! * `p4-control stf [--check]` writes (or checks) p4/tests/nopaxos.stf from the golden vectors.
+//! * `p4-control stf [--check]` writes (or checks) p4/tests/stf/, the golden vectors as p4c STF
+//!   tests, one file per case.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,12 +71,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "bmv2")]
         target: Target,
     },
-    /// Writes p4/tests/nopaxos.stf from the golden vectors (or checks it is up to date).
+    /// Writes p4/tests/stf/*.stf from the golden vectors, one p4c STF test per case, and
+    /// removes stale ones (or checks the folder is up to date).
     Stf {
         #[arg(long)]
         vectors: Option<PathBuf>,
+        /// The folder to write (default: p4/tests/stf of this source tree).
         #[arg(long)]
-        out: Option<PathBuf>,
+        out_dir: Option<PathBuf>,
         /// Fail if the file differs instead of writing it.
         #[arg(long)]
         check: bool,
@@ -126,28 +129,49 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Stf {
             vectors,
-            out,
+            out_dir,
             check,
         } => {
             let vectors_path = vectors.unwrap_or_else(dataplane::golden::default_path);
             let vectors = dataplane::golden::load(&vectors_path)?;
-            let text = stf::render_golden_stf(&vectors)?;
-            let out = out.unwrap_or_else(stf::stf_path);
+            let files = stf::render_golden_stf(&vectors)?;
+            let dir = out_dir.unwrap_or_else(stf::stf_dir);
+            let differences = stf::stf_dir_differences(&dir, &files)?;
             if check {
-                let current =
-                    std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-                if current != text {
+                if !differences.is_empty() {
                     return Err(format!(
-                        "{} is out of date: run `p4-control stf`",
-                        out.display()
+                        "{} is out of date (run `p4-control stf`):\n  {}",
+                        dir.display(),
+                        differences.join("\n  ")
                     ));
                 }
-                eprintln!("{} is up to date", out.display());
+                eprintln!("{}: {} files, up to date", dir.display(), files.len());
             } else {
-                std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
-                eprintln!("wrote {}", out.display());
+                write_stf_dir(&dir, &files)?;
+                eprintln!(
+                    "{}: wrote {} files ({} changed)",
+                    dir.display(),
+                    files.len(),
+                    differences.len()
+                );
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes `files` into `dir` and removes the `.stf` files there that are not among them.
+fn write_stf_dir(dir: &std::path::Path, files: &[(String, String)]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (name, _) in stf::read_stf_dir(dir)? {
+        if !files.iter().any(|(n, _)| *n == name) {
+            let path = dir.join(&name);
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }

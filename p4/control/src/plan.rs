@@ -23,7 +23,7 @@ pub struct SwitchGroup {
 }
 
 /// Per-port rewrite of a stamped copy, so that a replica listening on kernel UDP at its own
-/// address gets it (v1model egress table `member_rewrite`).
+/// address gets it (egress table `member_rewrite`, both builds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberRewrite {
     pub port: u16,
@@ -229,10 +229,20 @@ impl SwitchPlan {
             );
         }
         if !self.rewrites.is_empty() {
+            s.push_str(
+                "\n# Each stamped copy readdressed to its replica.\neg = p4.NopaxosEgress\n",
+            );
+        }
+        for w in &self.rewrites {
             let _ = writeln!(
                 s,
-                "# member rewrite (per-replica destination) is v1model-only for now: the TNA \
-                 build sends the stamped frame unchanged to every member port."
+                "eg.member_rewrite.add_with_to_member(egress_port={}, dst_mac=0x{:012x}, \
+                 dst_addr=0x{:08x}, dst_port={})  # replica {}",
+                w.port,
+                mac_u64(w.mac),
+                u32::from(*w.addr.ip()),
+                w.addr.port(),
+                w.replica
             );
         }
         s.push_str("\n# Last: start stamping.\n");
@@ -348,6 +358,14 @@ address = "10.0.1.3:51000"
         assert!(bfrt.contains("ig.oum_groups.add_with_set_oum_group(dst_addr=0x0a000065, slot=1)"));
         assert!(bfrt.contains("DEV_PORT=[3, 1]"));
         assert!(bfrt.contains("set_default_with_set_oum_config(oum_port=22222, session=7)"));
+        assert!(bfrt.contains(
+            "eg.member_rewrite.add_with_to_member(egress_port=1, dst_mac=0x020000000101, \
+             dst_addr=0x0a000101, dst_port=51000)"
+        ));
+        assert!(bfrt.contains("egress_port=2, dst_mac=0xffffffffffff, dst_addr=0x0a000102"));
+        // The session is switched on last here too.
+        let stamping = bfrt.find("set_default_with_set_oum_config").unwrap();
+        assert!(bfrt.find("member_rewrite").unwrap() < stamping);
     }
 
     #[test]

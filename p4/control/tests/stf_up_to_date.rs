@@ -1,37 +1,52 @@
-//! p4/tests/nopaxos.stf is what `p4-control stf` generates from the golden vectors now, and
-//! it covers every golden packet.
+//! p4/tests/stf/ is what `p4-control stf` generates from the golden vectors now; the STF
+//! tests and the live run both cover every golden packet, and every STF file has the shape
+//! p4c's harness needs (all configuration before the first frame, every port named).
+
+use std::collections::BTreeSet;
 
 use dataplane::golden::{Expect, Step, default_path, load};
 use p4_control::cmd::Cmd;
 use p4_control::model::{SwitchOutcome, switch_outcome};
-use p4_control::stf::{golden_commands, render_golden_stf, stf_path, test_ports, test_routes};
+use p4_control::stf::{
+    ALL_PORTS, CLIENT_PORT, drop_sentinel, golden_commands, golden_stf_tests, render_golden_stf,
+    stf_dir, stf_dir_differences, test_ports, test_routes,
+};
 
 #[test]
-fn checked_in_stf_is_up_to_date() {
+fn checked_in_stf_files_are_up_to_date() {
     let vectors = load(&default_path()).unwrap();
     let want = render_golden_stf(&vectors).unwrap();
-    let have = std::fs::read_to_string(stf_path()).unwrap();
+    let differences = stf_dir_differences(&stf_dir(), &want).unwrap();
     assert!(
-        have == want,
-        "p4/tests/nopaxos.stf is out of date: run `cargo run -p p4-control -- stf`"
+        differences.is_empty(),
+        "p4/tests/stf is out of date (run `cargo run -p p4-control -- stf`):\n{}",
+        differences.join("\n")
     );
 }
 
-#[test]
-fn stf_covers_every_golden_packet() {
-    let vectors = load(&default_path()).unwrap();
-    let cmds = golden_commands(&vectors).unwrap();
-    let packets: Vec<&Vec<u8>> = cmds
-        .iter()
+fn packets(cmds: &[Cmd]) -> Vec<(u16, &Vec<u8>)> {
+    cmds.iter()
         .filter_map(|c| match c {
-            Cmd::Packet { bytes, .. } => Some(bytes),
+            Cmd::Packet { port, bytes } => Some((*port, bytes)),
             _ => None,
         })
-        .collect();
-    let expects = cmds
-        .iter()
-        .filter(|c| matches!(c, Cmd::Expect { .. }))
-        .count();
+        .collect()
+}
+
+fn expects(cmds: &[Cmd]) -> Vec<(u16, &Vec<u8>)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Cmd::Expect { port, bytes } => Some((*port, bytes)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn live_run_covers_every_golden_packet() {
+    let vectors = load(&default_path()).unwrap();
+    let cmds = golden_commands(&vectors).unwrap();
+    let sent = packets(&cmds);
 
     let mut golden_packets = Vec::new();
     let mut golden_expects = 0;
@@ -63,20 +78,84 @@ fn stf_covers_every_golden_packet() {
             }
         }
     }
-    // Every golden frame is sent, in order, followed by the switch-only cases' frames.
-    assert!(packets.len() > golden_packets.len());
+    // Every golden frame is sent, in order, into the client port, followed by the
+    // switch-only cases' frames.
+    assert!(sent.len() > golden_packets.len());
     for (i, want) in golden_packets.iter().enumerate() {
-        assert_eq!(packets[i], want, "golden packet {i}");
+        assert_eq!(sent[i], (CLIENT_PORT, want), "golden packet {i}");
     }
     // Two switch-only frames of 3 copies each.
-    assert_eq!(expects, golden_expects + 6);
+    assert_eq!(expects(&cmds).len(), golden_expects + 6);
     // Both non-stamp outcomes occur: routing and dropping.
     assert!(routed >= 10, "{routed} routed");
     assert!(dropped >= 10, "{dropped} dropped");
-    let stf = std::fs::read_to_string(stf_path()).unwrap();
+}
+
+#[test]
+fn stf_tests_hold_the_live_runs_frames_and_the_harness_can_run_them() {
+    let vectors = load(&default_path()).unwrap();
+    let live = golden_commands(&vectors).unwrap();
+    let tests = golden_stf_tests(&vectors).unwrap();
+    let sentinel = drop_sentinel(&vectors).unwrap();
+
+    // One file per case, and one more per new session within a case.
+    let new_sessions = vectors
+        .cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter(|s| matches!(s, Step::NewSession { .. }))
+        .count();
+    assert_eq!(tests.len(), vectors.cases.len() + 1 + new_sessions);
+    let names: BTreeSet<&str> = tests.iter().map(|t| t.file_name.as_str()).collect();
+    assert_eq!(names.len(), tests.len(), "file names are unique");
+
+    let mut client_frames = Vec::new();
+    let mut all_expects = Vec::new();
+    for test in &tests {
+        let name = &test.file_name;
+        // p4c's harness applies every command before bmv2 reads a frame.
+        let first_packet = test
+            .cmds
+            .iter()
+            .position(|c| matches!(c, Cmd::Packet { .. }))
+            .unwrap_or_else(|| panic!("{name}: no frame"));
+        assert!(
+            !test.cmds[first_packet..].iter().any(Cmd::is_cli),
+            "{name}: a table write after the first frame"
+        );
+        // Every port is named, so the harness checks every port's output.
+        let named: BTreeSet<u16> = packets(&test.cmds)
+            .into_iter()
+            .filter(|(_, b)| !b.is_empty())
+            .chain(expects(&test.cmds))
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(named, ALL_PORTS.collect(), "{name}: every port named");
+        for (port, bytes) in packets(&test.cmds) {
+            if port == CLIENT_PORT {
+                client_frames.push(bytes.clone());
+            } else {
+                assert_eq!(bytes, &sentinel, "{name}: only the dropped ARP elsewhere");
+            }
+        }
+        all_expects.extend(expects(&test.cmds).into_iter().map(|(p, b)| (p, b.clone())));
+    }
+    let live_frames: Vec<Vec<u8>> = packets(&live).into_iter().map(|(_, b)| b.clone()).collect();
     assert_eq!(
-        stf.lines().filter(|l| l.starts_with("packet ")).count() + 1,
-        packets.len(),
-        "only the 0-byte frame is missing from the STF file (as a comment)"
+        client_frames, live_frames,
+        "the same frames in the same order"
     );
+    let live_expects: Vec<(u16, Vec<u8>)> = expects(&live)
+        .into_iter()
+        .map(|(p, b)| (p, b.clone()))
+        .collect();
+    assert_eq!(all_expects, live_expects, "the same expectations");
+
+    // In the files, only the 0-byte frame is a comment: STF cannot express it.
+    let files = render_golden_stf(&vectors).unwrap();
+    let lines: usize = files
+        .iter()
+        .map(|(_, text)| text.lines().filter(|l| l.starts_with("packet 0 ")).count())
+        .sum();
+    assert_eq!(lines + 1, live_frames.len());
 }
