@@ -57,16 +57,20 @@ pub fn test_ports() -> PortMap {
     PortMap::offset(0..8, REPLICA_PORT_OFFSET)
 }
 
+fn golden_case<'a>(vectors: &'a Vectors, name: &str) -> Result<&'a Case, String> {
+    vectors
+        .cases
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| format!("golden case {name} is missing"))
+}
+
 /// Cases that exist only for the switch: they exercise the two-word counter where the
 /// golden vectors do not (the low word wrapping into the high word). Derived from the golden
 /// case `first-packet-of-session` by presetting the counter and rewriting the message
 /// number in the expected bytes.
 pub fn switch_only_cases(vectors: &Vectors) -> Result<Vec<Case>, String> {
-    let base = vectors
-        .cases
-        .iter()
-        .find(|c| c.name == "first-packet-of-session")
-        .ok_or("golden case first-packet-of-session is missing")?;
+    let base = golden_case(vectors, "first-packet-of-session")?;
     let Some(Step::Packet {
         packet,
         expect:
@@ -344,11 +348,7 @@ pub fn golden_commands(vectors: &Vectors) -> Result<Vec<Cmd>, String> {
 /// A frame the switch drops on any port, whatever its configuration: the golden ARP request
 /// (case `non-ipv4-arp`; not IPv4, so neither stamped nor routed).
 pub fn drop_sentinel(vectors: &Vectors) -> Result<Vec<u8>, String> {
-    let case = vectors
-        .cases
-        .iter()
-        .find(|c| c.name == "non-ipv4-arp")
-        .ok_or("golden case non-ipv4-arp is missing")?;
+    let case = golden_case(vectors, "non-ipv4-arp")?;
     let Some(Step::Packet { packet, expect }) = case.steps.first() else {
         return Err("non-ipv4-arp does not start with a frame".to_string());
     };

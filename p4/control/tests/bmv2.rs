@@ -16,18 +16,30 @@ use p4_control::bmv2::{Bmv2Tools, compare, compile, expected_outputs, find_tool,
 use p4_control::cmd::{Cmd, EGRESS, Key, Value};
 use p4_control::stf::{ALL_PORTS, golden_commands, golden_stf_tests, read_stf_dir, stf_dir};
 
-#[test]
-fn bmv2_runs_golden_vectors_or_skips() {
-    let Some(tools) = Bmv2Tools::find() else {
+/// The bmv2 tools, or None after printing SKIPPED.
+fn tools_or_skip() -> Option<Bmv2Tools> {
+    let tools = Bmv2Tools::find();
+    if tools.is_none() {
         println!(
             "SKIPPED: p4c/bmv2 not found (set P4C_BM2_SS and SIMPLE_SWITCH or put p4c-bm2-ss, \
              simple_switch and simple_switch_CLI on PATH)"
         );
-        return;
-    };
+    }
+    tools
+}
+
+/// The program compiled into a fresh folder (kept alive by the returned guard) and the
+/// golden vectors.
+fn compiled(tools: &Bmv2Tools) -> (tempfile::TempDir, PathBuf, dataplane::golden::Vectors) {
     let dir = tempfile::tempdir().unwrap();
     let json = compile(&tools.p4c, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let vectors = load(&default_path()).unwrap();
+    (dir, json, load(&default_path()).unwrap())
+}
+
+#[test]
+fn bmv2_runs_golden_vectors_or_skips() {
+    let Some(tools) = tools_or_skip() else { return };
+    let (dir, json, vectors) = compiled(&tools);
     let cmds = golden_commands(&vectors).unwrap();
     let ports: Vec<u16> = ALL_PORTS.collect();
     let got = run(&tools, &json, &cmds, &ports, dir.path()).unwrap_or_else(|e| panic!("{e}"));
@@ -57,13 +69,8 @@ fn bmv2_runs_golden_vectors_or_skips() {
 
 #[test]
 fn bmv2_member_rewrite_readdresses_copies_or_skips() {
-    let Some(tools) = Bmv2Tools::find() else {
-        println!("SKIPPED: p4c/bmv2 not found");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let json = compile(&tools.p4c, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let vectors = load(&default_path()).unwrap();
+    let Some(tools) = tools_or_skip() else { return };
+    let (dir, json, vectors) = compiled(&tools);
     // The first golden case, plus a rewrite for replica 1's port (2) only.
     let mut cmds = golden_commands(&dataplane::golden::Vectors {
         cases: vectors.cases[..1].to_vec(),
@@ -126,13 +133,8 @@ fn bmv2_member_rewrite_readdresses_copies_or_skips() {
 
 #[test]
 fn bmv2_runs_every_stf_test_on_a_fresh_switch_or_skips() {
-    let Some(tools) = Bmv2Tools::find() else {
-        println!("SKIPPED: p4c/bmv2 not found");
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let json = compile(&tools.p4c, dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    let vectors = load(&default_path()).unwrap();
+    let Some(tools) = tools_or_skip() else { return };
+    let (_dir, json, vectors) = compiled(&tools);
     let tests = golden_stf_tests(&vectors).unwrap();
     let ports: Vec<u16> = ALL_PORTS.collect();
     let mut failures = Vec::new();
@@ -180,10 +182,7 @@ fn p4c_harness(tools: &Bmv2Tools) -> Option<(PathBuf, PathBuf, PathBuf)> {
 
 #[test]
 fn p4c_stf_harness_passes_every_stf_file_or_skips() {
-    let Some(tools) = Bmv2Tools::find() else {
-        println!("SKIPPED: p4c/bmv2 not found");
-        return;
-    };
+    let Some(tools) = tools_or_skip() else { return };
     let Some((python, script, build_dir)) = p4c_harness(&tools) else {
         println!(
             "SKIPPED: p4c's STF harness not found (set P4C_SOURCE to a p4c source tree, and \
