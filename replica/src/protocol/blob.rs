@@ -1,6 +1,6 @@
 //! Blobs larger than a datagram (view-change logs, START-VIEW, state transfer images) travel
 //! as numbered chunks and are reassembled at the receiver, the same way in every protocol;
-//! each protocol names its own chunk kinds and view type. Nothing is truncated, and what a
+//! the chunk kinds are shared ([`ChunkKind`]), each protocol has its own view type. Nothing is truncated, and what a
 //! sender can make a receiver hold is bounded: one partial blob per sender and kind, at most
 //! [`MAX_BLOB`] bytes, every chunk's size checked against the blob's shape.
 
@@ -29,6 +29,41 @@ pub fn chunk(blob: &[u8], index: u32) -> &[u8] {
 pub fn chunk_len(total: usize, index: u32) -> usize {
     let start = (index as usize).saturating_mul(CHUNK_DATA);
     total.saturating_sub(start).min(CHUNK_DATA)
+}
+
+/// What a chunk belongs to. Every protocol with view changes and state transfer sends the
+/// same three blobs (each protocol's message docs say what its blobs hold); the codes are
+/// on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChunkKind {
+    /// A replica's log to the new leader of a view change (VIEW-CHANGE, DO-VIEW-CHANGE).
+    ViewChange,
+    /// The new leader's START-VIEW.
+    StartView,
+    /// A state image or log suffix for a replica that catches up, repairs or recovers.
+    State,
+}
+
+impl ChunkKind {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            ChunkKind::ViewChange => 1,
+            ChunkKind::StartView => 2,
+            ChunkKind::State => 3,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Result<ChunkKind, crate::protocol::codec::CodecError> {
+        match code {
+            1 => Ok(ChunkKind::ViewChange),
+            2 => Ok(ChunkKind::StartView),
+            3 => Ok(ChunkKind::State),
+            v => Err(crate::protocol::codec::CodecError::Invalid {
+                field: "chunk kind",
+                value: u64::from(v),
+            }),
+        }
+    }
 }
 
 /// A protocol's view number, as far as reassembly cares: which partial blobs a replica that

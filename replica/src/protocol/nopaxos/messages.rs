@@ -12,38 +12,7 @@ use crate::protocol::codec::{CodecError, Reader, Writer, write_envelope};
 use crate::protocol::msg_type::NOPAXOS_BASE;
 use crate::protocol::{ClientId, RequestId};
 
-/// What a chunk belongs to: chunks carry blobs too large for one datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChunkKind {
-    /// A replica's VIEW-CHANGE to the new leader.
-    ViewChange,
-    /// The new leader's START-VIEW.
-    StartView,
-    /// A state transfer image.
-    State,
-}
-
-impl ChunkKind {
-    fn code(self) -> u8 {
-        match self {
-            ChunkKind::ViewChange => 1,
-            ChunkKind::StartView => 2,
-            ChunkKind::State => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Result<ChunkKind, CodecError> {
-        match code {
-            1 => Ok(ChunkKind::ViewChange),
-            2 => Ok(ChunkKind::StartView),
-            3 => Ok(ChunkKind::State),
-            v => Err(CodecError::Invalid {
-                field: "chunk kind",
-                value: u64::from(v),
-            }),
-        }
-    }
-}
+pub use crate::protocol::blob::ChunkKind;
 
 /// What a leader answers a GAP-REQUEST with.
 #[derive(Debug, Clone, PartialEq, Eq)]

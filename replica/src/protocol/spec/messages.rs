@@ -12,38 +12,7 @@ use crate::protocol::codec::{CodecError, Reader, Writer, write_envelope};
 use crate::protocol::msg_type::SPEC_BASE;
 use crate::protocol::{ClientId, RequestId};
 
-/// What a chunk belongs to: chunks carry blobs too large for one datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChunkKind {
-    /// A replica's log for the new leader of a view change (DO-VIEW-CHANGE).
-    ViewChange,
-    /// The new leader's merged log (START-VIEW).
-    StartView,
-    /// A state image or log suffix for a replica that repairs, catches up or recovers.
-    State,
-}
-
-impl ChunkKind {
-    fn code(self) -> u8 {
-        match self {
-            ChunkKind::ViewChange => 1,
-            ChunkKind::StartView => 2,
-            ChunkKind::State => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Result<ChunkKind, CodecError> {
-        match code {
-            1 => Ok(ChunkKind::ViewChange),
-            2 => Ok(ChunkKind::StartView),
-            3 => Ok(ChunkKind::State),
-            v => Err(CodecError::Invalid {
-                field: "chunk kind",
-                value: u64::from(v),
-            }),
-        }
-    }
-}
+pub use crate::protocol::blob::ChunkKind;
 
 /// A Speculative Paxos message (operation, result and chunk data borrow from the datagram).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ mod tests {
 
     fn feed(a: &mut Assembler, data: &[u8], id: u64, order: &[u32]) -> Option<Blob> {
         let blob = OutgoingBlob {
-            kind: ChunkKind::NewState,
+            kind: ChunkKind::State,
             view: 4,
             id,
             data: Arc::new(data.to_vec()),
@@ -63,7 +63,7 @@ mod tests {
         let mut a = Assembler::default();
         let data = [0u8; 8000];
         let bad = |count, index, total: usize, len: usize| ChunkIn {
-            kind: ChunkKind::NewState,
+            kind: ChunkKind::State,
             view: 0,
             id: 1,
             index,

@@ -31,35 +31,7 @@ pub const PREPARE_HEADER: usize = ENVELOPE_HEADER_LEN + 8 + 8 + 8 + 4;
 /// The largest operation a primary accepts: one that fits a PREPARE on its own.
 pub const MAX_OP: usize = MAX_DATAGRAM - PREPARE_HEADER - ENTRY_OVERHEAD;
 
-/// What a chunk belongs to: blobs too large for one datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChunkKind {
-    /// A replica's DO-VIEW-CHANGE to the new primary.
-    DoViewChange,
-    /// The new primary's START-VIEW.
-    StartView,
-    /// A NEW-STATE answering GET-STATE.
-    NewState,
-}
-
-impl ChunkKind {
-    fn code(self) -> u8 {
-        match self {
-            ChunkKind::DoViewChange => 1,
-            ChunkKind::StartView => 2,
-            ChunkKind::NewState => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Result<ChunkKind, CodecError> {
-        match code {
-            1 => Ok(ChunkKind::DoViewChange),
-            2 => Ok(ChunkKind::StartView),
-            3 => Ok(ChunkKind::NewState),
-            v => Err(invalid("chunk kind", u64::from(v))),
-        }
-    }
-}
+pub use crate::protocol::blob::ChunkKind;
 
 /// What a GET-STATE asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -223,7 +223,7 @@ impl<A: App> VrReplica<A> {
             StateMode::Snapshot => self.snapshot_image(false),
             StateMode::Recovery => self.snapshot_image(true),
         };
-        let blob = self.new_blob(ChunkKind::NewState, self.view, image.encode());
+        let blob = self.new_blob(ChunkKind::State, self.view, image.encode());
         // The answer is named by the asker's nonce.
         let blob = super::OutgoingBlob { id: nonce, ..blob };
         self.send_blob(Destination::Replica(sender), &blob);
@@ -256,8 +256,8 @@ impl<A: App> VrReplica<A> {
     pub(super) fn on_chunk(&mut self, now: Time, sender: usize, c: ChunkIn<'_>) {
         // Drop what cannot matter before holding any of it.
         let wanted = match c.kind {
-            ChunkKind::DoViewChange | ChunkKind::StartView => c.view >= self.view,
-            ChunkKind::NewState => self.transfer.as_ref().is_some_and(|t| t.nonce == c.id),
+            ChunkKind::ViewChange | ChunkKind::StartView => c.view >= self.view,
+            ChunkKind::State => self.transfer.as_ref().is_some_and(|t| t.nonce == c.id),
         };
         if !wanted {
             self.stats.stale += 1;
@@ -267,9 +267,9 @@ impl<A: App> VrReplica<A> {
             return;
         };
         match blob.kind {
-            ChunkKind::DoViewChange => self.on_do_view_change_blob(now, blob),
+            ChunkKind::ViewChange => self.on_do_view_change_blob(now, blob),
             ChunkKind::StartView => self.on_start_view_blob(now, blob),
-            ChunkKind::NewState => self.on_state_blob(now, blob),
+            ChunkKind::State => self.on_state_blob(now, blob),
         }
     }
 
@@ -441,7 +441,7 @@ impl<A: App> VrReplica<A> {
                 r.responses.insert(sender, view);
                 self.maybe_finish_recovery(now);
             }
-            Message::Chunk(c) if c.kind == ChunkKind::NewState => self.on_chunk(now, sender, c),
+            Message::Chunk(c) if c.kind == ChunkKind::State => self.on_chunk(now, sender, c),
             _ => self.stats.stale += 1,
         }
     }

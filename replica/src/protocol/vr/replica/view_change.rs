@@ -101,7 +101,7 @@ impl<A: App> VrReplica<A> {
                 .map(|(_, e)| e.clone())
                 .collect(),
         };
-        let blob = self.new_blob(ChunkKind::DoViewChange, view, image.encode());
+        let blob = self.new_blob(ChunkKind::ViewChange, view, image.encode());
         self.send_blob(Destination::Replica(primary), &blob);
         if let Some(vc) = self.vc.as_mut() {
             vc.dvc_blob = Some(blob);

@@ -63,7 +63,7 @@ fn samples() -> Vec<Vec<u8>> {
         }),
         encode(&Message::StartViewChange { view: 5 }),
         encode(&Message::Chunk(ChunkIn {
-            kind: ChunkKind::DoViewChange,
+            kind: ChunkKind::ViewChange,
             view: 5,
             id: 11,
             index: 1,
@@ -72,7 +72,7 @@ fn samples() -> Vec<Vec<u8>> {
             data: b"chunk",
         })),
         encode(&Message::Chunk(ChunkIn {
-            kind: ChunkKind::NewState,
+            kind: ChunkKind::State,
             view: 5,
             id: 12,
             index: 0,

@@ -329,7 +329,7 @@ fn recovery_copies_the_primary_never_a_lagging_backup() {
     let l = lagging.clone();
     c.set_filter(move |p| {
         let log_bearing =
-            p.is_prepare() || p.is_chunk(ChunkKind::NewState) || p.is_chunk(ChunkKind::StartView);
+            p.is_prepare() || p.is_chunk(ChunkKind::State) || p.is_chunk(ChunkKind::StartView);
         !(l.get() && p.to == to0 && log_bearing)
     });
     c.restart(0);
@@ -354,7 +354,7 @@ fn recovery_copies_the_primary_never_a_lagging_backup() {
             }
         }
         let log_bearing =
-            p.is_prepare() || p.is_chunk(ChunkKind::NewState) || p.is_chunk(ChunkKind::StartView);
+            p.is_prepare() || p.is_chunk(ChunkKind::State) || p.is_chunk(ChunkKind::StartView);
         !(l.get() && p.to == to0 && log_bearing)
     });
     c.lose_memory(2, 7);
@@ -553,9 +553,9 @@ fn every_message_to_every_role_is_handled() {
             encode(&Message::RecoveryResponse { view, nonce: 5 }),
         ]);
         for kind in [
-            ChunkKind::DoViewChange,
+            ChunkKind::ViewChange,
             ChunkKind::StartView,
-            ChunkKind::NewState,
+            ChunkKind::State,
         ] {
             messages.push(encode(&Message::Chunk(ChunkIn {
                 kind,
@@ -644,7 +644,7 @@ fn a_view_change_attempt_past_its_deadline_does_not_complete() {
         }
         .encode();
         let chunk = encode(&Message::Chunk(ChunkIn {
-            kind: ChunkKind::DoViewChange,
+            kind: ChunkKind::ViewChange,
             view: 1,
             id: 1,
             index: 0,
