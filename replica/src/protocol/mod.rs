@@ -12,6 +12,8 @@ pub mod nopaxos;
 mod outbox;
 pub mod pending;
 pub mod spec;
+#[cfg(test)]
+mod test_harness;
 pub mod unreplicated;
 pub mod vr;
 

@@ -1,291 +1,34 @@
-//! A cluster in memory: replicas, a sequencer and clients, messages delivered in FIFO order
-//! with zero latency, time advanced to the next timer only when nothing is in flight. A
-//! filter decides which datagrams are lost.
+//! NOPaxos on the shared in-memory cluster ([`crate::protocol::test_harness`]): replicas,
+//! the sequencer and clients, messages delivered in FIFO order with zero latency. A filter
+//! decides which datagrams are lost.
 
-use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
-use dataplane::config::ClusterConfig;
-use dataplane::oum::{GroupId, GroupSpec, Sequencer, SessionNumber, Verdict};
-use dataplane::wire::{OUM_HEADER_LEN, OumRepr};
-
-use crate::app::kv::{KvOp, KvResult, KvStore};
 use crate::protocol::nopaxos::messages::Message;
-use crate::protocol::nopaxos::{NopaxosClient, NopaxosConfig, NopaxosReplica};
-use crate::protocol::pending::ClientTimeouts;
-use crate::protocol::{Client, Destination, MAX_DATAGRAM, Node, Replica};
-use crate::time::Time;
+use crate::protocol::test_harness::{self, TestProtocol};
 
-pub(super) const SEQUENCER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 10), 22222);
+pub(super) use crate::protocol::test_harness::SEQUENCER;
 
-/// A datagram in flight.
-#[derive(Debug, Clone)]
-pub(super) struct Packet {
-    pub(super) from: SocketAddrV4,
-    pub(super) to: SocketAddrV4,
-    pub(super) bytes: Vec<u8>,
-}
+/// NOPaxos with the cluster config's defaults, built as the simulator builds it.
+#[derive(Default)]
+pub(super) struct Nopaxos;
 
-impl Packet {
-    /// The OUM message number, if this is a stamped packet.
-    pub(super) fn msgnum(&self) -> Option<u64> {
-        match OumRepr::parse_bytes(&self.bytes) {
-            Ok(OumRepr::Sequenced(s)) => Some(s.msgnum),
-            _ => None,
-        }
-    }
+impl TestProtocol for Nopaxos {
+    type Sim = crate::sim::Nopaxos;
+    type Message<'a> = Message<'a>;
 
-    pub(super) fn message(&self) -> Option<Message<'_>> {
-        if self.bytes.starts_with(&dataplane::wire::OUM_PREAMBLE) {
-            Message::decode(self.bytes.get(OUM_HEADER_LEN..)?).ok()
-        } else {
-            Message::decode(&self.bytes).ok()
-        }
+    const BASE_PORT: u16 = 41000;
+
+    fn decode(payload: &[u8]) -> Option<Message<'_>> {
+        Message::decode(payload).ok()
     }
 }
 
-type Filter = Box<dyn FnMut(&Packet) -> bool>;
-
-pub(super) struct Cluster {
-    pub(super) config: ClusterConfig,
-    pub(super) replicas: Vec<NopaxosReplica<KvStore>>,
-    pub(super) up: Vec<bool>,
-    pub(super) sequencer: Sequencer,
-    pub(super) clients: Vec<NopaxosClient>,
-    pub(super) client_addrs: Vec<SocketAddrV4>,
-    pub(super) now: Time,
-    pub(super) queue: VecDeque<Packet>,
-    /// Returns false for datagrams to lose.
-    pub(super) filter: Filter,
-    pub(super) delivered: u64,
-    pub(super) lost: Vec<Packet>,
-}
+pub(super) type Cluster = test_harness::Cluster<Nopaxos>;
+pub(super) type Packet = test_harness::Packet<Nopaxos>;
 
 impl Cluster {
-    pub(super) fn new(n: usize, clients: usize) -> Cluster {
-        let config = ClusterConfig::local(n, 41000, *SEQUENCER.ip());
-        let replicas = (0..n)
-            .map(|i| {
-                NopaxosReplica::new(NopaxosConfig::from_cluster(&config, i), KvStore::default())
-            })
-            .collect();
-        let members: Vec<u16> = (0..n as u16).collect();
-        let sequencer = Sequencer::new(
-            SessionNumber(1),
-            SEQUENCER.port(),
-            &[GroupSpec {
-                address: *SEQUENCER.ip(),
-                members,
-            }],
-        )
-        .unwrap();
-        let client_addrs: Vec<SocketAddrV4> = (0..clients)
-            .map(|i| SocketAddrV4::new(Ipv4Addr::new(127, 0, 1, 1), 50000 + i as u16))
-            .collect();
-        let clients = client_addrs
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                NopaxosClient::new(100 + i as u64, *a, n, config.f, ClientTimeouts::default())
-            })
-            .collect();
-        Cluster {
-            config,
-            replicas,
-            up: vec![true; n],
-            sequencer,
-            clients,
-            client_addrs,
-            now: Time::ZERO,
-            queue: VecDeque::new(),
-            filter: Box::new(|_| true),
-            delivered: 0,
-            lost: Vec::new(),
-        }
-    }
-
-    pub(super) fn replica_addr(&self, i: usize) -> SocketAddrV4 {
-        self.config.replicas[i].address
-    }
-
-    pub(super) fn set_filter(&mut self, filter: impl FnMut(&Packet) -> bool + 'static) {
-        self.filter = Box::new(filter);
-    }
-
-    fn enqueue(
-        &mut self,
-        from: SocketAddrV4,
-        destination: Destination,
-        bytes: &[u8],
-        sender: Option<usize>,
-    ) {
-        let targets: Vec<SocketAddrV4> = match destination {
-            Destination::Replica(i) => vec![self.replica_addr(i)],
-            Destination::OtherReplicas => (0..self.replicas.len())
-                .filter(|i| Some(*i) != sender)
-                .map(|i| self.replica_addr(i))
-                .collect(),
-            Destination::Client(a) => vec![a],
-            Destination::Group => vec![SEQUENCER],
-        };
-        for to in targets {
-            self.queue.push_back(Packet {
-                from,
-                to,
-                bytes: bytes.to_vec(),
-            });
-        }
-    }
-
-    fn drain_outputs(&mut self) {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
-        for i in 0..self.replicas.len() {
-            while let Some(t) = self.replicas[i].poll_transmit(&mut buf) {
-                if self.up[i] {
-                    let from = self.replica_addr(i);
-                    let bytes = buf[..t.len].to_vec();
-                    self.enqueue(from, t.destination, &bytes, Some(i));
-                }
-            }
-        }
-        for c in 0..self.clients.len() {
-            while let Some(t) = self.clients[c].poll_transmit(&mut buf) {
-                let from = self.client_addrs[c];
-                let bytes = buf[..t.len].to_vec();
-                self.enqueue(from, t.destination, &bytes, None);
-            }
-        }
-    }
-
-    /// Delivers one datagram; false when nothing is in flight.
-    pub(super) fn step(&mut self) -> bool {
-        self.drain_outputs();
-        let Some(packet) = self.queue.pop_front() else {
-            return false;
-        };
-        if !(self.filter)(&packet) {
-            self.lost.push(packet);
-            return true;
-        }
-        self.delivered += 1;
-        if packet.to == SEQUENCER {
-            let mut payload = packet.bytes.clone();
-            if let Verdict::Multicast { .. } =
-                self.sequencer.stamp_datagram(GroupId(0), &mut payload)
-            {
-                for i in 0..self.replicas.len() {
-                    let to = self.replica_addr(i);
-                    self.queue.push_back(Packet {
-                        from: SEQUENCER,
-                        to,
-                        bytes: payload.clone(),
-                    });
-                }
-            }
-        } else if let Some(i) =
-            (0..self.replicas.len()).find(|i| self.replica_addr(*i) == packet.to)
-        {
-            if self.up[i] {
-                self.replicas[i].handle_datagram(self.now, packet.from, &packet.bytes);
-            }
-        } else if let Some(c) = self.client_addrs.iter().position(|a| *a == packet.to) {
-            self.clients[c].handle_datagram(self.now, packet.from, &packet.bytes);
-        }
-        self.drain_outputs();
-        true
-    }
-
-    /// Fires every timer due at the earliest deadline; false if there is none before `limit`.
-    fn advance(&mut self, limit: Time) -> bool {
-        let mut next: Option<Time> = None;
-        for (i, r) in self.replicas.iter().enumerate() {
-            if self.up[i] {
-                if let Some(t) = r.poll_timeout() {
-                    next = Some(next.map_or(t, |n: Time| n.min(t)));
-                }
-            }
-        }
-        for c in &self.clients {
-            if let Some(t) = c.poll_timeout() {
-                next = Some(next.map_or(t, |n: Time| n.min(t)));
-            }
-        }
-        let Some(t) = next else { return false };
-        if t > limit {
-            return false;
-        }
-        self.now = self.now.max(t);
-        for i in 0..self.replicas.len() {
-            if self.up[i]
-                && self.replicas[i]
-                    .poll_timeout()
-                    .is_some_and(|d| d <= self.now)
-            {
-                self.replicas[i].handle_timeout(self.now);
-            }
-        }
-        for c in 0..self.clients.len() {
-            if self.clients[c]
-                .poll_timeout()
-                .is_some_and(|d| d <= self.now)
-            {
-                self.clients[c].handle_timeout(self.now);
-            }
-        }
-        self.drain_outputs();
-        true
-    }
-
-    /// Runs until `done` holds or virtual time passes `limit` (from now); returns whether
-    /// `done` held.
-    pub(super) fn run_until(
-        &mut self,
-        limit_ms: u64,
-        mut done: impl FnMut(&mut Cluster) -> bool,
-    ) -> bool {
-        let limit = self.now + std::time::Duration::from_millis(limit_ms);
-        let mut guard = 0u64;
-        loop {
-            if done(self) {
-                return true;
-            }
-            guard += 1;
-            assert!(guard < 5_000_000, "harness made no progress");
-            if self.step() {
-                continue;
-            }
-            if !self.advance(limit) {
-                self.now = self.now.max(limit);
-                return done(self);
-            }
-        }
-    }
-
-    /// Runs for `ms` of virtual time.
-    pub(super) fn run_for(&mut self, ms: u64) {
-        self.run_until(ms, |_| false);
-    }
-
-    /// Client `c` invokes `op`; runs until it completes (or `limit_ms`); returns the result.
-    pub(super) fn call(&mut self, c: usize, op: KvOp<'_>, limit_ms: u64) -> Option<KvResult> {
-        let bytes = op.to_bytes();
-        let now = self.now;
-        let request = self.clients[c].invoke(now, &bytes).expect("client idle");
-        let mut result = None;
-        self.run_until(limit_ms, |cl| {
-            if let Some(done) = cl.clients[c].poll_completion() {
-                assert_eq!(done.request, request);
-                result = Some(done.result);
-                return true;
-            }
-            false
-        });
-        match result? {
-            Ok(bytes) => Some(KvResult::decode(&bytes).expect("a KV result")),
-            Err(_) => None,
-        }
-    }
-
+    /// The leader of the highest view a live replica is in.
     pub(super) fn leader(&self) -> usize {
         let views: Vec<_> = (0..self.replicas.len())
             .filter(|i| self.up[*i])
@@ -293,67 +36,6 @@ impl Cluster {
             .collect();
         let view = views.into_iter().max_by_key(|v| v.rank()).unwrap();
         view.leader(self.replicas.len())
-    }
-
-    /// Every pair of live replicas agrees on every committed slot both still hold, and
-    /// replicas at the same execution point have the same state digest.
-    pub(super) fn assert_agreement(&self) {
-        for a in 0..self.replicas.len() {
-            for b in a + 1..self.replicas.len() {
-                let (ra, rb) = (&self.replicas[a], &self.replicas[b]);
-                let upto = ra.commit_point().min(rb.commit_point());
-                for slot in 1..=upto {
-                    if let (Some(x), Some(y)) = (ra.committed_entry(slot), rb.committed_entry(slot))
-                    {
-                        assert_eq!(x, y, "slot {slot}: {} vs {}", ra.describe(), rb.describe());
-                    }
-                }
-                let (ea, da) = ra.execution();
-                let (eb, db) = rb.execution();
-                if ea == eb && ea > 0 {
-                    assert_eq!(
-                        da,
-                        db,
-                        "digests at slot {ea}: {} vs {}",
-                        ra.describe(),
-                        rb.describe()
-                    );
-                }
-            }
-        }
-    }
-
-    pub(super) fn crash(&mut self, i: usize) {
-        self.up[i] = false;
-    }
-
-    pub(super) fn restart(&mut self, i: usize) {
-        self.up[i] = true;
-    }
-
-    /// The replica loses its memory and starts recovering.
-    pub(super) fn lose_memory(&mut self, i: usize, nonce: u64) {
-        self.replicas[i] = NopaxosReplica::recovering(
-            NopaxosConfig::from_cluster(&self.config, i),
-            KvStore::default(),
-            nonce,
-            self.now,
-        );
-        self.up[i] = true;
-    }
-
-    /// The sequencer fails over: a new session, numbers from 1 again.
-    pub(super) fn fail_over_sequencer(&mut self) {
-        let next = self.sequencer.session().next();
-        self.sequencer.start_session(next);
-    }
-
-    pub(super) fn describe(&self) -> String {
-        self.replicas
-            .iter()
-            .map(|r| r.describe())
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 }
 

@@ -383,11 +383,7 @@ fn unsequenced_packets_never_move_a_replica() {
         dataplane::wire::build::oum_payload(dataplane::wire::OumRepr::Unsequenced, b"junk");
     garbage[6..16].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6]);
     let to = c.replica_addr(1);
-    c.queue.push_back(Packet {
-        from: SEQUENCER,
-        to,
-        bytes: garbage,
-    });
+    c.queue.push_back(Packet::new(SEQUENCER, to, garbage));
     c.run_for(10);
     assert_eq!(c.replicas[1].view(), c.replicas[0].view());
     assert_eq!(c.replicas[1].status(), Status::Normal);
@@ -408,11 +404,7 @@ fn packets_of_an_older_session_are_ignored() {
     );
     let view = c.replicas[1].view();
     let to = c.replica_addr(1);
-    c.queue.push_back(Packet {
-        from: SEQUENCER,
-        to,
-        bytes: old,
-    });
+    c.queue.push_back(Packet::new(SEQUENCER, to, old));
     c.run_for(10);
     assert_eq!(c.replicas[1].view(), view);
     append(&mut c, 0, b"k", b"c").unwrap();
@@ -558,17 +550,11 @@ fn every_message_to_every_role_is_handled() {
             let len = w.len();
             for (from, to) in [(1, 0), (0, 1), (2, 1)] {
                 let (from, to) = (c.replica_addr(from), c.replica_addr(to));
-                c.queue.push_back(Packet {
-                    from,
-                    to,
-                    bytes: buf[..len].to_vec(),
-                });
+                c.queue
+                    .push_back(Packet::new(from, to, buf[..len].to_vec()));
                 for cut in [0, len / 2] {
-                    c.queue.push_back(Packet {
-                        from,
-                        to,
-                        bytes: buf[..cut].to_vec(),
-                    });
+                    c.queue
+                        .push_back(Packet::new(from, to, buf[..cut].to_vec()));
                 }
             }
             c.run_for(5);
@@ -593,16 +579,9 @@ fn messages_from_strangers_are_counted_and_ignored() {
         .unwrap();
     let len = w.len();
     let to = c.replica_addr(1);
-    c.queue.push_back(Packet {
-        from: stranger,
-        to,
-        bytes: buf[..len].to_vec(),
-    });
-    c.queue.push_back(Packet {
-        from: stranger,
-        to,
-        bytes: vec![0xff; 40],
-    });
+    c.queue
+        .push_back(Packet::new(stranger, to, buf[..len].to_vec()));
+    c.queue.push_back(Packet::new(stranger, to, vec![0xff; 40]));
     c.run_for(5);
     let s = c.replicas[1].stats();
     assert_eq!((s.foreign, s.malformed), (1, 1));

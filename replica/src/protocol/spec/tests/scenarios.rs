@@ -468,8 +468,7 @@ fn a_client_completes_on_a_superquorum_only() {
 fn sequencer_failover_does_not_matter_to_replicas() {
     let mut c = Cluster::new(3, 1);
     assert!(c.call(0, append(b"k", b"a"), 100).is_some());
-    let next = c.sequencer.session().next();
-    c.sequencer.start_session(next);
+    c.fail_over_sequencer();
     assert_eq!(appended(c.call(0, append(b"k", b"b"), 100)), b"ab");
     assert_eq!(c.clients[0].stats.fast, 2);
     assert_eq!(c.replicas[0].stats().view_changes, 0);

@@ -198,9 +198,9 @@ fn a_view_change_whose_primary_is_dead_moves_on() {
 #[test]
 fn the_log_stays_within_its_checkpoint_window() {
     let keep = 16;
-    let mut c = Cluster::with(3, 4, |cfg| {
-        cfg.log_keep = keep;
-        cfg.max_batch = 8;
+    let mut c = Cluster::with(3, 4, |vr| {
+        vr.log_keep = keep;
+        vr.max_batch = 8;
     });
     for i in 0..100 {
         for client in 0..4 {
@@ -221,7 +221,7 @@ fn the_log_stays_within_its_checkpoint_window() {
 
 #[test]
 fn a_backup_behind_the_window_catches_up_from_a_snapshot() {
-    let mut c = Cluster::with(3, 1, |cfg| cfg.log_keep = 8);
+    let mut c = Cluster::with(3, 1, |vr| vr.log_keep = 8);
     assert!(c.call(0, append(b"k", b"a"), 100).is_some());
     c.crash(2);
     for i in 0..40 {
@@ -250,7 +250,7 @@ fn a_backup_behind_the_window_catches_up_from_a_snapshot() {
 /// snapshot before starting the view.
 #[test]
 fn a_new_primary_behind_the_window_fetches_a_snapshot() {
-    let mut c = Cluster::with(3, 1, |cfg| cfg.log_keep = 4);
+    let mut c = Cluster::with(3, 1, |vr| vr.log_keep = 4);
     c.crash(1);
     for i in 0..30 {
         assert!(
@@ -399,7 +399,7 @@ fn a_single_client_gets_batches_of_one() {
 
 #[test]
 fn the_batch_size_is_capped() {
-    let mut c = Cluster::with(3, 20, |cfg| cfg.max_batch = 4);
+    let mut c = Cluster::with(3, 20, |vr| vr.max_batch = 4);
     for _ in 0..3 {
         assert_eq!(c.call_all(b"k", 1000), 20);
     }
@@ -492,7 +492,7 @@ fn strangers_stale_views_and_garbage_are_counted() {
 /// nothing panics (the original NOPaxos crashed on one message it did not dispatch).
 #[test]
 fn every_message_to_every_role_is_handled() {
-    let mut c = Cluster::with(3, 2, |cfg| cfg.log_keep = 4);
+    let mut c = Cluster::with(3, 2, |vr| vr.log_keep = 4);
     for i in 0..10 {
         assert!(
             c.call(i % 2, append(b"k", format!("{i}").as_bytes()), 100)
@@ -613,7 +613,7 @@ fn recovery_waits_out_view_changes_the_replica_may_have_joined() {
     });
     let lost_at = c.now;
     c.lose_memory(2, 99);
-    let leader_timeout = c.vr.timeouts.leader_timeout;
+    let leader_timeout = c.vr_config(0).timeouts.leader_timeout;
     c.run_until(1999, |_| first_ask.get().is_some());
     assert!(first_ask.get().is_none(), "asked before a leader timeout");
     assert!(c.now < lost_at + leader_timeout);
@@ -635,7 +635,7 @@ fn a_view_change_attempt_past_its_deadline_does_not_complete() {
         // Replica 1 times out and starts view 1, which it would lead.
         c.run_until(5000, |c| c.replicas[1].status() == Status::ViewChange);
         let started = c.replicas[1].vc.as_ref().unwrap().started;
-        let deadline = started + c.vr.timeouts.leader_timeout;
+        let deadline = started + c.vr_config(0).timeouts.leader_timeout;
         let dvc = DoViewChange {
             last_normal: 0,
             commit: 1,
