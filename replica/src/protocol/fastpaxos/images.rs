@@ -61,6 +61,25 @@ fn get_records(r: &mut Reader<'_>) -> Result<Vec<SlotRecord>, CodecError> {
     Ok(records)
 }
 
+/// Most replicas an epoch list may name (the cluster size limit).
+const MAX_REPLICAS: usize = 64;
+
+fn put_epochs(w: &mut Writer<'_>, epochs: &[u64]) -> Result<(), CodecError> {
+    w.count(epochs.len())?;
+    epochs.iter().try_for_each(|&e| w.u64(e))
+}
+
+fn get_epochs(r: &mut Reader<'_>) -> Result<Vec<u64>, CodecError> {
+    let n = r.count(8)?;
+    if n > MAX_REPLICAS {
+        return Err(CodecError::Invalid {
+            field: "epoch count",
+            value: n as u64,
+        });
+    }
+    (0..n).map(|_| r.u64()).collect()
+}
+
 fn records_len(records: &[SlotRecord]) -> usize {
     records.iter().map(SlotRecord::encoded_len).sum()
 }
@@ -80,17 +99,27 @@ fn to_vec(size: usize, f: impl FnOnce(&mut Writer<'_>) -> Result<(), CodecError>
 }
 
 /// A replica's VIEW-CHANGE, its phase-1b answer for every slot at once: its commit point
-/// and every vote it holds above it (chosen slots it knows out of order are flagged).
+/// and every vote it holds above it (chosen slots it knows out of order are flagged), with
+/// the recovery epochs that fence reports sent before a memory loss (docs/protocols.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewChangeReport {
     pub commit: u64,
+    /// The sender's epoch: 0 until it first recovers from memory loss, then the epoch of
+    /// its latest recovery. A report whose epoch is below one the leader knows for its
+    /// sender was sent before the sender lost its memory, and is not counted.
+    pub epoch: u64,
+    /// The highest recovery epoch the sender knows of each replica.
+    pub epochs: Vec<u64>,
     pub votes: Vec<SlotRecord>,
 }
 
 impl ViewChangeReport {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(16 + records_len(&self.votes), |w| {
+        let size = 28 + 8 * self.epochs.len() + records_len(&self.votes);
+        to_vec(size, |w| {
             w.u64(self.commit)?;
+            w.u64(self.epoch)?;
+            put_epochs(w, &self.epochs)?;
             put_records(w, &self.votes)
         })
     }
@@ -99,6 +128,8 @@ impl ViewChangeReport {
     pub fn decode(bytes: &[u8]) -> Result<ViewChangeReport, CodecError> {
         let mut r = Reader::new(bytes);
         let commit = r.u64()?;
+        let epoch = r.u64()?;
+        let epochs = get_epochs(&mut r)?;
         let votes = get_records(&mut r)?;
         r.finish()?;
         if votes.first().is_some_and(|v| v.slot <= commit) {
@@ -107,7 +138,12 @@ impl ViewChangeReport {
                 value: commit,
             });
         }
-        Ok(ViewChangeReport { commit, votes })
+        Ok(ViewChangeReport {
+            commit,
+            epoch,
+            epochs,
+            votes,
+        })
     }
 }
 
@@ -124,16 +160,22 @@ pub struct StartViewImage {
     pub fast_from: u64,
     /// Where acceptors start voting (at least `fast_from`).
     pub frontier: u64,
+    /// Per replica, the lowest recovery epoch every report the view was formed from knew
+    /// of it: a replica recovering under epoch e joins the view only if its entry is at
+    /// least e (every member of the view's phase-1 quorum heard of the recovery first).
+    pub vouched: Vec<u64>,
     pub entries: Vec<SlotRecord>,
 }
 
 impl StartViewImage {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(40 + records_len(&self.entries), |w| {
+        let size = 44 + 8 * self.vouched.len() + records_len(&self.entries);
+        to_vec(size, |w| {
             w.u64(self.commit)?;
             w.u64(self.first_slot)?;
             w.u64(self.fast_from)?;
             w.u64(self.frontier)?;
+            put_epochs(w, &self.vouched)?;
             put_records(w, &self.entries)
         })
     }
@@ -145,6 +187,7 @@ impl StartViewImage {
         let first_slot = r.u64()?;
         let fast_from = r.u64()?;
         let frontier = r.u64()?;
+        let vouched = get_epochs(&mut r)?;
         let entries = get_records(&mut r)?;
         r.finish()?;
         let shape_ok = first_slot >= 1
@@ -162,6 +205,7 @@ impl StartViewImage {
             first_slot,
             fast_from,
             frontier,
+            vouched,
             entries,
         })
     }
@@ -225,6 +269,8 @@ mod tests {
     fn images_round_trip_and_reject_truncation() {
         let vc = ViewChangeReport {
             commit: 4,
+            epoch: 2,
+            epochs: vec![0, 2, 1],
             votes: records(),
         };
         let bytes = vc.encode();
@@ -236,6 +282,7 @@ mod tests {
             first_slot: 3,
             fast_from: 8,
             frontier: 9,
+            vouched: vec![0, 2, 0],
             entries: records(),
         };
         let bytes = sv.encode();
@@ -259,11 +306,15 @@ mod tests {
         unordered.reverse();
         let vc = ViewChangeReport {
             commit: 1,
+            epoch: 0,
+            epochs: Vec::new(),
             votes: unordered,
         };
         assert!(ViewChangeReport::decode(&vc.encode()).is_err());
         let vc = ViewChangeReport {
             commit: 5,
+            epoch: 0,
+            epochs: vec![0; 3],
             votes: records(),
         };
         assert!(ViewChangeReport::decode(&vc.encode()).is_err());
@@ -272,11 +323,21 @@ mod tests {
             first_slot: 1,
             fast_from: 8,
             frontier: 8,
+            vouched: Vec::new(),
             entries: Vec::new(),
         };
         assert!(StartViewImage::decode(&sv.encode()).is_err());
         let mut forged = 0u64.to_be_bytes().to_vec();
+        forged.extend_from_slice(&0u64.to_be_bytes());
         forged.extend_from_slice(&u32::MAX.to_be_bytes());
         assert!(ViewChangeReport::decode(&forged).is_err());
+        // More epochs than a cluster has replicas.
+        let vc = ViewChangeReport {
+            commit: 0,
+            epoch: 0,
+            epochs: vec![0; 65],
+            votes: Vec::new(),
+        };
+        assert!(ViewChangeReport::decode(&vc.encode()).is_err());
     }
 }

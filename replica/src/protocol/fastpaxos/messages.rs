@@ -230,12 +230,17 @@ pub enum Message<'a> {
         nonce: u64,
         min_commit: u64,
     },
+    /// A replica that lost its memory: `epoch` 0 asks which epochs the others know of it;
+    /// then it announces the epoch it recovers under (one above all of those).
     Recovery {
         nonce: u64,
+        epoch: u64,
     },
+    /// The responder's view, and the highest recovery epoch it knows of the asker.
     RecoveryResponse {
         view: u64,
         nonce: u64,
+        epoch: u64,
     },
 }
 
@@ -353,10 +358,14 @@ impl<'a> Message<'a> {
                 nonce: r.u64()?,
                 min_commit: r.u64()?,
             },
-            code::RECOVERY => Message::Recovery { nonce: r.u64()? },
+            code::RECOVERY => Message::Recovery {
+                nonce: r.u64()?,
+                epoch: r.u64()?,
+            },
             code::RECOVERY_RESPONSE => Message::RecoveryResponse {
                 view: r.u64()?,
                 nonce: r.u64()?,
+                epoch: r.u64()?,
             },
             t => return Err(invalid("Fast Paxos message type", u64::from(t))),
         })
@@ -489,10 +498,14 @@ impl<'a> Message<'a> {
                 w.u64(nonce)?;
                 w.u64(min_commit)
             }
-            Message::Recovery { nonce } => w.u64(nonce),
-            Message::RecoveryResponse { view, nonce } => {
+            Message::Recovery { nonce, epoch } => {
+                w.u64(nonce)?;
+                w.u64(epoch)
+            }
+            Message::RecoveryResponse { view, nonce, epoch } => {
                 w.u64(view)?;
-                w.u64(nonce)
+                w.u64(nonce)?;
+                w.u64(epoch)
             }
         }
     }
@@ -589,8 +602,12 @@ pub(crate) mod tests {
                 nonce: 99,
                 min_commit: 40,
             },
-            Message::Recovery { nonce: 5 },
-            Message::RecoveryResponse { view: 3, nonce: 5 },
+            Message::Recovery { nonce: 5, epoch: 2 },
+            Message::RecoveryResponse {
+                view: 3,
+                nonce: 5,
+                epoch: 1,
+            },
         ]
     }
 

@@ -52,6 +52,14 @@ impl Tally {
     }
 }
 
+/// The value of `r` if it is a vote in round `fast`.
+fn fast_vote(r: &Option<Report>, fast: Round) -> Option<&Entry> {
+    match r {
+        Some(Report::Vote(round, e)) if *round == fast => Some(e),
+        _ => None,
+    }
+}
+
 impl<A: App> FastPaxosReplica<A> {
     /// A client request (or a leader's re-proposal): vote it into the next free slot.
     pub(crate) fn on_request(
@@ -73,7 +81,10 @@ impl<A: App> FastPaxosReplica<A> {
         if let Some(result) = self.machine.cached_result(client, request) {
             // Executed already: the leader answers from the client table.
             if self.am_leader() {
-                let result = result.to_vec();
+                let mut buf = self.spare_results.pop().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(result);
+                let result = buf;
                 let view = self.view;
                 self.send(
                     Destination::Client(reply_to),
@@ -95,13 +106,13 @@ impl<A: App> FastPaxosReplica<A> {
                 return;
             }
         }
-        let entry = Entry::request(client, request, reply_to, op);
+        let entry = self.new_request(client, request, reply_to, op);
         self.vote_fast(now, entry);
     }
 
     fn vote_fast(&mut self, now: Time, entry: Entry) {
         let mut slot = self.next_fast.max(self.fast_from);
-        while self.log.contains_key(&slot) {
+        while self.log.contains_key(slot) {
             slot += 1;
         }
         if slot > self.commit + MAX_WINDOW {
@@ -139,7 +150,7 @@ impl<A: App> FastPaxosReplica<A> {
     /// it holds there).
     fn repeat_report(&mut self, now: Time, slot: u64) {
         let view = self.view;
-        let Some(s) = self.log.get(&slot) else { return };
+        let Some(s) = self.log.get(slot) else { return };
         if s.chosen || s.round.view != view {
             return;
         }
@@ -172,10 +183,10 @@ impl<A: App> FastPaxosReplica<A> {
 
     /// Leader: an acceptor's report about `slot` in this view.
     pub(crate) fn on_report(&mut self, now: Time, acceptor: usize, slot: u64, report: Report) {
-        if slot <= self.commit || self.log.get(&slot).is_some_and(|s| s.chosen) {
+        if slot <= self.commit || self.log.get(slot).is_some_and(|s| s.chosen) {
             // Decided already; tell an acceptor that does not know.
             if acceptor != self.me() {
-                if let Some(s) = self.log.get(&slot) {
+                if let Some(s) = self.log.get(slot) {
                     let (entry, view) = (s.entry.clone(), self.view);
                     self.send(
                         Destination::Replica(acceptor),
@@ -195,12 +206,14 @@ impl<A: App> FastPaxosReplica<A> {
             return;
         }
         self.frontier = self.frontier.max(slot);
-        let n = self.n();
         let deadline = now + self.cfg.timeouts.fast;
-        let tally = self
-            .tallies
-            .entry(slot)
-            .or_insert_with(|| Tally::new(n, deadline));
+        if !self.tallies.contains_key(&slot) {
+            let t = self.new_tally(deadline);
+            self.tallies.insert(slot, t);
+        }
+        let Some(tally) = self.tallies.get_mut(&slot) else {
+            return;
+        };
         if let Some(r) = tally.reports.get_mut(acceptor) {
             *r = Some(report);
         }
@@ -247,32 +260,40 @@ impl<A: App> FastPaxosReplica<A> {
             self.choose(now, slot, e, Round::classic(view));
             return;
         }
-        // Count this view's fast votes per value.
-        let mut counts: Vec<(&Entry, usize)> = Vec::new();
-        for r in t.reports.iter().flatten() {
-            if let Report::Vote(round, e) = r {
-                if *round == Round::fast(view) {
-                    match counts.iter_mut().find(|(v, _)| v.same(e)) {
-                        Some((_, c)) => *c += 1,
-                        None => counts.push((e, 1)),
-                    }
+        // The value with the most fast votes of this view, and its count (counted in place:
+        // this runs for every report, so it allocates nothing).
+        let fast = Round::fast(view);
+        let mut best: Option<(usize, usize)> = None;
+        for (i, r) in t.reports.iter().enumerate() {
+            let Some(e) = fast_vote(r, fast) else {
+                continue;
+            };
+            if t.reports[..i]
+                .iter()
+                .any(|o| fast_vote(o, fast).is_some_and(|o| o.same(e)))
+            {
+                continue;
+            }
+            let c = t.reports[i..]
+                .iter()
+                .filter(|o| fast_vote(o, fast).is_some_and(|o| o.same(e)))
+                .count();
+            if best.is_none_or(|(_, b)| c > b) {
+                best = Some((i, c));
+            }
+        }
+        if let Some((i, c)) = best {
+            if c >= qf {
+                if let Some(e) = fast_vote(&t.reports[i], fast) {
+                    let e = e.clone();
+                    self.counters.fast_chosen += 1;
+                    self.choose(now, slot, e, fast);
+                    return;
                 }
             }
         }
-        let best = counts
-            .iter()
-            .max_by_key(|(_, c)| *c)
-            .map(|(e, c)| ((*e).clone(), *c));
-        if let Some((e, c)) = &best {
-            if *c >= qf {
-                let e = e.clone();
-                self.counters.fast_chosen += 1;
-                self.choose(now, slot, e, Round::fast(view));
-                return;
-            }
-        }
         let reported = t.reported();
-        let max_count = best.as_ref().map_or(0, |(_, c)| *c);
+        let max_count = best.map_or(0, |(_, c)| c);
         let possible = max_count + (n - reported) >= qf;
         let everyone_heard = (0..n).all(|i| t.reports[i].is_some() || !self.responsive(now, i));
         if reported >= qc && (!possible || everyone_heard || timed_out) {
@@ -286,7 +307,7 @@ impl<A: App> FastPaxosReplica<A> {
     /// the leader answers for itself at once.
     fn prepare_slot(&mut self, now: Time, slot: u64) {
         let me = self.me();
-        let own = match self.log.get(&slot) {
+        let own = match self.log.get(slot) {
             Some(s) if s.chosen => Report::Chosen(s.entry.clone()),
             Some(s) => Report::Vote(s.round, s.entry.clone()),
             None => Report::None,
@@ -399,22 +420,21 @@ impl<A: App> FastPaxosReplica<A> {
     /// Leader: `slot` is chosen. Tells the followers, executes what it can, and re-proposes
     /// the requests that lost the slot.
     pub(crate) fn choose(&mut self, now: Time, slot: u64, value: Entry, round: Round) {
-        let losers: Vec<Arc<Request>> = match self.tallies.remove(&slot) {
-            Some(t) => {
-                let mut losers: Vec<Arc<Request>> = Vec::new();
-                for r in t.reports.into_iter().flatten() {
-                    if let Report::Vote(_, Entry::Request(req)) = r {
-                        if !value.same(&Entry::Request(req.clone()))
-                            && !losers.iter().any(|l| **l == *req)
-                        {
-                            losers.push(req);
-                        }
+        let mut losers: Vec<Arc<Request>> = Vec::new();
+        if let Some(t) = self.tallies.remove(&slot) {
+            for r in t.reports.iter().flatten() {
+                if let Report::Vote(_, Entry::Request(req)) = r {
+                    let lost = match &value {
+                        Entry::Request(v) => !Arc::ptr_eq(v, req) && **v != **req,
+                        Entry::NoOp => true,
+                    };
+                    if lost && !losers.iter().any(|l| **l == **req) {
+                        losers.push(req.clone());
                     }
                 }
-                losers
             }
-            None => Vec::new(),
-        };
+            self.recycle_tally(t);
+        }
         let view = self.view;
         if self.is_leading() {
             self.send(
@@ -458,7 +478,7 @@ impl<A: App> FastPaxosReplica<A> {
         let (vote, truncated) = if slot < self.log_start {
             (Report::None, true)
         } else {
-            match self.log.get(&slot) {
+            match self.log.get(slot) {
                 Some(s) if s.chosen => (Report::Chosen(s.entry.clone()), false),
                 Some(s) => (Report::Vote(s.round, s.entry.clone()), false),
                 None => (Report::None, false),
@@ -503,8 +523,8 @@ impl<A: App> FastPaxosReplica<A> {
     /// Follower: phase 2a of the classic round.
     pub(crate) fn on_accept(&mut self, leader: usize, slot: u64, entry: EntryRef<'_>) {
         let view = self.view;
-        if slot <= self.commit || self.log.get(&slot).is_some_and(|s| s.chosen) {
-            if self.log.get(&slot).is_some_and(|s| entry.matches(&s.entry)) {
+        if slot <= self.commit || self.log.get(slot).is_some_and(|s| s.chosen) {
+            if self.log.get(slot).is_some_and(|s| entry.matches(&s.entry)) {
                 self.send_plain(
                     Destination::Replica(leader),
                     Message::AcceptOk { view, slot },
@@ -589,8 +609,8 @@ impl<A: App> FastPaxosReplica<A> {
             let last = self.commit.min(commit + FETCH_BATCH);
             let missing: Vec<(u64, Entry)> = self
                 .log
-                .range(commit + 1..=last)
-                .map(|(&s, slot)| (s, slot.entry.clone()))
+                .range(commit + 1, last)
+                .map(|(s, slot)| (s, slot.entry.clone()))
                 .collect();
             for (slot, entry) in missing {
                 self.send(
@@ -642,13 +662,13 @@ impl<A: App> FastPaxosReplica<A> {
     /// Leader: starts on slots nobody reported (holes below the frontier), and handles
     /// every slot whose deadline passed.
     fn check_slots(&mut self, now: Time) {
-        let n = self.n();
         let deadline = now + self.cfg.timeouts.fast;
         let mut created = 0;
         let mut slot = self.commit + 1;
         while slot <= self.frontier && created < HOLES_PER_TICK {
-            if !self.tallies.contains_key(&slot) && !self.log.get(&slot).is_some_and(|s| s.chosen) {
-                self.tallies.insert(slot, Tally::new(n, deadline));
+            if !self.tallies.contains_key(&slot) && !self.log.get(slot).is_some_and(|s| s.chosen) {
+                let t = self.new_tally(deadline);
+                self.tallies.insert(slot, t);
                 created += 1;
             }
             slot += 1;

@@ -4,6 +4,7 @@
 //! every undecided slot), `transfer` (state transfer and recovery after memory loss).
 
 mod fast;
+mod log;
 mod transfer;
 mod view_change;
 
@@ -25,6 +26,7 @@ use crate::protocol::{
 use crate::time::Time;
 
 pub(crate) use fast::Tally;
+pub(crate) use log::SlotLog;
 pub(crate) use transfer::{Amnesia, Transfer};
 pub(crate) use view_change::ViewChange;
 
@@ -35,6 +37,12 @@ pub const MAX_WINDOW: u64 = 8192;
 const FETCH_BATCH: u64 = 64;
 /// Slots the leader starts recovering per timer tick when nobody reported them (holes).
 const HOLES_PER_TICK: u64 = 64;
+/// Spare buffers kept for reuse, of each kind (requests, reply results, tallies): the
+/// steady-state hot path takes its buffers from these and gives them back, allocating
+/// nothing.
+const SPARE: usize = 1024;
+/// Operations and results larger than this are not kept for reuse.
+const SPARE_BYTES: usize = 4096;
 
 /// Timeouts of the replica, from the `[timeouts]` section of the cluster config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +193,7 @@ pub struct FastPaxosReplica<A> {
     pub(crate) status: Status,
     pub(crate) view: u64,
     // Acceptor and learner.
-    pub(crate) log: BTreeMap<u64, Slot>,
+    pub(crate) log: SlotLog,
     /// Slots below are chosen, executed and forgotten.
     pub(crate) log_start: u64,
     /// Every slot up to here is chosen, known and executed.
@@ -219,10 +227,25 @@ pub struct FastPaxosReplica<A> {
     pub(crate) assembler: Assembler,
     pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
     pub(crate) nonce_counter: u64,
+    /// This replica's recovery epoch: 0 until it first recovers from memory loss, then one
+    /// above every epoch a classic quorum knew of it (see `transfer`).
+    pub(crate) incarnation: u64,
+    /// The highest recovery epoch known of each replica (only grows). A VIEW-CHANGE whose
+    /// sender's epoch is below it was sent before that replica lost its memory.
+    pub(crate) epochs: Vec<u64>,
+    /// Leader: per replica, the lowest epoch the reports this view was formed from knew
+    /// (sent in START-VIEW, so a recovering replica joins only a view fenced for it).
+    pub(crate) vouched: Vec<u64>,
     pub(crate) outbox: Outbox<Out>,
     pub(crate) stats: ReplicaStats,
     pub(crate) counters: Counters,
     pub(crate) now: Time,
+    /// Requests no longer referenced (truncated from the log), reused for new ones.
+    pub(crate) spare_requests: Vec<Arc<Request>>,
+    /// Result buffers of sent REPLYs, reused for the next ones.
+    pub(crate) spare_results: Vec<Vec<u8>>,
+    /// Tallies of decided slots, cleared, reused for the next slots.
+    pub(crate) spare_tallies: Vec<Tally>,
     /// The state digest at a commit point (the state changes only when the commit point
     /// does), so the agreement checks do not hash the whole state at every step.
     digest_cache: Cell<Option<(u64, u64)>>,
@@ -237,7 +260,7 @@ impl<A: App> FastPaxosReplica<A> {
             q: Quorums::new(n),
             status: Status::Normal,
             view: 0,
-            log: BTreeMap::new(),
+            log: SlotLog::default(),
             log_start: 1,
             commit: 0,
             machine: StateMachine::new(app),
@@ -258,10 +281,16 @@ impl<A: App> FastPaxosReplica<A> {
             assembler: Assembler::default(),
             served_image: None,
             nonce_counter: 0,
+            incarnation: 0,
+            epochs: vec![0; n],
+            vouched: vec![0; n],
             outbox: Outbox::default(),
             stats: ReplicaStats::default(),
             counters: Counters::default(),
             now: Time::ZERO,
+            spare_requests: Vec::new(),
+            spare_results: Vec::new(),
+            spare_tallies: Vec::new(),
             digest_cache: Cell::new(None),
             cfg,
         }
@@ -309,7 +338,7 @@ impl<A: App> FastPaxosReplica<A> {
 
     /// This replica's slot, if it holds one.
     pub fn slot(&self, slot: u64) -> Option<&Slot> {
-        self.log.get(&slot)
+        self.log.get(slot)
     }
 
     pub(crate) fn n(&self) -> usize {
@@ -352,9 +381,77 @@ impl<A: App> FastPaxosReplica<A> {
         }
     }
 
+    /// A request entry, in a spare request's buffers when one is left over from truncation
+    /// (so the steady state allocates nothing).
+    pub(crate) fn new_request(
+        &mut self,
+        client: ClientId,
+        request: RequestId,
+        reply_to: SocketAddrV4,
+        op: &[u8],
+    ) -> Entry {
+        while let Some(mut spare) = self.spare_requests.pop() {
+            if let Some(r) = Arc::get_mut(&mut spare) {
+                r.client = client;
+                r.request = request;
+                r.reply_to = reply_to;
+                r.op.clear();
+                r.op.extend_from_slice(op);
+                return Entry::Request(spare);
+            }
+        }
+        Entry::request(client, request, reply_to, op)
+    }
+
+    /// Keeps `entry`'s request for reuse if nothing else refers to it.
+    fn recycle_entry(&mut self, entry: Entry) {
+        if let Entry::Request(mut r) = entry {
+            if self.spare_requests.len() < SPARE
+                && Arc::get_mut(&mut r).is_some_and(|r| r.op.capacity() <= SPARE_BYTES)
+            {
+                self.spare_requests.push(r);
+            }
+        }
+    }
+
+    /// A cleared tally for a slot of this view, reused if one is spare.
+    pub(crate) fn new_tally(&mut self, deadline: Time) -> Tally {
+        match self.spare_tallies.pop() {
+            Some(mut t) => {
+                t.deadline = deadline;
+                t
+            }
+            None => Tally::new(self.n(), deadline),
+        }
+    }
+
+    /// Clears a tally that is done with and keeps it for reuse.
+    pub(crate) fn recycle_tally(&mut self, mut t: Tally) {
+        if self.spare_tallies.len() < SPARE && t.reports.len() == self.n() {
+            t.reports.iter_mut().for_each(|r| *r = None);
+            t.classic = None;
+            t.acks = 0;
+            t.from_start_view = false;
+            self.spare_tallies.push(t);
+        }
+    }
+
     pub(crate) fn next_nonce(&mut self) -> u64 {
         self.nonce_counter += 1;
         ((self.me() as u64) << 56) ^ (self.nonce_counter << 24) ^ self.now.as_nanos()
+    }
+
+    /// Replica `i` has recovered under `epoch` (epochs only grow). A replica told of an
+    /// epoch of its own above its incarnation (announced by an earlier incarnation that
+    /// never finished recovering, so never reported) takes it on, so that its reports
+    /// count again: a higher epoch only ever fences off more.
+    pub(crate) fn learn_epoch(&mut self, i: usize, epoch: u64) {
+        if let Some(e) = self.epochs.get_mut(i) {
+            *e = (*e).max(epoch);
+        }
+        if i == self.me() && self.status != Status::Recovering {
+            self.incarnation = self.incarnation.max(epoch);
+        }
     }
 
     fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
@@ -367,7 +464,7 @@ impl<A: App> FastPaxosReplica<A> {
 
     /// Puts `slot` in the log, keeping the index of pending requests in step.
     pub(crate) fn set_slot(&mut self, slot: u64, value: Slot) {
-        if let Some(old) = self.log.get(&slot) {
+        if let Some(old) = self.log.get(slot) {
             if let Entry::Request(r) = &old.entry {
                 if self.pending.get(&r.client) == Some(&(r.request, slot))
                     && !old.entry.same(&value.entry)
@@ -385,7 +482,7 @@ impl<A: App> FastPaxosReplica<A> {
     /// Rebuilds the index of pending requests from the log above the commit point.
     pub(crate) fn rebuild_pending(&mut self) {
         self.pending.clear();
-        for (&slot, s) in self.log.range(self.commit + 1..) {
+        for (slot, s) in self.log.range_from(self.commit + 1) {
             if let Entry::Request(r) = &s.entry {
                 self.pending.insert(r.client, (r.request, slot));
             }
@@ -397,7 +494,7 @@ impl<A: App> FastPaxosReplica<A> {
     pub(crate) fn advance_commit(&mut self) {
         loop {
             let next = self.commit + 1;
-            let Some(s) = self.log.get(&next) else { break };
+            let Some(s) = self.log.get(next) else { break };
             if !s.chosen {
                 break;
             }
@@ -409,12 +506,16 @@ impl<A: App> FastPaxosReplica<A> {
                 }
                 let leading = self.is_leading();
                 let view = self.view;
-                let result = self
-                    .machine
-                    .execute(r.client, r.request, &r.op)
-                    .result()
-                    .map(<[u8]>::to_vec);
-                if let (true, Some(result)) = (leading, result) {
+                let result = match self.machine.execute(r.client, r.request, &r.op).result() {
+                    Some(result) if leading => {
+                        let mut buf = self.spare_results.pop().unwrap_or_default();
+                        buf.clear();
+                        buf.extend_from_slice(result);
+                        Some(buf)
+                    }
+                    _ => None,
+                };
+                if let Some(result) = result {
                     self.send(
                         Destination::Client(r.reply_to),
                         Out::Reply {
@@ -428,7 +529,13 @@ impl<A: App> FastPaxosReplica<A> {
                 }
             }
         }
-        self.tallies.retain(|&slot, _| slot > self.commit);
+        while let Some(entry) = self.tallies.first_entry() {
+            if *entry.key() > self.commit {
+                break;
+            }
+            let t = entry.remove();
+            self.recycle_tally(t);
+        }
         self.next_fast = self.next_fast.max(self.commit + 1);
         self.truncate();
     }
@@ -439,7 +546,9 @@ impl<A: App> FastPaxosReplica<A> {
         let retain = self.cfg.retain.max(1);
         let keep_from = (self.commit + 1).saturating_sub(retain);
         if keep_from > self.log_start + retain / 4 {
-            self.log = self.log.split_off(&keep_from);
+            while let Some((_, s)) = self.log.pop_below(keep_from) {
+                self.recycle_entry(s.entry);
+            }
             self.log_start = keep_from;
         }
     }
@@ -447,8 +556,8 @@ impl<A: App> FastPaxosReplica<A> {
     /// An owned copy of `entry`, sharing the request this replica already holds for
     /// `slot` (its own vote, or another acceptor's report) when it is the same value, so
     /// the common case allocates nothing.
-    pub(crate) fn shared_entry(&self, slot: u64, entry: EntryRef<'_>) -> Entry {
-        if let Some(s) = self.log.get(&slot) {
+    pub(crate) fn shared_entry(&mut self, slot: u64, entry: EntryRef<'_>) -> Entry {
+        if let Some(s) = self.log.get(slot) {
             if entry.matches(&s.entry) {
                 return s.entry.clone();
             }
@@ -462,12 +571,20 @@ impl<A: App> FastPaxosReplica<A> {
                 }
             }
         }
-        entry.to_entry()
+        match entry {
+            EntryRef::NoOp => Entry::NoOp,
+            EntryRef::Request {
+                client,
+                request,
+                reply_to,
+                op,
+            } => self.new_request(client, request, reply_to, op),
+        }
     }
 
     /// Records that `slot` is chosen with `entry` (learned from anyone).
     pub(crate) fn learn_chosen(&mut self, slot: u64, entry: Entry, round: Round) {
-        if slot <= self.commit || self.log.get(&slot).is_some_and(|s| s.chosen) {
+        if slot <= self.commit || self.log.get(slot).is_some_and(|s| s.chosen) {
             return;
         }
         if slot > self.commit + MAX_WINDOW {
@@ -596,11 +713,12 @@ impl<A: App> FastPaxosReplica<A> {
                 nonce,
                 min_commit,
             } => self.on_state_request(sender, nonce, min_commit),
-            Message::Recovery { nonce } => {
-                let view = self.view;
+            Message::Recovery { nonce, epoch } => {
+                self.learn_epoch(sender, epoch);
+                let (view, epoch) = (self.view, self.epochs[sender]);
                 self.send_plain(
                     Destination::Replica(sender),
-                    Message::RecoveryResponse { view, nonce },
+                    Message::RecoveryResponse { view, nonce, epoch },
                 );
             }
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
@@ -710,7 +828,7 @@ impl<A: App> Node for FastPaxosReplica<A> {
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         let replica = self.me() as u16;
-        let (transmit, _) = self.outbox.poll(buf, |out, w| match out {
+        let (transmit, out) = self.outbox.poll(buf, |out, w| match out {
             Out::Plain(m) => m.encode(w),
             Out::Entry {
                 kind,
@@ -778,6 +896,11 @@ impl<A: App> Node for FastPaxosReplica<A> {
             }
             .encode(w),
         })?;
+        if let Out::Reply { result, .. } = out {
+            if self.spare_results.len() < SPARE && result.capacity() <= SPARE_BYTES {
+                self.spare_results.push(result);
+            }
+        }
         Some(transmit)
     }
 }
@@ -804,7 +927,7 @@ impl<A: App> Replica for FastPaxosReplica<A> {
             return None;
         }
         self.log
-            .get(&slot)
+            .get(slot)
             .filter(|s| s.chosen)
             .map(|s| s.entry.id())
     }
@@ -843,7 +966,7 @@ impl<A: App> Replica for FastPaxosReplica<A> {
             },
             self.commit,
             self.log_start,
-            self.log.keys().next_back().copied().unwrap_or(0),
+            self.log.last_slot().unwrap_or(0),
             self.next_fast,
             self.fast_from,
             self.frontier,

@@ -8,11 +8,22 @@
 //! A replica that lost its memory lost its votes too, and in Fast Paxos the leader does not
 //! know every vote (fast votes go straight from clients to acceptors), so copying the
 //! leader's state is not enough: a forgotten vote can be the one that made a fast quorum.
-//! The recovering replica asks a classic quorum for the views they joined; it takes part
-//! again only in a view above all of them, whose START-VIEW it adopts (that view's phase 1
-//! ran without it, so its lost votes were accounted for by others), and only once it has
-//! copied the chosen state up to that START-VIEW's commit point. Until then it votes in
-//! nothing, reports nothing and acknowledges nothing.
+//! The recovering replica asks a classic quorum for the recovery epochs they know of it,
+//! takes the next epoch and announces it, and once a classic quorum has acknowledged the
+//! epoch it asks for a view above every view those replicas joined. It takes part again
+//! only in such a view whose phase-1 quorum all knew its new epoch when they reported
+//! (START-VIEW says so: `vouched`), adopting its START-VIEW (that view's phase 1 ran without
+//! it, so its lost votes were accounted for by others), and only once it has copied the
+//! chosen state up to that START-VIEW's commit point. Until then it votes in nothing,
+//! reports nothing and acknowledges nothing.
+//!
+//! The epoch is the fence against its own past: a VIEW-CHANGE it sent before it lost its
+//! memory (for any view, however high) carries an older epoch, and a leader counts a report
+//! only if its epoch is at least the highest the leader knows for the sender, learning
+//! epochs from RECOVERY and from every report (each carries what its sender knows). A view
+//! formed after the one the replica rejoined has a phase-1 quorum that meets that view's
+//! (classic quorums of the other replicas intersect), so it hears of the new epoch and
+//! cannot count the old report: the replica never breaks a promise it forgot.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,8 +49,11 @@ pub(crate) struct Transfer {
 #[derive(Debug, Clone)]
 pub(crate) struct Amnesia {
     pub(crate) nonce: u64,
-    /// RECOVERY-RESPONSEs: the view each responder had joined.
-    pub(crate) responses: BTreeMap<usize, u64>,
+    /// The epoch it recovers under, once a classic quorum said which ones they know.
+    pub(crate) epoch: Option<u64>,
+    /// RECOVERY-RESPONSEs of the current step: the view each responder had joined, and the
+    /// epoch it knows of this replica.
+    pub(crate) responses: BTreeMap<usize, (u64, u64)>,
     /// Once a classic quorum answered: the first view it may take part in.
     pub(crate) min_view: Option<u64>,
     /// The view whose START-VIEW it adopted, and the commit point it must reach.
@@ -179,7 +193,7 @@ impl<A: App> FastPaxosReplica<A> {
             return;
         }
         self.commit = image.commit;
-        self.log = self.log.split_off(&(image.commit + 1));
+        self.log.truncate_before(image.commit + 1);
         self.log_start = image.commit + 1;
         self.next_fast = self.next_fast.max(image.commit + 1);
         self.transfer = None;
@@ -215,13 +229,17 @@ impl<A: App> FastPaxosReplica<A> {
         self.status = Status::Recovering;
         self.amnesia = Some(Amnesia {
             nonce,
+            epoch: None,
             responses: BTreeMap::new(),
             min_view: None,
             adopted: None,
             resend_at: now + self.cfg.timeouts.state_transfer,
             target_since: now,
         });
-        self.send_plain(Destination::OtherReplicas, Message::Recovery { nonce });
+        self.send_plain(
+            Destination::OtherReplicas,
+            Message::Recovery { nonce, epoch: 0 },
+        );
     }
 
     pub(crate) fn recovery_timer(&mut self, now: Time) {
@@ -230,17 +248,25 @@ impl<A: App> FastPaxosReplica<A> {
         let Some(a) = self.amnesia.as_mut() else {
             return;
         };
+        let (nonce, epoch) = (a.nonce, a.epoch.unwrap_or(0));
         match (a.min_view, a.adopted) {
             (None, _) if now >= a.resend_at => {
                 a.resend_at = now + t.state_transfer;
-                let nonce = a.nonce;
-                self.send_plain(Destination::OtherReplicas, Message::Recovery { nonce });
+                self.send_plain(
+                    Destination::OtherReplicas,
+                    Message::Recovery { nonce, epoch },
+                );
             }
             (Some(_), None) if now >= a.target_since + t.leader_timeout => {
                 self.amnesiac_follow(now, view + 1);
             }
             (Some(_), None) if now >= a.resend_at => {
                 a.resend_at = now + t.view_change;
+                // Keep announcing the epoch: the view's phase-1 quorum must all know it.
+                self.send_plain(
+                    Destination::OtherReplicas,
+                    Message::Recovery { nonce, epoch },
+                );
                 self.send_plain(
                     Destination::OtherReplicas,
                     Message::ViewChangeRequest { view },
@@ -257,23 +283,8 @@ impl<A: App> FastPaxosReplica<A> {
         message: Message<'_>,
     ) {
         match message {
-            Message::RecoveryResponse { view, nonce } => {
-                let qc = self.q.classic;
-                let Some(a) = self.amnesia.as_mut() else {
-                    return;
-                };
-                if nonce != a.nonce || a.min_view.is_some() {
-                    self.stats.stale += 1;
-                    return;
-                }
-                a.responses.insert(sender, view);
-                // A classic quorum of others: one of them joined every view this replica
-                // could have voted in before it lost its memory.
-                if a.responses.len() >= qc {
-                    let newest = a.responses.values().copied().max().unwrap_or(0);
-                    a.min_view = Some(newest + 1);
-                    self.amnesiac_follow(now, newest + 1);
-                }
+            Message::RecoveryResponse { view, nonce, epoch } => {
+                self.on_recovery_response(now, sender, view, nonce, epoch);
             }
             Message::ViewChangeRequest { view } => {
                 if self.amnesia.as_ref().is_some_and(|a| a.min_view.is_some()) && view > self.view {
@@ -305,6 +316,65 @@ impl<A: App> FastPaxosReplica<A> {
         }
     }
 
+    /// Recovery in two steps, each answered by a classic quorum of others: which epochs
+    /// they know of this replica (it takes the next one), then, the epoch announced, which
+    /// views they joined (it asks for a view above all of them).
+    fn on_recovery_response(
+        &mut self,
+        now: Time,
+        sender: usize,
+        view: u64,
+        nonce: u64,
+        known: u64,
+    ) {
+        let qc = self.q.classic;
+        let Some(a) = self.amnesia.as_mut() else {
+            return;
+        };
+        if nonce != a.nonce || a.min_view.is_some() {
+            self.stats.stale += 1;
+            return;
+        }
+        match a.epoch {
+            Some(e) if known == e => {
+                a.responses.insert(sender, (view, known));
+            }
+            // An answer to the first step, late.
+            Some(e) if known < e => {
+                self.stats.stale += 1;
+                return;
+            }
+            // None yet, or a responder knows a later epoch than the one announced: this
+            // replica recovers under one above it.
+            _ => {
+                a.responses.insert(sender, (view, known));
+                let highest = a.responses.values().map(|&(_, e)| e).max().unwrap_or(0);
+                if a.epoch.is_none() && a.responses.len() < qc {
+                    return;
+                }
+                let epoch = highest + 1;
+                a.epoch = Some(epoch);
+                a.responses.clear();
+                a.resend_at = now + self.cfg.timeouts.state_transfer;
+                self.incarnation = epoch;
+                let me = self.me();
+                self.learn_epoch(me, epoch);
+                self.send_plain(
+                    Destination::OtherReplicas,
+                    Message::Recovery { nonce, epoch },
+                );
+                return;
+            }
+        }
+        // A classic quorum of others acknowledged the epoch: one of them joined every view
+        // this replica could have voted in before it lost its memory.
+        if a.responses.len() >= qc {
+            let newest = a.responses.values().map(|&(v, _)| v).max().unwrap_or(0);
+            a.min_view = Some(newest + 1);
+            self.amnesiac_follow(now, newest + 1);
+        }
+    }
+
     /// A recovering replica moves to view `target` (or the first one after it that another
     /// replica leads: it cannot lead before it has recovered), asking the others to join.
     pub(crate) fn amnesiac_follow(&mut self, now: Time, target: u64) {
@@ -333,11 +403,16 @@ impl<A: App> FastPaxosReplica<A> {
         );
     }
 
-    pub(crate) fn amnesiac_may_join(&self, view: u64) -> bool {
-        self.amnesia
-            .as_ref()
-            .and_then(|a| a.min_view)
-            .is_some_and(|m| view >= m)
+    /// Whether a recovering replica may adopt the START-VIEW of `view` that `vouched` for
+    /// the replicas' epochs: a view it asked for, whose phase-1 quorum all knew its epoch.
+    pub(crate) fn amnesiac_may_join(&self, view: u64, vouched: &[u64]) -> bool {
+        let Some(a) = self.amnesia.as_ref() else {
+            return false;
+        };
+        let fenced = a
+            .epoch
+            .is_some_and(|e| vouched.get(self.me()).is_some_and(|&v| v >= e));
+        fenced && a.min_view.is_some_and(|m| view >= m)
     }
 
     /// A recovering replica adopted the START-VIEW of `view`: it recovers once its chosen
@@ -356,6 +431,8 @@ impl<A: App> FastPaxosReplica<A> {
     fn finish_recovery(&mut self, now: Time) {
         self.counters.recoveries += 1;
         self.status = Status::Normal;
+        let me = self.me();
+        self.incarnation = self.incarnation.max(self.epochs[me]);
         self.amnesia = None;
         self.leader_heard = now;
         let (view, commit) = (self.view, self.commit);

@@ -16,7 +16,6 @@ use crate::protocol::Destination;
 use crate::protocol::fastpaxos::blob::{Blob, ChunkIn, OutgoingBlob};
 use crate::protocol::fastpaxos::images::{SlotRecord, StartViewImage, ViewChangeReport};
 use crate::protocol::fastpaxos::messages::{ChunkKind, Message};
-use crate::protocol::fastpaxos::replica::Tally;
 use crate::protocol::fastpaxos::types::{Entry, Report, Request, Round, pick};
 use crate::time::Time;
 
@@ -79,7 +78,9 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     pub(crate) fn clear_leader_state(&mut self) {
-        self.tallies.clear();
+        while let Some((_, t)) = self.tallies.pop_first() {
+            self.recycle_tally(t);
+        }
         self.next_slot_check = None;
         self.adopted = 0;
         self.start_view_sent.iter_mut().for_each(|t| *t = None);
@@ -90,10 +91,12 @@ impl<A: App> FastPaxosReplica<A> {
     fn report(&self) -> ViewChangeReport {
         ViewChangeReport {
             commit: self.commit,
+            epoch: self.incarnation,
+            epochs: self.epochs.clone(),
             votes: self
                 .log
-                .range(self.commit + 1..)
-                .map(|(&slot, s)| SlotRecord {
+                .range_from(self.commit + 1)
+                .map(|(slot, s)| SlotRecord {
                     slot,
                     round: s.round,
                     chosen: s.chosen,
@@ -177,6 +180,11 @@ impl<A: App> FastPaxosReplica<A> {
             self.stats.malformed += 1;
             return;
         };
+        // What the sender knows of recoveries, and its own epoch.
+        for (i, &e) in report.epochs.iter().enumerate().take(self.n()) {
+            self.learn_epoch(i, e);
+        }
+        self.learn_epoch(blob.sender, report.epoch);
         if let Some(vc) = self.vc.as_mut() {
             vc.reports.insert(blob.sender, report);
         }
@@ -188,7 +196,15 @@ impl<A: App> FastPaxosReplica<A> {
         if self.status != Status::ViewChange || !self.am_leader() {
             return;
         }
-        let Some(vc) = self.vc.as_ref() else { return };
+        let (epochs, me) = (&self.epochs, self.cfg.index);
+        let Some(vc) = self.vc.as_mut() else { return };
+        // A report from before its sender lost its memory does not count (the recovery
+        // fence): the sender no longer keeps the promise it made there. (Its own report is
+        // of this incarnation, whatever epoch it was tagged with.)
+        let before = vc.reports.len();
+        vc.reports
+            .retain(|&i, r| i == me || r.epoch >= epochs.get(i).copied().unwrap_or(0));
+        self.stats.stale += (before - vc.reports.len()) as u64;
         if vc.reports.len() < self.q.classic {
             return;
         }
@@ -212,6 +228,14 @@ impl<A: App> FastPaxosReplica<A> {
     fn finish_view_change(&mut self, now: Time, reports: BTreeMap<usize, ViewChangeReport>) {
         let view = self.view;
         let me = self.me();
+        // The epochs every report knew: a replica recovering under one of them may join.
+        for (i, v) in self.vouched.iter_mut().enumerate() {
+            *v = reports
+                .values()
+                .map(|r| r.epochs.get(i).copied().unwrap_or(0))
+                .min()
+                .unwrap_or(0);
+        }
         let last = reports
             .values()
             .filter_map(|r| r.votes.last().map(|v| v.slot))
@@ -235,7 +259,7 @@ impl<A: App> FastPaxosReplica<A> {
                     _ => Report::None,
                 });
             }
-            if let Some(s) = self.log.get(&slot).filter(|s| s.chosen) {
+            if let Some(s) = self.log.get(slot).filter(|s| s.chosen) {
                 decided.push((slot, s.entry.clone(), true));
                 continue;
             }
@@ -260,19 +284,19 @@ impl<A: App> FastPaxosReplica<A> {
         // the quorum voted there, and all of them promised this view).
         let above: Vec<u64> = self
             .log
-            .range(self.commit + 1..)
+            .range_from(self.commit + 1)
             .filter(|(_, s)| !s.chosen)
-            .map(|(&slot, _)| slot)
+            .map(|(slot, _)| slot)
             .collect();
         for slot in above {
-            self.log.remove(&slot);
+            self.log.remove(slot);
         }
         let n = self.n();
         let deadline = now + self.cfg.timeouts.resend;
         for (slot, entry, chosen) in decided {
             let round = Round::classic(view);
             if !chosen {
-                let mut t = Tally::new(n, deadline);
+                let mut t = self.new_tally(deadline);
                 t.classic = Some(entry.clone());
                 t.acks = 1 << me;
                 t.from_start_view = true;
@@ -329,11 +353,12 @@ impl<A: App> FastPaxosReplica<A> {
             first_slot: self.log_start,
             fast_from: self.fast_from.max(self.commit + 1),
             frontier: (self.frontier + 1).max(self.fast_from).max(self.commit + 1),
+            vouched: self.vouched.clone(),
             entries: self
                 .log
                 .iter()
-                .filter(|&(&slot, s)| slot < self.fast_from || s.chosen)
-                .map(|(&slot, s)| SlotRecord {
+                .filter(|&(slot, s)| slot < self.fast_from || s.chosen)
+                .map(|(slot, s)| SlotRecord {
                     slot,
                     round: s.round,
                     chosen: s.chosen,
@@ -384,14 +409,22 @@ impl<A: App> FastPaxosReplica<A> {
             );
             return;
         }
-        if self.status == Status::Recovering && !self.amnesiac_may_join(w) {
-            self.stats.stale += 1;
-            return;
-        }
         let Ok(sv) = StartViewImage::decode(&blob.data) else {
             self.stats.malformed += 1;
             return;
         };
+        if self.status == Status::Recovering && !self.amnesiac_may_join(w, &sv.vouched) {
+            self.stats.stale += 1;
+            if w >= self.view && self.amnesia.as_ref().is_some_and(|a| a.min_view.is_some()) {
+                // Formed without the fence (a member of its phase-1 quorum had not heard of
+                // this recovery): the next view will be.
+                self.amnesiac_follow(now, w + 1);
+            }
+            return;
+        }
+        for (i, &e) in sv.vouched.iter().enumerate().take(self.n()) {
+            self.learn_epoch(i, e);
+        }
         if w > self.view {
             self.view = w;
             self.stats.view_changes += 1;
@@ -415,8 +448,7 @@ impl<A: App> FastPaxosReplica<A> {
                         chosen: true,
                     },
                 );
-            } else if rec.slot < sv.fast_from && !self.log.get(&rec.slot).is_some_and(|s| s.chosen)
-            {
+            } else if rec.slot < sv.fast_from && !self.log.get(rec.slot).is_some_and(|s| s.chosen) {
                 self.log.insert(
                     rec.slot,
                     Slot {
@@ -431,12 +463,12 @@ impl<A: App> FastPaxosReplica<A> {
         // them, so the fast round starts afresh there.
         let stale: Vec<u64> = self
             .log
-            .range(self.commit + 1..)
-            .filter(|(slot, s)| !s.chosen && **slot >= sv.first_slot && !covered.contains(*slot))
-            .map(|(&slot, _)| slot)
+            .range_from(self.commit + 1)
+            .filter(|(slot, s)| !s.chosen && *slot >= sv.first_slot && !covered.contains(slot))
+            .map(|(slot, _)| slot)
             .collect();
         for slot in stale {
-            self.log.remove(&slot);
+            self.log.remove(slot);
         }
         self.fast_from = sv.fast_from;
         self.next_fast = sv.frontier.max(sv.fast_from);
