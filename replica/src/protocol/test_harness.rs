@@ -4,7 +4,9 @@
 //! filter decides which datagrams are delivered, lost or held back (to reorder them).
 //!
 //! A protocol plugs in through [`TestProtocol`]; its `tests/harness.rs` holds the impl and
-//! the helpers only it needs (as inherent impls on `Cluster<ItsProtocol>`).
+//! the helpers only it needs (as inherent impls on `Cluster<ItsProtocol>`). Tests of most
+//! protocols poll the clients for completions; a protocol may instead have the cluster log
+//! them as they come ([`TestProtocol::LOG_COMPLETIONS`], [`Cluster::run_until_done`]).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -17,7 +19,9 @@ use dataplane::oum::{GroupId, GroupSpec, Sequencer, SessionNumber, Verdict};
 use dataplane::wire::{OUM_HEADER_LEN, OUM_PREAMBLE, OumRepr};
 
 use crate::app::kv::{KvOp, KvResult};
-use crate::protocol::{Client, ClientId, Destination, MAX_DATAGRAM, Node, Replica, RequestId};
+use crate::protocol::{
+    Client, ClientId, Completion, Destination, MAX_DATAGRAM, Node, Replica, RequestId,
+};
 use crate::sim::SimProtocol;
 use crate::time::Time;
 
@@ -43,6 +47,11 @@ pub(crate) trait TestProtocol: Default {
 
     /// Port of replica 0; replica `i` listens on the next ports.
     const BASE_PORT: u16 = 42000;
+
+    /// Whether the cluster moves every completion into [`Cluster::done`] as it drains the
+    /// clients (for [`Cluster::run_until_done`]). Off, tests poll the clients themselves
+    /// ([`Cluster::wait`], [`Cluster::call`], [`Cluster::call_all`] need it off).
+    const LOG_COMPLETIONS: bool = false;
 
     /// Decodes a datagram's payload (after the OUM header of a stamped datagram).
     fn decode(payload: &[u8]) -> Option<Self::Message<'_>>;
@@ -148,6 +157,26 @@ impl From<bool> for Fate {
 
 type Filter<P> = Box<dyn FnMut(&Packet<P>) -> Fate>;
 
+/// The addresses of a cluster's replicas and clients, for filters that tell hosts apart
+/// ([`Cluster::set_host_filter`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Hosts {
+    pub(crate) replicas: Vec<SocketAddrV4>,
+    pub(crate) clients: Vec<SocketAddrV4>,
+}
+
+impl Hosts {
+    /// The index of the replica at `a`, if one is.
+    pub(crate) fn replica(&self, a: SocketAddrV4) -> Option<usize> {
+        self.replicas.iter().position(|r| *r == a)
+    }
+
+    /// The index of the client at `a`, if one is.
+    pub(crate) fn client(&self, a: SocketAddrV4) -> Option<usize> {
+        self.clients.iter().position(|c| *c == a)
+    }
+}
+
 pub(crate) struct Cluster<P: TestProtocol> {
     pub(crate) config: ClusterConfig,
     /// The settings the replicas were built from.
@@ -164,6 +193,9 @@ pub(crate) struct Cluster<P: TestProtocol> {
     pub(crate) held: Vec<Packet<P>>,
     pub(crate) delivered: u64,
     pub(crate) lost: Vec<Packet<P>>,
+    /// Each client's completions, in order, when [`TestProtocol::LOG_COMPLETIONS`] is on
+    /// (empty otherwise).
+    pub(crate) done: Vec<Vec<Completion>>,
 }
 
 impl<P: TestProtocol> Cluster<P> {
@@ -191,6 +223,7 @@ impl<P: TestProtocol> Cluster<P> {
         let client_addrs: Vec<SocketAddrV4> = (0..clients)
             .map(|i| SocketAddrV4::new(Ipv4Addr::new(127, 0, 1, 1), 50000 + i as u16))
             .collect();
+        let done = (0..clients).map(|_| Vec::new()).collect();
         let clients = client_addrs
             .iter()
             .enumerate()
@@ -210,6 +243,7 @@ impl<P: TestProtocol> Cluster<P> {
             held: Vec::new(),
             delivered: 0,
             lost: Vec::new(),
+            done,
         }
     }
 
@@ -223,6 +257,25 @@ impl<P: TestProtocol> Cluster<P> {
         mut filter: impl FnMut(&Packet<P>) -> F + 'static,
     ) {
         self.filter = Box::new(move |p| filter(p).into());
+    }
+
+    /// Like [`Cluster::set_filter`], for a filter that also sees the cluster's addresses.
+    pub(crate) fn set_host_filter<F: Into<Fate>>(
+        &mut self,
+        mut filter: impl FnMut(&Hosts, &Packet<P>) -> F + 'static,
+    ) {
+        let hosts = self.hosts();
+        self.filter = Box::new(move |p| filter(&hosts, p).into());
+    }
+
+    /// The addresses of the replicas and clients.
+    pub(crate) fn hosts(&self) -> Hosts {
+        Hosts {
+            replicas: (0..self.replicas.len())
+                .map(|i| self.replica_addr(i))
+                .collect(),
+            clients: self.client_addrs.clone(),
+        }
     }
 
     pub(crate) fn clear_filter(&mut self) {
@@ -278,6 +331,11 @@ impl<P: TestProtocol> Cluster<P> {
                 let from = self.client_addrs[c];
                 let bytes = buf[..t.len].to_vec();
                 self.enqueue(from, t.destination, &bytes, None);
+            }
+            if P::LOG_COMPLETIONS {
+                while let Some(done) = self.clients[c].poll_completion() {
+                    self.done[c].push(done);
+                }
             }
         }
     }
@@ -388,7 +446,29 @@ impl<P: TestProtocol> Cluster<P> {
 
     /// Delivers everything in flight without advancing time.
     pub(crate) fn settle(&mut self) {
-        while self.step() {}
+        let mut steps = 0u64;
+        while self.step() {
+            steps += 1;
+            assert!(steps < 1_000_000, "message storm");
+        }
+    }
+
+    /// Runs until client `c` has logged `count` completions ([`TestProtocol::LOG_COMPLETIONS`])
+    /// or virtual time passes `limit_ms` from now; returns whether it has. Counts only when
+    /// nothing is in flight: it delivers everything, then fires the next timers, and so on.
+    pub(crate) fn run_until_done(&mut self, c: usize, count: usize, limit_ms: u64) -> bool {
+        assert!(P::LOG_COMPLETIONS, "the cluster logs no completions");
+        let limit = self.now + Duration::from_millis(limit_ms);
+        loop {
+            self.settle();
+            if self.done[c].len() >= count {
+                return true;
+            }
+            if !self.advance(limit) {
+                self.now = self.now.max(limit);
+                return self.done[c].len() >= count;
+            }
+        }
     }
 
     /// Client `c` invokes `op` (and nothing runs yet); returns the request id.
@@ -414,6 +494,7 @@ impl<P: TestProtocol> Cluster<P> {
         request: Option<RequestId>,
         limit_ms: u64,
     ) -> Option<KvResult> {
+        assert!(!P::LOG_COMPLETIONS, "completions go to the log");
         let mut result = None;
         self.run_until(limit_ms, |cl| {
             if let Some(done) = cl.clients[c].poll_completion() {
@@ -440,6 +521,7 @@ impl<P: TestProtocol> Cluster<P> {
     /// Every client invokes an append to `key` at once; runs until all complete. Returns
     /// how many completed.
     pub(crate) fn call_all(&mut self, key: &[u8], limit_ms: u64) -> usize {
+        assert!(!P::LOG_COMPLETIONS, "completions go to the log");
         let now = self.now;
         for c in 0..self.clients.len() {
             let value = format!("c{c}t{}", now.as_nanos());

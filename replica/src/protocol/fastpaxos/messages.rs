@@ -116,35 +116,7 @@ pub enum VoteRef<'a> {
     Truncated,
 }
 
-/// What a chunk belongs to: blobs too large for one datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChunkKind {
-    /// A replica's VIEW-CHANGE (its phase-1b report) to the new leader.
-    ViewChange,
-    /// The new leader's START-VIEW.
-    StartView,
-    /// A state transfer image.
-    State,
-}
-
-impl ChunkKind {
-    fn code(self) -> u8 {
-        match self {
-            ChunkKind::ViewChange => 1,
-            ChunkKind::StartView => 2,
-            ChunkKind::State => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Result<ChunkKind, CodecError> {
-        match code {
-            1 => Ok(ChunkKind::ViewChange),
-            2 => Ok(ChunkKind::StartView),
-            3 => Ok(ChunkKind::State),
-            v => Err(invalid("chunk kind", u64::from(v))),
-        }
-    }
-}
+pub use crate::protocol::blob::ChunkKind;
 
 /// A Fast Paxos message (docs/protocols.md has the table).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,17 +4,11 @@
 //! it forgot. Without the fence both scenarios below start a view from the stale report;
 //! in the first that loses a chosen, answered request.
 
-use super::harness::{Cluster, Cluster0, Fate, Packet};
-use crate::app::kv::{KvResult, KvStore};
+use super::harness::{Cluster, Fate, Hosts, Packet};
+use crate::app::kv::KvResult;
+use crate::protocol::fastpaxos::Status;
 use crate::protocol::fastpaxos::messages::{ChunkKind, Message};
-use crate::protocol::fastpaxos::{FastPaxosReplica, Status};
 use crate::protocol::{EntryId, Replica};
-
-fn recover(c: &mut Cluster, i: usize, nonce: u64) {
-    let cfg = super::harness::replica_config(&c.config, i, 1024);
-    c.replicas[i] = FastPaxosReplica::recovering(cfg, KvStore::default(), nonce, c.now);
-    c.up[i] = true;
-}
 
 fn is_report(p: &Packet) -> bool {
     matches!(
@@ -26,14 +20,14 @@ fn is_report(p: &Packet) -> bool {
     )
 }
 
-fn is_report_from(a: &Cluster0, p: &Packet, r: usize) -> bool {
+fn is_report_from(a: &Hosts, p: &Packet, r: usize) -> bool {
     a.replica(p.from) == Some(r) && is_report(p)
 }
 
 /// Replica 1, cut off, joins `view` on its own: its VIEW-CHANGE-REQUEST is lost and its
 /// report to the view's leader is held by the network. Then it loses its memory.
 fn report_then_crash(c: &mut Cluster, view: u64) {
-    c.set_filter(|a, p| {
+    c.set_host_filter(|a, p| {
         let from_1 = a.replica(p.from) == Some(1);
         if from_1 && is_report(p) {
             Fate::Hold
@@ -47,7 +41,7 @@ fn report_then_crash(c: &mut Cluster, view: u64) {
     c.replicas[1].start_view_change(now, view);
     c.settle();
     assert!(!c.held.is_empty(), "the pre-crash report is held");
-    recover(c, 1, 77);
+    c.lose_memory(1, 77);
 }
 
 fn appended(c: &Cluster, k: usize) -> String {
@@ -92,7 +86,7 @@ fn a_pre_crash_report_for_a_later_view_is_not_counted() {
 
     // 0 comes back cut off from the others and joins view 3; the stale report arrives.
     c.up[0] = true;
-    c.set_filter(|a, p| {
+    c.set_host_filter(|a, p| {
         let stale = is_report_from(a, p, 1);
         let touches_0 = a.replica(p.from) == Some(0) || a.replica(p.to) == Some(0);
         if touches_0 && !stale {
@@ -126,7 +120,7 @@ fn a_pre_crash_report_for_a_later_view_is_not_counted() {
             assert_eq!(c.replicas[i].committed_entry(3), x, "{}", c.describe());
         }
     }
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 /// n = 3. Replica 1 reported for view 2 (led by 2) before it lost its memory; recovering, it
@@ -138,7 +132,7 @@ fn a_pre_crash_report_for_the_view_it_rejoins_is_not_counted() {
     let mut c = Cluster::new(3, 1);
     c.appends(0, 2, "a");
     report_then_crash(&mut c, 2);
-    c.set_filter(|a, p| {
+    c.set_host_filter(|a, p| {
         if is_report_from(a, p, 0) {
             Fate::Lose
         } else {
@@ -171,6 +165,6 @@ fn a_pre_crash_report_for_the_view_it_rejoins_is_not_counted() {
     c.appends(0, 2, "b");
     c.run_for(300);
     assert_eq!(appended(&c, 3), "a0;a1;b0;b1;");
-    c.assert_agreement();
+    c.assert_fp_agreement();
     assert_eq!(c.replicas[1].execution(), c.replicas[2].execution());
 }

@@ -3,10 +3,10 @@
 //! a fast quorum chose unknown to everyone, and with a dead next leader), recovery after
 //! memory loss, state transfer from any replica, bounded logs, and hostile input.
 
-use super::harness::{Cluster, Fate, Packet};
-use crate::app::kv::{KvResult, KvStore};
+use super::harness::{Cluster, Fate, Hosts, Packet};
+use crate::app::kv::KvResult;
+use crate::protocol::fastpaxos::Status;
 use crate::protocol::fastpaxos::messages::{ChunkKind, Message};
-use crate::protocol::fastpaxos::{FastPaxosReplica, Status};
 use crate::protocol::{EntryId, Node, Replica};
 
 fn appended(result: &[u8]) -> String {
@@ -27,7 +27,7 @@ fn req(client: usize, request: u64) -> EntryId {
     }
 }
 
-fn is_request_from(c: &super::harness::Cluster0, p: &Packet, client: usize) -> bool {
+fn is_request_from(c: &Hosts, p: &Packet, client: usize) -> bool {
     c.client(p.from) == Some(client) && matches!(p.message(), Some(Message::Request { .. }))
 }
 
@@ -43,7 +43,7 @@ fn a_request_is_chosen_by_a_fast_quorum_and_answered_by_the_leader() {
     for i in 0..3 {
         assert_eq!(c.committed(i), vec![req(0, 1)], "replica {i}");
     }
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn concurrent_clients_all_complete_in_one_order() {
         }
     }
     c.run_for(100);
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 /// Replicas 0 and 1 get x before y; replica 2 gets y (and x only later). No value has a
@@ -82,7 +82,7 @@ fn concurrent_clients_all_complete_in_one_order() {
 fn a_collision_is_resolved_by_a_classic_round() {
     let mut c = Cluster::new(3, 2);
     let mut held = false;
-    c.set_filter(move |a, p| {
+    c.set_host_filter(move |a, p| {
         if !held && is_request_from(a, p, 0) && a.replica(p.to) == Some(2) {
             held = true;
             return Fate::Hold;
@@ -108,7 +108,7 @@ fn a_collision_is_resolved_by_a_classic_round() {
     for i in 0..3 {
         assert_eq!(c.committed(i), vec![req(0, 1), req(1, 1)], "replica {i}");
     }
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 /// Replicas 0 and 1 never get y; replica 2 never gets x. Slot 1 is decided for x; the
@@ -116,7 +116,7 @@ fn a_collision_is_resolved_by_a_classic_round() {
 #[test]
 fn a_request_that_lost_its_slot_is_proposed_again() {
     let mut c = Cluster::new(3, 2);
-    c.set_filter(|a, p| {
+    c.set_host_filter(|a, p| {
         let to = a.replica(p.to);
         let lose = (is_request_from(a, p, 1) && matches!(to, Some(0 | 1)))
             || (is_request_from(a, p, 0) && to == Some(2));
@@ -131,7 +131,7 @@ fn a_request_that_lost_its_slot_is_proposed_again() {
     assert!(c.now < crate::time::Time::from_millis(c.config.timeouts.client_resend_ms));
     c.run_for(1);
     assert_eq!(c.committed(2), vec![req(0, 1), req(1, 1)]);
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn a_silent_acceptor_costs_a_classic_round_per_slot_then_is_passed_over() {
         "n = 3 needs all three for a fast quorum"
     );
     assert_eq!(leader.classic_chosen, 10);
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 #[test]
@@ -161,7 +161,7 @@ fn a_crashed_leader_is_replaced_and_chosen_slots_survive() {
     assert!(c.committed(1).starts_with(&before));
     let value = ok(&c, 1, 4);
     assert!(value.starts_with("a0;a1;a2;a3;a4;b0;"), "{value}");
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn a_dead_next_leader_is_passed_over() {
     assert_eq!(c.leader(), Some(2));
     assert_eq!(c.replicas[2].view(), 2);
     assert!(c.replicas[3].stats().view_changes >= 2);
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 /// n = 5 (fast quorum 4). Acceptors 1-4 vote x in slot 1, which a fast quorum thereby
@@ -184,7 +184,7 @@ fn a_dead_next_leader_is_passed_over() {
 #[test]
 fn a_value_a_fast_quorum_chose_unknown_to_all_survives_a_leader_change() {
     let mut c = Cluster::new(5, 2);
-    c.set_filter(|a, p| {
+    c.set_host_filter(|a, p| {
         let to = a.replica(p.to);
         let from = a.replica(p.from);
         let lose = (is_request_from(a, p, 0) && to == Some(0))
@@ -228,13 +228,7 @@ fn a_value_a_fast_quorum_chose_unknown_to_all_survives_a_leader_change() {
     for i in 0..5 {
         assert_eq!(c.committed(i)[..2], [req(0, 1), req(1, 1)], "replica {i}");
     }
-    c.assert_agreement();
-}
-
-fn recover(c: &mut Cluster, i: usize, nonce: u64) {
-    let cfg = super::harness::replica_config(&c.config, i, 1024);
-    c.replicas[i] = FastPaxosReplica::recovering(cfg, KvStore::default(), nonce, c.now);
-    c.up[i] = true;
+    c.assert_fp_agreement();
 }
 
 #[test]
@@ -242,11 +236,11 @@ fn a_follower_that_lost_its_memory_recovers_in_a_new_view_and_votes_nothing_befo
     let mut c = Cluster::new(3, 1);
     c.appends(0, 20, "a");
     c.run_for(10);
-    recover(&mut c, 2, 7);
+    c.lose_memory(2, 7);
     assert_eq!(c.replicas[2].status(), Status::Recovering);
     // A request reaching it before it has recovered gets no vote.
     let now = c.now;
-    let client = c.addrs.clients[0];
+    let client = c.client_addrs[0];
     let mut buf = vec![0u8; 512];
     let mut w = crate::protocol::codec::Writer::new(&mut buf);
     Message::Request {
@@ -276,7 +270,7 @@ fn a_follower_that_lost_its_memory_recovers_in_a_new_view_and_votes_nothing_befo
     );
     c.appends(0, 5, "b");
     c.run_for(10);
-    c.assert_agreement();
+    c.assert_fp_agreement();
     assert_eq!(c.replicas[2].execution(), c.replicas[1].execution());
 }
 
@@ -284,7 +278,7 @@ fn a_follower_that_lost_its_memory_recovers_in_a_new_view_and_votes_nothing_befo
 fn a_leader_that_lost_its_memory_recovers_after_the_others_moved_on() {
     let mut c = Cluster::new(3, 1);
     c.appends(0, 10, "a");
-    recover(&mut c, 0, 9);
+    c.lose_memory(0, 9);
     c.appends(0, 10, "b");
     c.run_for(3000);
     assert_eq!(c.replicas[0].status(), Status::Normal);
@@ -292,7 +286,7 @@ fn a_leader_that_lost_its_memory_recovers_after_the_others_moved_on() {
     assert_ne!(c.leader(), None);
     c.appends(0, 3, "c");
     c.run_for(10);
-    c.assert_agreement();
+    c.assert_fp_agreement();
     let value = ok(&c, 0, 22);
     assert!(value.starts_with("a0;a1;"), "{value}");
     assert_eq!(value.matches(';').count(), 23);
@@ -308,7 +302,7 @@ fn a_leader_that_lost_its_memory_recovers_after_the_others_moved_on() {
 #[test]
 fn a_replica_that_lost_its_memory_cannot_undo_a_fast_quorum() {
     let mut c = Cluster::new(5, 2);
-    let chunk_from = |a: &super::harness::Cluster0, p: &Packet, r: usize| {
+    let chunk_from = |a: &Hosts, p: &Packet, r: usize| {
         a.replica(p.from) == Some(r)
             && matches!(
                 p.message(),
@@ -318,7 +312,7 @@ fn a_replica_that_lost_its_memory_cannot_undo_a_fast_quorum() {
                 })
             )
     };
-    c.set_filter(move |a, p| {
+    c.set_host_filter(move |a, p| {
         let to = a.replica(p.to);
         let leader_says = a.replica(p.from) == Some(0)
             && matches!(
@@ -348,7 +342,7 @@ fn a_replica_that_lost_its_memory_cannot_undo_a_fast_quorum() {
         "only the leader knows x chosen"
     );
     c.up[0] = false;
-    recover(&mut c, 3, 11);
+    c.lose_memory(3, 11);
     c.settle();
     let now = c.now;
     c.replicas[1].start_view_change(now, 1);
@@ -371,14 +365,14 @@ fn a_replica_that_lost_its_memory_cannot_undo_a_fast_quorum() {
         );
     }
     assert_eq!(ok(&c, 0, 0), "x;y;");
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
 
 #[test]
 fn a_lagging_replica_copies_state_from_any_replica_and_logs_stay_bounded() {
     let retain = 16;
-    let mut c = Cluster::with_retain(3, 1, retain);
-    c.set_filter(|a, p| {
+    let mut c = Cluster::with(3, 1, |p| p.retain = retain);
+    c.set_host_filter(|a, p| {
         if a.replica(p.to) == Some(2) || a.replica(p.from) == Some(2) {
             Fate::Lose
         } else {
@@ -388,7 +382,7 @@ fn a_lagging_replica_copies_state_from_any_replica_and_logs_stay_bounded() {
     c.appends(0, 100, "a");
     assert_eq!(c.replicas[2].commit_point(), 0);
     // Replica 2 is back, but its state requests to the leader are lost: it asks replica 1.
-    c.set_filter(|a, p| {
+    c.set_host_filter(|a, p| {
         let lose = a.replica(p.from) == Some(2)
             && a.replica(p.to) == Some(0)
             && matches!(p.message(), Some(Message::StateRequest { .. }));
@@ -400,7 +394,7 @@ fn a_lagging_replica_copies_state_from_any_replica_and_logs_stay_bounded() {
     assert_eq!(r.commit_point(), c.replicas[0].commit_point());
     c.appends(0, 200, "b");
     c.run_for(500);
-    c.assert_agreement();
+    c.assert_fp_agreement();
     for r in &c.replicas {
         assert!(
             r.log_len() as u64 <= retain + retain / 4 + 2,
@@ -420,7 +414,7 @@ fn a_lagging_replica_copies_state_from_any_replica_and_logs_stay_bounded() {
 fn a_leader_cut_off_from_the_others_steps_down() {
     let mut c = Cluster::new(3, 1);
     c.appends(0, 2, "a");
-    c.set_filter(|a, p| {
+    c.set_host_filter(|a, p| {
         let between_replicas = a.replica(p.from).is_some() && a.replica(p.to).is_some();
         let involves_0 = a.replica(p.from) == Some(0) || a.replica(p.to) == Some(0);
         if between_replicas && involves_0 {
@@ -447,7 +441,8 @@ fn garbage_foreign_and_stale_messages_are_counted_not_obeyed() {
     let mut c = Cluster::new(3, 1);
     c.appends(0, 2, "a");
     let stranger = "10.9.9.9:9".parse().unwrap();
-    let peer = c.addrs.replicas[1];
+    let peer = c.replica_addr(1);
+    let itself = c.replica_addr(0);
     let now = c.now;
     let r = &mut c.replicas[0];
     let before = r.stats();
@@ -476,7 +471,7 @@ fn garbage_foreign_and_stale_messages_are_counted_not_obeyed() {
             result: b"",
         }),
     );
-    r.handle_datagram(now, c.addrs.replicas[0], &vote);
+    r.handle_datagram(now, itself, &vote);
     let after = r.stats();
     assert_eq!(after.malformed, before.malformed + 1);
     assert_eq!(after.foreign, before.foreign + 3);
@@ -484,11 +479,12 @@ fn garbage_foreign_and_stale_messages_are_counted_not_obeyed() {
     c.up[0] = false;
     c.appends(0, 1, "b");
     let now = c.now;
+    let peer = c.replica_addr(2);
     let r = &mut c.replicas[1];
     let stale = r.stats().stale;
     r.handle_datagram(
         now,
-        c.addrs.replicas[2],
+        peer,
         &encode(Message::SyncReply { view: 0, commit: 0 }),
     );
     assert_eq!(r.stats().stale, stale + 1);
@@ -515,10 +511,10 @@ fn every_message_kind_to_every_role_is_handled() {
     c.appends(0, 3, "a");
     let now = c.now;
     c.replicas[2].start_view_change(now, 5);
-    recover(&mut c, 1, 3);
+    c.lose_memory(1, 3);
     let stranger = "10.9.9.9:9".parse().unwrap();
     for i in 0..3 {
-        for from in [c.addrs.replicas[(i + 1) % 3], stranger, c.addrs.clients[0]] {
+        for from in [c.replica_addr((i + 1) % 3), stranger, c.client_addrs[0]] {
             for bytes in &samples {
                 c.replicas[i].handle_datagram(now, from, bytes);
                 let mut buf = vec![0u8; crate::protocol::MAX_DATAGRAM];
@@ -533,5 +529,5 @@ fn every_message_kind_to_every_role_is_handled() {
     c.queue.clear();
     c.run_for(3000);
     c.appends(0, 2, "b");
-    c.assert_agreement();
+    c.assert_fp_agreement();
 }
