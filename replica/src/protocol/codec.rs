@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, EnvelopeRepr, MessageType};
+use dataplane::wire::{ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType, OUM_HEADER_LEN};
 
 /// Why a message body could not be decoded or encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -215,6 +215,34 @@ impl<'a> Writer<'a> {
             dst.copy_from_slice(&v.to_be_bytes());
         }
     }
+}
+
+/// An invalid field value.
+pub fn invalid(field: &'static str, value: u64) -> CodecError {
+    CodecError::Invalid { field, value }
+}
+
+/// Decodes an enveloped message: checks the envelope, hands its type, body and a reader
+/// over the body to `body`, and refuses bytes left after the last field.
+pub fn decode_enveloped<'a, T>(
+    datagram: &'a [u8],
+    body: impl FnOnce(u8, &'a [u8], &mut Reader<'a>) -> Result<T, CodecError>,
+) -> Result<T, CodecError> {
+    let envelope = Envelope::new_checked(datagram)
+        .map_err(|_| invalid("envelope length", datagram.len() as u64))?;
+    let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
+    let bytes = envelope.into_body();
+    let mut r = Reader::new(bytes);
+    let message = body(repr.msg_type.0, bytes, &mut r)?;
+    r.finish()?;
+    Ok(message)
+}
+
+/// The message behind the OUM header of a datagram that came through the sequencer.
+pub fn after_oum_header(datagram: &[u8]) -> Result<&[u8], CodecError> {
+    datagram
+        .get(OUM_HEADER_LEN..)
+        .ok_or(invalid("OUM datagram length", datagram.len() as u64))
 }
 
 /// Fills in the envelope header reserved at `at`.

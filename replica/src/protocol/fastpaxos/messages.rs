@@ -3,10 +3,12 @@
 
 use std::net::SocketAddrV4;
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType};
+use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
 
 use super::types::{Entry, Round};
-use crate::protocol::codec::{CodecError, Reader, Writer, write_envelope};
+use crate::protocol::codec::{
+    CodecError, Reader, Writer, decode_enveloped, invalid, write_envelope,
+};
 use crate::protocol::msg_type::FASTPAXOS_BASE;
 use crate::protocol::{ClientId, RequestId};
 
@@ -238,20 +240,10 @@ mod code {
 /// Largest operation a replica accepts: a vote carrying it must fit a datagram.
 pub const MAX_OP: usize = 7 * 1024;
 
-fn invalid(field: &'static str, value: u64) -> CodecError {
-    CodecError::Invalid { field, value }
-}
-
 impl<'a> Message<'a> {
     /// Decodes an enveloped message; any bytes give a message or an error.
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        let envelope = Envelope::new_checked(datagram)
-            .map_err(|_| invalid("envelope length", datagram.len() as u64))?;
-        let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
-        let mut r = Reader::new(envelope.into_body());
-        let m = Message::decode_body(repr.msg_type.0, &mut r)?;
-        r.finish()?;
-        Ok(m)
+        decode_enveloped(datagram, |msg_type, _, r| Message::decode_body(msg_type, r))
     }
 
     fn decode_body(msg_type: u8, r: &mut Reader<'a>) -> Result<Message<'a>, CodecError> {

@@ -3,12 +3,12 @@
 
 use std::net::SocketAddrV4;
 
-use dataplane::wire::{
-    ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType, OUM_HEADER_LEN, OumRepr,
-};
+use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType, OUM_HEADER_LEN, OumRepr};
 
 use super::types::{LogHash, ViewId};
-use crate::protocol::codec::{CodecError, Reader, Writer, write_envelope};
+use crate::protocol::codec::{
+    CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
+};
 use crate::protocol::msg_type::SPEC_BASE;
 use crate::protocol::{ClientId, RequestId};
 
@@ -111,28 +111,15 @@ mod code {
     pub(super) const RECOVERY_RESPONSE: u8 = B + 11;
 }
 
-fn invalid(field: &'static str, value: u64) -> CodecError {
-    CodecError::Invalid { field, value }
-}
-
 impl<'a> Message<'a> {
     /// Decodes an enveloped message (no OUM header).
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        let envelope = Envelope::new_checked(datagram)
-            .map_err(|_| invalid("envelope length", datagram.len() as u64))?;
-        let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
-        let mut r = Reader::new(envelope.into_body());
-        let m = Message::decode_body(repr.msg_type.0, &mut r)?;
-        r.finish()?;
-        Ok(m)
+        decode_enveloped(datagram, |msg_type, _, r| Message::decode_body(msg_type, r))
     }
 
     /// Decodes a message that came through the sequencer: OUM header, then the message.
     pub fn decode_sequenced(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        let body = datagram
-            .get(OUM_HEADER_LEN..)
-            .ok_or(invalid("OUM datagram length", datagram.len() as u64))?;
-        Message::decode(body)
+        Message::decode(after_oum_header(datagram)?)
     }
 
     fn decode_body(msg_type: u8, r: &mut Reader<'a>) -> Result<Message<'a>, CodecError> {

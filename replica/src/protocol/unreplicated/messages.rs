@@ -1,8 +1,6 @@
-use dataplane::wire::{ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType};
+use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
 
-use crate::protocol::codec::write_envelope;
-
-use crate::protocol::codec::{CodecError, Reader, Writer};
+use crate::protocol::codec::{CodecError, Writer, decode_enveloped, invalid, write_envelope};
 use crate::protocol::msg_type::{UNREPLICATED_REPLY, UNREPLICATED_REQUEST};
 use crate::protocol::{ClientId, RequestId};
 
@@ -23,26 +21,21 @@ pub enum Message<'a> {
 
 impl<'a> Message<'a> {
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        let invalid = |field, value| CodecError::Invalid { field, value };
-        let envelope = Envelope::new_checked(datagram)
-            .map_err(|_| invalid("envelope", datagram.len() as u64))?;
-        let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
-        let mut r = Reader::new(envelope.into_body());
-        let message = match repr.msg_type.0 {
-            UNREPLICATED_REQUEST => Message::Request {
-                client: r.u64()?,
-                request: r.u64()?,
-                op: r.bytes()?,
-            },
-            UNREPLICATED_REPLY => Message::Reply {
-                client: r.u64()?,
-                request: r.u64()?,
-                result: r.bytes()?,
-            },
-            t => return Err(invalid("message type", u64::from(t))),
-        };
-        r.finish()?;
-        Ok(message)
+        decode_enveloped(datagram, |msg_type, _, r| {
+            Ok(match msg_type {
+                UNREPLICATED_REQUEST => Message::Request {
+                    client: r.u64()?,
+                    request: r.u64()?,
+                    op: r.bytes()?,
+                },
+                UNREPLICATED_REPLY => Message::Reply {
+                    client: r.u64()?,
+                    request: r.u64()?,
+                    result: r.bytes()?,
+                },
+                t => return Err(invalid("message type", u64::from(t))),
+            })
+        })
     }
 
     pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {

@@ -2,10 +2,12 @@
 //! borrows operations, results, batches and chunk data from the datagram; a PREPARE's batch
 //! is checked entry by entry when decoded and read in place afterwards.
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType};
+use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
 
 use super::types::{ENTRY_OVERHEAD, Entry, EntryRef, encode_entry};
-use crate::protocol::codec::{CodecError, Reader, Writer, write_envelope};
+use crate::protocol::codec::{
+    CodecError, Reader, Writer, decode_enveloped, invalid, write_envelope,
+};
 use crate::protocol::msg_type::VR_BASE;
 use crate::protocol::{ClientId, MAX_DATAGRAM, RequestId};
 
@@ -164,20 +166,9 @@ pub enum Message<'a> {
     },
 }
 
-fn invalid(field: &'static str, value: u64) -> CodecError {
-    CodecError::Invalid { field, value }
-}
-
 impl<'a> Message<'a> {
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        let envelope = Envelope::new_checked(datagram)
-            .map_err(|_| invalid("envelope length", datagram.len() as u64))?;
-        let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
-        let body = envelope.into_body();
-        let mut r = Reader::new(body);
-        let m = Message::decode_body(repr.msg_type.0, body, &mut r)?;
-        r.finish()?;
-        Ok(m)
+        decode_enveloped(datagram, Message::decode_body)
     }
 
     fn decode_body(
