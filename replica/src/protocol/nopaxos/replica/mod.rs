@@ -134,6 +134,8 @@ pub struct NopaxosReplica<A> {
     // Leader.
     pub(crate) gap: Option<LeaderGap>,
     pub(crate) sync_round: Option<SyncRound>,
+    /// The acknowledgement flags of the last synchronization round, reused by the next.
+    pub(crate) spare_sync_acks: Vec<bool>,
     pub(crate) next_sync_at: Time,
     pub(crate) start_view_acks: Option<(BTreeSet<usize>, Time)>,
     pub(crate) start_view_blob: Option<OutgoingBlob>,
@@ -184,6 +186,7 @@ impl<A: App> NopaxosReplica<A> {
             noops_ahead: BTreeSet::new(),
             gap: None,
             sync_round: None,
+            spare_sync_acks: Vec::new(),
             next_sync_at: Time::ZERO + cfg.timeouts.sync_period,
             start_view_acks: None,
             start_view_blob: None,

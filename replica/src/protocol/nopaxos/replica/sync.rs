@@ -3,8 +3,6 @@
 //! log and the NO-OP lists behind it, so no message grows without bound (defect 6). The
 //! SYNC-PREPARE doubles as the leader's heartbeat.
 
-use std::collections::BTreeSet;
-
 use super::{CATCH_UP_BY_TRANSFER, NopaxosReplica, Status};
 use crate::app::App;
 use crate::protocol::Destination;
@@ -15,10 +13,20 @@ use crate::time::Time;
 #[derive(Debug, Clone)]
 pub(crate) struct SyncRound {
     pub(crate) slot: u64,
-    pub(crate) acks: BTreeSet<usize>,
+    /// Which replicas acknowledged, by index; kept between rounds so a round allocates
+    /// nothing.
+    pub(crate) acked: Vec<bool>,
+    pub(crate) acks: usize,
 }
 
 impl<A: App> NopaxosReplica<A> {
+    /// Ends the running synchronization round, if any, keeping its storage for the next.
+    pub(super) fn end_sync_round(&mut self) {
+        if let Some(round) = self.sync_round.take() {
+            self.spare_sync_acks = round.acked;
+        }
+    }
+
     pub(super) fn sync_timer(&mut self, now: Time) {
         if now < self.next_sync_at {
             return;
@@ -31,9 +39,14 @@ impl<A: App> NopaxosReplica<A> {
         };
         let (mut slot, noops) = self.noops_between(self.sync_point, last_final);
         slot = slot.max(self.sync_point);
+        self.end_sync_round();
+        let mut acked = std::mem::take(&mut self.spare_sync_acks);
+        acked.clear();
+        acked.resize(self.cfg.replicas.len(), false);
         self.sync_round = Some(SyncRound {
             slot,
-            acks: BTreeSet::new(),
+            acked,
+            acks: 0,
         });
         self.send(
             Destination::OtherReplicas,
@@ -171,14 +184,19 @@ impl<A: App> NopaxosReplica<A> {
         if round.slot != slot {
             return;
         }
-        round.acks.insert(sender);
-        if round.acks.len() >= f {
+        if let Some(acked) = round.acked.get_mut(sender)
+            && !*acked
+        {
+            *acked = true;
+            round.acks += 1;
+        }
+        if round.acks >= f {
             self.commit_sync(slot);
         }
     }
 
     fn commit_sync(&mut self, slot: u64) {
-        self.sync_round = None;
+        self.end_sync_round();
         self.send(
             Destination::OtherReplicas,
             Message::SyncCommit {

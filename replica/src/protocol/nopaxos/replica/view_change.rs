@@ -79,7 +79,7 @@ impl<A: App> NopaxosReplica<A> {
         self.status = Status::ViewChange;
         self.stats.view_changes += 1;
         self.gap = None;
-        self.sync_round = None;
+        self.end_sync_round();
         self.blocked = None;
         self.catch_up_to = 0;
         self.start_view_acks = None;
@@ -361,7 +361,7 @@ impl<A: App> NopaxosReplica<A> {
         self.noops_ahead.clear();
         self.blocked = None;
         self.gap = None;
-        self.sync_round = None;
+        self.end_sync_round();
         self.catch_up_to = 0;
         self.noops_applied = stable;
         self.vc = None;
