@@ -280,7 +280,10 @@ impl<A: App> SpecReplica<A> {
             if e == AdoptError::Conflict {
                 self.spec_stats.safety_alarms += 1;
             } else {
-                self.stats.malformed += 1;
+                // A well-formed image that does not line up with this log (cut from a state
+                // this replica has moved past, or a snapshot that does not fit): stale, and
+                // the transfer stays open for a better one.
+                self.stats.stale += 1;
             }
             return;
         }
