@@ -37,6 +37,27 @@ fn get_entries(r: &mut Reader<'_>) -> Result<(u64, Vec<Entry>), CodecError> {
     Ok((first, entries))
 }
 
+/// Replicas a table of recovery epochs may name.
+const MAX_EPOCHS: usize = 1024;
+
+/// A table of recovery epochs, one per replica.
+pub(crate) fn put_epochs(w: &mut Writer<'_>, epochs: &[u64]) -> Result<(), CodecError> {
+    w.count(epochs.len())?;
+    epochs.iter().try_for_each(|e| w.u64(*e))
+}
+
+pub(crate) fn get_epochs(r: &mut Reader<'_>) -> Result<Vec<u64>, CodecError> {
+    let n = r.count(8)?;
+    if n > MAX_EPOCHS {
+        return Err(crate::protocol::codec::invalid("epoch count", n as u64));
+    }
+    let mut epochs = Vec::with_capacity(n);
+    for _ in 0..n {
+        epochs.push(r.u64()?);
+    }
+    Ok(epochs)
+}
+
 /// Encodes with `f` into a vector of exactly the needed size (`size` is an upper bound).
 fn to_vec(size: usize, f: impl FnOnce(&mut Writer<'_>) -> Result<(), CodecError>) -> Vec<u8> {
     let mut buf = vec![0u8; size];
@@ -67,12 +88,16 @@ pub struct ViewChangeImage {
     pub entries: Vec<Entry>,
     /// NO-OPs this replica acknowledged for slots beyond its log: they win the merge too.
     pub noops_ahead: Vec<u64>,
+    /// The highest recovery epoch the sender knows of each replica, its own included (the
+    /// recovery fence: a report whose sender's epoch is below one its leader knows was sent
+    /// before the sender lost its memory, and is not counted).
+    pub epochs: Vec<u64>,
 }
 
 impl ViewChangeImage {
     pub fn encode(&self) -> Vec<u8> {
         to_vec(
-            72 + entries_len(&self.entries) + 8 * self.noops_ahead.len(),
+            80 + entries_len(&self.entries) + 8 * (self.noops_ahead.len() + self.epochs.len()),
             |w| {
                 self.last_normal_view.encode(w)?;
                 put_session(w, self.oum_session)?;
@@ -81,7 +106,8 @@ impl ViewChangeImage {
                 w.u64(self.sync_point)?;
                 put_entries(w, self.first_slot, &self.entries)?;
                 w.count(self.noops_ahead.len())?;
-                self.noops_ahead.iter().try_for_each(|s| w.u64(*s))
+                self.noops_ahead.iter().try_for_each(|s| w.u64(*s))?;
+                put_epochs(w, &self.epochs)
             },
         )
     }
@@ -99,6 +125,7 @@ impl ViewChangeImage {
         for _ in 0..n {
             noops_ahead.push(r.u64()?);
         }
+        let epochs = get_epochs(&mut r)?;
         r.finish()?;
         Ok(ViewChangeImage {
             last_normal_view,
@@ -109,6 +136,7 @@ impl ViewChangeImage {
             first_slot,
             entries,
             noops_ahead,
+            epochs,
         })
     }
 
@@ -250,6 +278,7 @@ mod tests {
             first_slot: 13,
             entries: entries(),
             noops_ahead: vec![20, 21],
+            epochs: vec![0, 3, 1],
         };
         let bytes = vc.encode();
         assert_eq!(ViewChangeImage::decode(&bytes).unwrap(), vc);

@@ -107,12 +107,17 @@ pub enum Message<'a> {
         view: ViewId,
         nonce: u64,
     },
+    /// `epoch` 0 asks for the epochs the others know; above 0 it announces the sender's new
+    /// recovery epoch.
     Recovery {
         nonce: u64,
+        epoch: u64,
     },
+    /// `epochs`: the highest recovery epoch the responder knows of each replica.
     RecoveryResponse {
         view: ViewId,
         nonce: u64,
+        epochs: Vec<u64>,
     },
 }
 
@@ -254,11 +259,20 @@ impl<'a> Message<'a> {
                 view: ViewId::decode(r)?,
                 nonce: r.u64()?,
             },
-            code::RECOVERY => Message::Recovery { nonce: r.u64()? },
-            code::RECOVERY_RESPONSE => Message::RecoveryResponse {
-                view: ViewId::decode(r)?,
+            code::RECOVERY => Message::Recovery {
                 nonce: r.u64()?,
+                epoch: r.u64()?,
             },
+            code::RECOVERY_RESPONSE => {
+                let view = ViewId::decode(r)?;
+                let nonce = r.u64()?;
+                let epochs = super::images::get_epochs(r)?;
+                Message::RecoveryResponse {
+                    view,
+                    nonce,
+                    epochs,
+                }
+            }
             t => return Err(invalid("NOPaxos message type", u64::from(t))),
         })
     }
@@ -430,12 +444,23 @@ impl<'a> Message<'a> {
                 }
                 Ok(())
             }
-            Message::StateTransferRequest { view, nonce }
-            | Message::RecoveryResponse { view, nonce } => {
+            Message::StateTransferRequest { view, nonce } => {
                 view.encode(w)?;
                 w.u64(*nonce)
             }
-            Message::Recovery { nonce } => w.u64(*nonce),
+            Message::RecoveryResponse {
+                view,
+                nonce,
+                epochs,
+            } => {
+                view.encode(w)?;
+                w.u64(*nonce)?;
+                super::images::put_epochs(w, epochs)
+            }
+            Message::Recovery { nonce, epoch } => {
+                w.u64(*nonce)?;
+                w.u64(*epoch)
+            }
         }
     }
 }
@@ -530,8 +555,15 @@ mod tests {
             Message::SyncReply { view: v, slot: 100 },
             Message::SyncCommit { view: v, slot: 100 },
             Message::StateTransferRequest { view: v, nonce: 77 },
-            Message::Recovery { nonce: 78 },
-            Message::RecoveryResponse { view: v, nonce: 78 },
+            Message::Recovery {
+                nonce: 78,
+                epoch: 2,
+            },
+            Message::RecoveryResponse {
+                view: v,
+                nonce: 78,
+                epochs: vec![0, 2, 1],
+            },
         ]
     }
 

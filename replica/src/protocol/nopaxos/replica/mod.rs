@@ -152,6 +152,9 @@ pub struct NopaxosReplica<A> {
     pub(crate) vc: Option<ViewChangeState>,
     pub(crate) transfer: Option<Transfer>,
     pub(crate) recovery: Option<Recovery>,
+    /// The highest recovery epoch this replica knows of each replica, its own included
+    /// (0: never recovered). The recovery fence: see `try_finish_view_change`.
+    pub(crate) epochs: Vec<u64>,
     pub(crate) assembler: Assembler,
     pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
     pub(crate) nonce_counter: u64,
@@ -198,6 +201,7 @@ impl<A: App> NopaxosReplica<A> {
             vc: None,
             transfer: None,
             recovery: None,
+            epochs: vec![0; cfg.n()],
             assembler: Assembler::default(),
             served_image: None,
             nonce_counter: 0,
@@ -341,7 +345,7 @@ impl<A: App> NopaxosReplica<A> {
             Message::StateTransferRequest { view, nonce } => {
                 self.on_state_transfer_request(sender, view, nonce)
             }
-            Message::Recovery { nonce } => self.on_recovery(sender, nonce),
+            Message::Recovery { nonce, epoch } => self.on_recovery(sender, nonce, epoch),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
             Message::Request { .. } | Message::Reply { .. } => self.stats.foreign += 1,
         }

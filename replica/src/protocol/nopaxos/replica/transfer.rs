@@ -1,7 +1,10 @@
 //! State transfer (a lagging replica, or one whose executed state a new view contradicts,
 //! copies a peer's application state and log, in chunks that fit a datagram, from any
 //! up-to-date replica: defect 5) and crash recovery of a replica that lost its memory
-//! (Viewstamped Replication Revisited: it takes no part until it has caught up).
+//! (Viewstamped Replication Revisited: it takes no part until it has caught up; here it
+//! also announces a new recovery epoch, which fences off its pre-crash VIEW-CHANGEs, and
+//! rejoins only a view formed without it: docs/protocols.md, NOPaxos "State transfer and
+//! recovery").
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,8 +45,25 @@ pub(crate) struct Transfer {
 #[derive(Debug, Clone)]
 pub(crate) struct Recovery {
     pub(crate) nonce: u64,
+    /// The epoch this recovery announced; 0 while it is still asking for the known ones.
+    pub(crate) epoch: u64,
+    /// Once the epoch is acknowledged: the view, formed without this replica, it rejoins,
+    /// and when to ask for the next one instead.
+    pub(crate) target: Option<(ViewId, Time)>,
     pub(crate) responses: BTreeMap<usize, ViewId>,
     pub(crate) resend_at: Time,
+}
+
+/// The first view above `view` (same session) that replica `me` of `n` does not lead.
+fn view_after(view: ViewId, n: usize, me: usize) -> ViewId {
+    let mut next = ViewId {
+        leader_num: view.leader_num + 1,
+        session_num: view.session_num,
+    };
+    if next.leader(n) == me {
+        next.leader_num += 1;
+    }
+    next
 }
 
 impl<A: App> NopaxosReplica<A> {
@@ -264,13 +284,20 @@ impl<A: App> NopaxosReplica<A> {
         self.status = Status::Recovering;
         self.recovery = Some(Recovery {
             nonce,
+            epoch: 0,
+            target: None,
             responses: BTreeMap::new(),
             resend_at: now + self.cfg.timeouts.state_transfer,
         });
-        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
+        self.send(
+            Destination::OtherReplicas,
+            Message::Recovery { nonce, epoch: 0 },
+        );
     }
 
     pub(super) fn recovery_timer(&mut self, now: Time) {
+        let (n, me) = (self.cfg.n(), self.cfg.index);
+        let leader_timeout = self.cfg.timeouts.leader_timeout;
         let Some(r) = self.recovery.as_mut() else {
             return;
         };
@@ -278,17 +305,40 @@ impl<A: App> NopaxosReplica<A> {
             return;
         }
         r.resend_at = now + self.cfg.timeouts.state_transfer;
-        let nonce = r.nonce;
-        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
+        let (nonce, epoch) = (r.nonce, r.epoch);
+        if let Some((view, deadline)) = r.target {
+            // The view has not started in time: ask for the next one.
+            let view = if now >= deadline {
+                let next = view_after(view, n, me);
+                r.target = Some((next, now + leader_timeout));
+                next
+            } else {
+                view
+            };
+            self.send(
+                Destination::OtherReplicas,
+                Message::ViewChangeRequest { view },
+            );
+        }
+        self.send(
+            Destination::OtherReplicas,
+            Message::Recovery { nonce, epoch },
+        );
     }
 
-    pub(super) fn on_recovery(&mut self, sender: usize, nonce: u64) {
+    /// Only a normal replica answers: it learns the announced epoch before it answers, and
+    /// keeps it (the recovery fence relies on f+1 normal replicas knowing it).
+    pub(super) fn on_recovery(&mut self, sender: usize, nonce: u64, epoch: u64) {
         if self.status == Status::Normal {
+            if let Some(e) = self.epochs.get_mut(sender) {
+                *e = (*e).max(epoch);
+            }
             self.send(
                 Destination::Replica(sender),
                 Message::RecoveryResponse {
                     view: self.view,
                     nonce,
+                    epochs: self.epochs.clone(),
                 },
             );
         }
@@ -301,14 +351,23 @@ impl<A: App> NopaxosReplica<A> {
         message: Message<'_>,
     ) {
         match message {
-            Message::RecoveryResponse { view, nonce } => {
+            Message::RecoveryResponse {
+                view,
+                nonce,
+                epochs,
+            } => {
+                let me = self.cfg.index;
+                if self.recovery.as_ref().is_none_or(|r| r.nonce != nonce) {
+                    return;
+                }
+                self.learn_epochs(&epochs);
                 let Some(r) = self.recovery.as_mut() else {
                     return;
                 };
-                if nonce != r.nonce {
-                    return;
+                // In the announcing round, only answers that know the announced epoch count.
+                if r.epoch == 0 || epochs.get(me).is_some_and(|e| *e >= r.epoch) {
+                    r.responses.insert(sender, view);
                 }
-                r.responses.insert(sender, view);
                 self.maybe_finish_recovery(now);
             }
             Message::Chunk {
@@ -323,8 +382,9 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    /// With f+1 answers, the latest view among them is at least as recent as any view this
-    /// replica took part in before its crash; its state comes from that view's leader.
+    /// With f+1 answers: first announce the next epoch; with f+1 answers that know it, ask
+    /// for a view above the latest of them; once f+1 answers show that view (or a later
+    /// one) formed, copy the state of its leader.
     fn maybe_finish_recovery(&mut self, now: Time) {
         let Some(r) = self.recovery.as_ref() else {
             return;
@@ -332,12 +392,46 @@ impl<A: App> NopaxosReplica<A> {
         if r.responses.len() < self.f() + 1 || self.transfer.is_some() {
             return;
         }
+        if r.epoch == 0 {
+            // f+1 replicas told the epochs they know: take the next one of this replica
+            // (above that of any incarnation that sent a VIEW-CHANGE) and announce it.
+            let me = self.cfg.index;
+            let epoch = self.epochs[me] + 1;
+            self.epochs[me] = epoch;
+            if let Some(r) = self.recovery.as_mut() {
+                r.epoch = epoch;
+                r.responses.clear();
+                r.resend_at = now;
+            }
+            self.recovery_timer(now);
+            return;
+        }
         let Some(latest) = r.responses.values().copied().max_by_key(ViewId::rank) else {
             return;
         };
+        let Some((target, _)) = r.target else {
+            // The others acknowledged the epoch. This replica may have acknowledged requests
+            // before its crash that even the leader it would copy does not hold yet (OUM
+            // delivers to followers and leader independently): it rejoins only a view formed
+            // after now, from f+1 reports of the others (a quorum that meets every set of
+            // replicas that completed a request, less this replica).
+            let target = view_after(latest, self.cfg.n(), self.cfg.index);
+            if let Some(r) = self.recovery.as_mut() {
+                r.target = Some((target, now + self.cfg.timeouts.leader_timeout));
+            }
+            self.send(
+                Destination::OtherReplicas,
+                Message::ViewChangeRequest { view: target },
+            );
+            return;
+        };
         let leader = latest.leader(self.cfg.n());
-        // If this replica leads that view, the others must first move on without it.
-        if leader != self.cfg.index && r.responses.get(&leader) == Some(&latest) {
+        // Its state comes from the leader of a view at or above the target (never this
+        // replica: the others must first move on without it).
+        if latest.covers(&target)
+            && leader != self.cfg.index
+            && r.responses.get(&leader) == Some(&latest)
+        {
             self.view = latest;
             self.start_transfer_from(now, leader, latest, Purpose::Recovery);
         }

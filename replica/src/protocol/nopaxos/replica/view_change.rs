@@ -60,6 +60,14 @@ impl<A: App> NopaxosReplica<A> {
                 .range(self.sync_point + 1..)
                 .copied()
                 .collect(),
+            epochs: self.epochs.clone(),
+        }
+    }
+
+    /// Takes on every recovery epoch `epochs` knows that this replica did not.
+    pub(crate) fn learn_epochs(&mut self, epochs: &[u64]) {
+        for (mine, theirs) in self.epochs.iter_mut().zip(epochs) {
+            *mine = (*mine).max(*theirs);
         }
     }
 
@@ -164,6 +172,7 @@ impl<A: App> NopaxosReplica<A> {
             self.stats.malformed += 1;
             return;
         };
+        self.learn_epochs(&image.epochs);
         if blob.view != self.view {
             if blob.view.covers(&self.view) || !self.view.covers(&blob.view) {
                 self.start_view_change(now, blob.view);
@@ -198,17 +207,34 @@ impl<A: App> NopaxosReplica<A> {
         if vc.received.len() < self.f() + 1 {
             return;
         }
-        let latest = vc
+        // The recovery fence: a report whose sender's own epoch is below the highest this
+        // replica or any report knows for it was sent before the sender lost its memory (it
+        // may lack what the sender acknowledged since): not counted. Its own always counts.
+        let mut known = self.epochs.clone();
+        for image in vc.received.values() {
+            for (k, e) in known.iter_mut().zip(&image.epochs) {
+                *k = (*k).max(*e);
+            }
+        }
+        let me = self.cfg.index;
+        let counted: BTreeMap<usize, &ViewChangeImage> = vc
             .received
+            .iter()
+            .filter(|(s, i)| **s == me || i.epochs.get(**s).copied().unwrap_or(0) >= known[**s])
+            .map(|(s, i)| (*s, i))
+            .collect();
+        if counted.len() < self.f() + 1 {
+            return;
+        }
+        let latest = counted
             .values()
             .map(|i| i.last_normal_view)
             .max_by_key(ViewId::rank)
             .unwrap_or(ViewId::INITIAL);
-        let considered: Vec<(usize, &ViewChangeImage)> = vc
-            .received
+        let considered: Vec<(usize, &ViewChangeImage)> = counted
             .iter()
             .filter(|(_, i)| i.last_normal_view == latest)
-            .map(|(s, i)| (*s, i))
+            .map(|(s, i)| (*s, *i))
             .collect();
         let stable = considered
             .iter()
@@ -252,7 +278,7 @@ impl<A: App> NopaxosReplica<A> {
         let base_image = considered.first().map(|(_, i)| *i);
         let old_session = base_image.and_then(|i| i.oum_session);
         let old_base = base_image.map_or(0, |i| i.session_base);
-        let newest = vc.received.values().fold(None, |acc, i| {
+        let newest = counted.values().fold(None, |acc, i| {
             newer_session(newer_session(acc, i.latest_oum_seen), i.oum_session)
         });
         let (oum_session, session_base) =

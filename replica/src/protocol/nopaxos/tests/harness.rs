@@ -7,7 +7,7 @@ use std::net::SocketAddrV4;
 use crate::protocol::nopaxos::messages::Message;
 use crate::protocol::test_harness::{self, TestProtocol};
 
-pub(super) use crate::protocol::test_harness::SEQUENCER;
+pub(super) use crate::protocol::test_harness::{Fate, Hosts, SEQUENCER};
 
 /// NOPaxos with the cluster config's defaults, built as the simulator builds it.
 #[derive(Default)]

@@ -2,4 +2,5 @@
 //! original implementation's test suite, and a regression test for each of its defects.
 
 mod harness;
+mod recovery_fence;
 mod scenarios;

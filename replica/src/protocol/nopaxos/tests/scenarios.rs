@@ -532,8 +532,12 @@ fn every_message_to_every_role_is_handled() {
                 slot: u64::MAX,
             },
             Message::StateTransferRequest { view: v, nonce: 1 },
-            Message::Recovery { nonce: 3 },
-            Message::RecoveryResponse { view: v, nonce: 3 },
+            Message::Recovery { nonce: 3, epoch: 0 },
+            Message::RecoveryResponse {
+                view: v,
+                nonce: 3,
+                epochs: vec![0; 3],
+            },
             Message::Reply {
                 view: v,
                 slot: 1,
