@@ -16,7 +16,7 @@ use replica::protocol::fastpaxos::{FastPaxosConfig, FastPaxosReplica, ReplicaTim
 use replica::protocol::nopaxos::messages::Message;
 use replica::protocol::nopaxos::{NopaxosConfig, NopaxosReplica, ViewId};
 use replica::protocol::unreplicated::{self, UnreplicatedServer};
-use replica::protocol::{MAX_DATAGRAM, Node, Replica};
+use replica::protocol::{Destination, MAX_DATAGRAM, Node, Replica};
 use replica::time::Time;
 
 struct Counting;
@@ -155,29 +155,77 @@ fn feed_nopaxos(
     }
 }
 
+/// Brings the three replicas of a fresh cluster into the view that agreed on the
+/// sequencer's first session (every session, the first included, starts with a view
+/// change): all hear the session's first request, then their messages are exchanged (and
+/// timers fired) until all are normal in it and nothing is left to send. Returns that view.
+fn start_first_session(
+    nodes: &mut [NopaxosReplica<KvStore>],
+    config: &ClusterConfig,
+    first: &[u8],
+    now: &mut Time,
+) -> ViewId {
+    let addrs: Vec<SocketAddrV4> = config.replicas.iter().map(|r| r.address).collect();
+    for (i, node) in nodes.iter_mut().enumerate() {
+        node.handle_datagram(*now, addrs[i], first);
+    }
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    for _ in 0..10_000 {
+        let mut moved = false;
+        for from in 0..nodes.len() {
+            while let Some(t) = nodes[from].poll_transmit(&mut buf) {
+                moved = true;
+                let targets: Vec<usize> = match t.destination {
+                    Destination::Replica(i) => vec![i],
+                    Destination::OtherReplicas => (0..nodes.len()).filter(|&i| i != from).collect(),
+                    _ => continue,
+                };
+                for to in targets {
+                    nodes[to].handle_datagram(*now, addrs[from], &buf[..t.len]);
+                }
+            }
+        }
+        let view = nodes[0].view();
+        if !moved && view.session_num > 0 && nodes.iter().all(|n| n.is_normal() && n.view() == view)
+        {
+            return view;
+        }
+        if !moved {
+            *now += Duration::from_millis(1);
+            for node in nodes.iter_mut() {
+                node.handle_timeout(*now);
+            }
+        }
+    }
+    panic!("the first session's view did not start");
+}
+
 #[test]
 fn a_nopaxos_leader_handles_requests_without_allocating() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let config = cluster();
-    let mut leader =
-        NopaxosReplica::new(NopaxosConfig::from_cluster(&config, 0), KvStore::default());
+    let mut nodes: Vec<NopaxosReplica<KvStore>> = (0..3)
+        .map(|i| NopaxosReplica::new(NopaxosConfig::from_cluster(&config, i), KvStore::default()))
+        .collect();
     let mut out = vec![0u8; MAX_DATAGRAM];
     let warm = stamped_requests(0, 8192, 16);
     let measured = stamped_requests(8192, 8192, 16);
+    let mut now = Time::ZERO;
+    let view = start_first_session(&mut nodes, &config, &warm[0], &mut now);
+    let mut leader = nodes.swap_remove(0);
     let sync: Vec<Vec<u8>> = (0..=16u64)
         .map(|k| {
             encode(
                 &Message::SyncReply {
-                    view: ViewId::INITIAL,
+                    view,
                     slot: k * 1024,
                 },
                 false,
             )
         })
         .collect();
-    let mut now = Time::ZERO;
     feed_nopaxos(&mut leader, &config, &warm, 0, &mut now, &sync, &mut out);
     let n = allocations(|| {
         feed_nopaxos(

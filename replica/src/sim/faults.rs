@@ -71,6 +71,11 @@ pub enum Action {
     SequencerDown,
     /// A sequencer is back, in the next session (message numbers restart at 1).
     SequencerUp,
+    /// From now on, each replica-to-replica datagram is held back with probability
+    /// `chance` (the long-hold fault; see `sim::hold`).
+    Hold { chance: f64 },
+    /// No more datagrams are held back (those held stay held until their release).
+    Unhold,
     /// End of the fault period: perfect links, no partitions, every replica and the
     /// sequencer up.
     HealAll,
@@ -83,12 +88,14 @@ impl Action {
             Action::ClearLinks
             | Action::Unpartition { .. }
             | Action::Restart { .. }
-            | Action::SequencerUp => 0,
+            | Action::SequencerUp
+            | Action::Unhold => 0,
             Action::HealAll => 1,
             Action::Links { .. }
             | Action::Partition { .. }
             | Action::Crash { .. }
-            | Action::SequencerDown => 2,
+            | Action::SequencerDown
+            | Action::Hold { .. } => 2,
         }
     }
 }
@@ -136,7 +143,7 @@ fn between(rng: &mut SimRng, lo: u64, hi: u64) -> u64 {
 
 impl FaultSchedule {
     /// Draws a schedule from `rng`. Lanes are drawn in a fixed order (links, partitions,
-    /// crashes, failovers), each only if its kinds are enabled.
+    /// crashes, failovers, long holds), each only if its kinds are enabled.
     pub fn generate(p: &ScheduleParams, rng: &mut SimRng) -> FaultSchedule {
         let period = p.heal_at.as_nanos();
         let mut actions = Vec::new();
@@ -155,6 +162,9 @@ impl FaultSchedule {
             }
             if p.faults.contains(FaultKind::Failover) && p.sequencer {
                 failover_lane(period, rng, &mut actions);
+            }
+            if p.faults.contains(FaultKind::LongHold) && p.replicas > 1 {
+                hold_lane(period, rng, &mut actions);
             }
         }
         actions.push(TimedAction {
@@ -389,6 +399,31 @@ fn failover_lane(period: u64, rng: &mut SimRng, out: &mut Vec<TimedAction>) {
             at: Time::from_nanos(start + down),
             action: Action::SequencerUp,
         });
+    }
+}
+
+/// Long-hold windows: while one is open, each replica-to-replica datagram is held back
+/// with the window's probability (released long after, see `sim::hold`). Windows cover
+/// about half the fault period, so they overlap partitions and crashes.
+fn hold_lane(period: u64, rng: &mut SimRng, out: &mut Vec<TimedAction>) {
+    let mut t = 0u64;
+    loop {
+        t += rng.up_to(period / 4);
+        if t >= period {
+            break;
+        }
+        let end = (t + between(rng, period / 10, period / 2)).min(period);
+        let u = rng.next_f64();
+        let chance = 0.01 + 0.2 * u * u;
+        out.push(TimedAction {
+            at: Time::from_nanos(t),
+            action: Action::Hold { chance },
+        });
+        out.push(TimedAction {
+            at: Time::from_nanos(end),
+            action: Action::Unhold,
+        });
+        t = end;
     }
 }
 

@@ -13,12 +13,14 @@
 //! Inside: `faults` draws the fault schedule from the seed; `world` owns the hosts and the
 //! driver loop (`world::inject` applies faults, `world::deliver` feeds the cores,
 //! `world::finish` checks and reports); `routes` maps protocol destinations to addresses;
-//! `sequencer` is the simulated OUM sequencer host; `workload` runs the clients and records
+//! `hold` keeps the datagrams of the long-hold fault; `sequencer` is the simulated OUM
+//! sequencer host; `workload` runs the clients and records
 //! the history; `checks` holds agreement and the linearizability call; `report` the
 //! outcomes; `trace` the `--verbose` output.
 
 mod checks;
 mod faults;
+mod hold;
 mod options;
 mod protocol;
 pub mod replay;
@@ -38,7 +40,7 @@ pub use faults::{
     Action, CrashTarget, Cut, FaultSchedule, LinkScope, ScheduleParams, SimHost, TimedAction,
 };
 pub use options::{FaultKind, FaultSet, SeedRange, SimOptions, TIMEOUT_SCALE};
-pub use protocol::{Nopaxos, SimProtocol, Unreplicated};
+pub use protocol::{LONG_HOLD_EXCLUDED, Nopaxos, SimProtocol, Unreplicated, long_hold_excluded};
 pub use report::{Check, Outcome, RunReport, SweepSummary};
 pub use sweep::{protocol_faults, protocol_replicas, run_seed, run_sweep};
 pub use table1::{Table1Row, format_table1, table1_row};

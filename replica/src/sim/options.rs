@@ -28,11 +28,15 @@ pub enum FaultKind {
     MemoryLoss,
     /// The sequencer fails and a new one starts the next session.
     Failover,
+    /// Replica-to-replica datagrams held in the network far longer than any link delay:
+    /// until their sender has crashed and restarted (and recovered, after a memory loss)
+    /// or, if it does not crash, for one to four recovery allowances; then delivered.
+    LongHold,
 }
 
 impl FaultKind {
     /// Every kind, in the canonical order used for printing.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Loss,
         FaultKind::Duplicate,
         FaultKind::Reorder,
@@ -41,6 +45,7 @@ impl FaultKind {
         FaultKind::Crash,
         FaultKind::MemoryLoss,
         FaultKind::Failover,
+        FaultKind::LongHold,
     ];
 
     /// The name on the command line.
@@ -54,11 +59,12 @@ impl FaultKind {
             FaultKind::Crash => "crash",
             FaultKind::MemoryLoss => "memory-loss",
             FaultKind::Failover => "failover",
+            FaultKind::LongHold => "long-hold",
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 
     /// Kinds that change the link model (as opposed to partitions and host failures).
@@ -72,7 +78,7 @@ impl FaultKind {
 
 /// A set of fault kinds; parses `none`, `all` or a comma list (`loss,dup,crash`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct FaultSet(u8);
+pub struct FaultSet(u16);
 
 impl FaultSet {
     pub const NONE: FaultSet = FaultSet(0);

@@ -7,6 +7,7 @@ use dataplane::config::ClusterConfig;
 use dataplane::io::sim::SimIo;
 use dataplane::io::{Packet, PacketBuf, PacketIo};
 
+use super::hold::Holder;
 use crate::protocol::{Destination, MAX_DATAGRAM, Node};
 
 /// First port of the clients' addresses (127.0.0.2:20000, :20001, ...).
@@ -74,6 +75,8 @@ pub(crate) struct Scratch {
     pub(crate) tx: Vec<PacketBuf>,
     pub(crate) rx: Vec<PacketBuf>,
     addrs: Vec<SocketAddrV4>,
+    /// The long-hold fault: datagrams between replicas held back for a long time.
+    pub(crate) hold: Holder,
 }
 
 /// What one [`flush`] sent.
@@ -110,14 +113,27 @@ pub(crate) fn flush<N: Node + ?Sized>(
             io.free(buf);
             continue;
         };
+        flushed.datagrams += scratch.addrs.len() as u64;
+        let mut hold = |to: SocketAddrV4, bytes: &[u8]| match sender {
+            Some(from) if scratch.hold.chance > 0.0 && routes.replicas.contains(&to) => {
+                scratch.hold.maybe_hold(from, to, bytes)
+            }
+            _ => false,
+        };
         for &to in others {
+            if hold(to, buf.as_ref()) {
+                continue;
+            }
             let mut copy = io.duplicate(&buf);
             copy.set_peer(to);
             scratch.tx.push(copy);
         }
-        buf.set_peer(last);
-        scratch.tx.push(buf);
-        flushed.datagrams += scratch.addrs.len() as u64;
+        if hold(last, buf.as_ref()) {
+            io.free(buf);
+        } else {
+            buf.set_peer(last);
+            scratch.tx.push(buf);
+        }
     }
     if !scratch.tx.is_empty() {
         // The simulated backend never fails; a refused buffer is counted by the network.

@@ -106,6 +106,11 @@ fn a_schedule_is_well_formed_and_ends_healed() {
                     assert!(sequencer_down);
                     sequencer_down = false;
                 }
+                Action::Hold { chance } => {
+                    assert!(*chance > 0.0 && *chance < 1.0);
+                    assert!(open.insert("hold".into(), a.at).is_none(), "holds overlap");
+                }
+                Action::Unhold => assert!(open.remove("hold").is_some()),
                 Action::HealAll => {}
             }
         }
@@ -196,6 +201,7 @@ fn every_kind_shows_up_under_all() {
                     FaultKind::Crash
                 }),
                 Action::SequencerDown => seen.insert(FaultKind::Failover),
+                Action::Hold { .. } => seen.insert(FaultKind::LongHold),
                 _ => {}
             }
         }

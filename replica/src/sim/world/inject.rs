@@ -3,6 +3,7 @@
 use std::mem;
 
 use dataplane::io::sim::{HostId, LinkConfig};
+use dataplane::io::{Packet, PacketIo};
 
 use super::{ReplicaHost, World};
 use crate::protocol::Replica;
@@ -55,7 +56,10 @@ impl<P: SimProtocol> World<'_, P> {
                 }
             }
             Action::SequencerUp => self.sequencer_up(now),
+            Action::Hold { chance } => self.scratch.hold.chance = chance,
+            Action::Unhold => self.scratch.hold.chance = 0.0,
             Action::HealAll => {
+                self.scratch.hold.chance = 0.0;
                 self.clear_links();
                 self.partitions.clear();
                 self.apply_partitions();
@@ -200,6 +204,7 @@ impl<P: SimProtocol> World<'_, P> {
     fn restart(&mut self, now: Time, index: usize, memory_loss: bool) {
         // Distinct within the run (the count of restarts), unpredictable below that.
         self.restarts += 1;
+        self.scratch.hold.restarted(index);
         let nonce = (self.restarts << 32) | (self.rng.next_u64() >> 32);
         let Some(host) = self.replicas.get_mut(index) else {
             return;
@@ -218,6 +223,36 @@ impl<P: SimProtocol> World<'_, P> {
                 now,
                 format_args!("replica {index} restarts: {}", host.core.describe()),
             );
+        }
+    }
+
+    /// Sends the held datagrams (long-hold fault) that fall due at `now`, each from its
+    /// sender's host, under the links and partitions in force now.
+    pub(super) fn release_held(&mut self, now: Time) {
+        let replicas = &self.replicas;
+        let due = self.scratch.hold.due(now, |i| {
+            replicas.get(i).is_some_and(|r| r.up && !r.recovering)
+        });
+        for held in due {
+            let Some(host) = self.replicas.get_mut(held.from) else {
+                continue;
+            };
+            if self.trace.on(1) {
+                self.trace.line(
+                    now,
+                    format_args!(
+                        "replica {} -> {}: datagram held since {} released",
+                        held.from, held.to, held.held_at
+                    ),
+                );
+            }
+            let mut buf = host.io.alloc();
+            let len = held.bytes.len().min(buf.capacity());
+            buf.buffer_mut()[..len].copy_from_slice(&held.bytes[..len]);
+            buf.set_len(len);
+            buf.set_peer(held.to);
+            let mut batch = vec![buf];
+            let _ = host.io.send_burst(&mut batch);
         }
     }
 

@@ -15,6 +15,7 @@ use dataplane::io::sim::{HostId, LinkConfig, SimIo, SimNetwork, SimRng};
 
 use super::checks::{Agreement, Failure};
 use super::faults::{Cut, FaultSchedule, ScheduleParams};
+use super::hold::Holder;
 use super::options::SimOptions;
 use super::protocol::SimProtocol;
 use super::report::{Check, Outcome, RunReport};
@@ -92,6 +93,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
         let workload_seed = master.next_u64();
         let misc_seed = master.next_u64();
         let drawn_clients = 3 + master.up_to(2) as usize;
+        let hold_seed = master.next_u64();
         let clients = options.clients.unwrap_or(drawn_clients);
         if clients == 0 {
             return Err("a run needs at least one client".into());
@@ -163,6 +165,8 @@ impl<'t, P: SimProtocol> World<'t, P> {
             recovery_allowance: recovery_allowance(&config),
         };
         let schedule = FaultSchedule::generate(&params, &mut SimRng::new(fault_seed));
+        let mut scratch = Scratch::default();
+        scratch.hold = Holder::new(hold_seed, recovery_allowance(&config), n);
         let end = Time::ZERO + options.duration;
         let mut world = World {
             seed,
@@ -182,7 +186,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
             end,
             max_down,
             agreement: Agreement::new(n),
-            scratch: Scratch::default(),
+            scratch,
             rng: SimRng::new(misc_seed),
             restarts: 0,
             trace,
@@ -220,9 +224,11 @@ impl<'t, P: SimProtocol> World<'t, P> {
         let mut steps_here = 0u32;
         loop {
             let now = self.net.now();
+            self.scratch.hold.now = now;
             self.apply_faults(now);
             self.step(now);
             self.observe(now).map_err(|f| (false, f))?;
+            self.release_held(now);
             if now >= until {
                 return Ok(());
             }
@@ -341,6 +347,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
             }
         };
         consider(self.net.next_delivery());
+        consider(self.scratch.hold.next_time(self.net.now()));
         consider(self.schedule.actions.get(self.next_action).map(|a| a.at));
         for r in self.replicas.iter().filter(|r| r.up) {
             consider(r.core.poll_timeout());

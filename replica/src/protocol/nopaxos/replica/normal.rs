@@ -93,22 +93,16 @@ impl<A: App> NopaxosReplica<A> {
                     }
                 }
                 Event::SessionTerminated { old: _, new } => {
+                    // Always through a view change, even for the first session this replica
+                    // hears of: an empty log here does not mean the others logged nothing
+                    // (cut off from the sequencer, it may meet a later session first while
+                    // they log an earlier one in the same view; simulator seed 15296).
                     self.latest_oum_seen = Some(new.0);
-                    if self.view == super::ViewId::INITIAL
-                        && self.oum_session.is_none()
-                        && self.log.end() == 0
-                    {
-                        // A fresh cluster meets its first session: nothing to agree on.
-                        self.oum_session = Some(new.0);
-                        self.session_base = 0;
-                        self.receiver.listen(new, 1);
-                    } else {
-                        let next = super::ViewId {
-                            leader_num: self.view.leader_num,
-                            session_num: self.view.session_num + 1,
-                        };
-                        self.start_view_change(now, next);
-                    }
+                    let next = super::ViewId {
+                        leader_num: self.view.leader_num,
+                        session_num: self.view.session_num + 1,
+                    };
+                    self.start_view_change(now, next);
                 }
             }
         }

@@ -28,12 +28,12 @@ fn holds_request(c: &Cluster, i: usize, slot: u64) -> bool {
     matches!(c.replicas[i].log().get(slot), Some(Entry::Request(_)))
 }
 
-/// n = 3. Replica 1, cut off, moves up to view (3, 0) (led by 0) on its own: its
+/// n = 3. Replica 1, cut off, moves up to view (3, 1) (led by 0) on its own: its
 /// VIEW-CHANGE-REQUEST is lost and its VIEW-CHANGE to 0 (last normal view (0, 0), log
-/// without x) is held by the network. It loses its memory and recovers into view (2, 0)
+/// without x) is held by the network. It loses its memory and recovers into view (2, 1)
 /// (led by 2; formed for its recovery). There x completes with the replies of the leader 2
 /// and of the recovered 1; replica 0 never receives x. Then the stale VIEW-CHANGE reaches
-/// 0: counted with 0's own, it would form view (3, 0) from 0's log alone (the latest normal
+/// 0: counted with 0's own, it would form view (3, 1) from 0's log alone (the latest normal
 /// view among the two reports), without x, and the view would lose a request a client saw
 /// complete. Replica 0 answered the recovery, so it knows replica 1's new epoch, which the
 /// stale report predates: it waits for a current report (2's or 1's, both holding x).
@@ -47,10 +47,10 @@ fn a_stale_pre_crash_view_change_does_not_lose_a_completed_request() {
     c.run_for(100);
     let high = ViewId {
         leader_num: 3,
-        session_num: 0,
+        session_num: 1,
     };
 
-    // Replica 1 joins (3, 0) alone; its report to 0 is delayed.
+    // Replica 1 joins (3, 1) alone; its report to 0 is delayed.
     c.set_host_filter(|a, p| {
         let from_1 = a.replica(p.from) == Some(1);
         if is_view_change_from(a, p, 1) {
@@ -67,14 +67,14 @@ fn a_stale_pre_crash_view_change_does_not_lose_a_completed_request() {
     assert_eq!(c.held.len(), 1, "the pre-crash VIEW-CHANGE is held");
     assert_eq!(c.replicas[1].view(), high);
 
-    // It loses its memory and recovers into a view below (3, 0).
+    // It loses its memory and recovers into a view below (3, 1).
     c.lose_memory(1, 77);
     c.clear_filter();
     let recovered = c.run_until(3_000, |cl| cl.replicas[1].status() == Status::Normal);
     assert!(recovered, "{}", c.describe());
     let low = ViewId {
         leader_num: 2,
-        session_num: 0,
+        session_num: 1,
     };
     for i in 0..3 {
         assert_eq!(c.replicas[i].view(), low, "{}", c.describe());
@@ -94,7 +94,7 @@ fn a_stale_pre_crash_view_change_does_not_lose_a_completed_request() {
     assert!(holds_request(&c, 1, x_slot), "{}", c.describe());
     assert!(c.replicas[0].log().end() < x_slot, "{}", c.describe());
 
-    // The stale VIEW-CHANGE reaches 0, which joins (3, 0) and leads it; nothing else
+    // The stale VIEW-CHANGE reaches 0, which joins (3, 1) and leads it; nothing else
     // reaches 0 for now.
     let stale = c.held[0].bytes.clone();
     c.set_host_filter(move |a, p| {
@@ -110,7 +110,7 @@ fn a_stale_pre_crash_view_change_does_not_lose_a_completed_request() {
     assert_eq!(
         c.replicas[0].status(),
         Status::ViewChange,
-        "(3, 0) must not start from a report sent before its sender lost its memory: {}",
+        "(3, 1) must not start from a report sent before its sender lost its memory: {}",
         c.describe()
     );
 
@@ -139,7 +139,7 @@ fn a_stale_pre_crash_view_change_does_not_lose_a_completed_request() {
 /// it (2 never gets it); then 1 loses its memory. Copying the leader's state does not give
 /// it x back: x is still on its way to 0. If 1 rejoined view (0, 0), x reaching 0 would
 /// complete it with 1's pre-crash reply and 0's, and a view change from 1 and 2 (neither
-/// holding x) would then lose it. 1 rejoins only a view formed without it, (2, 0).
+/// holding x) would then lose it. 1 rejoins only a view formed without it, (2, 1).
 #[test]
 fn a_request_acknowledged_before_the_crash_survives_recovery() {
     let mut c = Cluster::new(3, 1);
@@ -179,7 +179,7 @@ fn a_request_acknowledged_before_the_crash_survives_recovery() {
         c.replicas[1].view(),
         ViewId {
             leader_num: 2,
-            session_num: 0
+            session_num: 1
         },
         "{}",
         c.describe()
