@@ -81,6 +81,12 @@ fn cluster() -> ClusterConfig {
     ClusterConfig::local(3, 41000, "127.0.0.10".parse().unwrap())
 }
 
+/// The view a cluster's first session runs in (the first view change agreed on it).
+const FIRST_SESSION_VIEW: ViewId = ViewId {
+    leader_num: 0,
+    session_num: 1,
+};
+
 fn drain(node: &mut impl Node, buf: &mut [u8]) {
     while let Some(t) = node.poll_transmit(buf) {
         black_box(t);
@@ -123,8 +129,11 @@ fn bench(c: &mut Criterion) {
     });
 
     group.bench_function("nopaxos_leader", |b| {
-        let mut leader =
-            NopaxosReplica::new(NopaxosConfig::from_cluster(&config, 0), KvStore::default());
+        let mut leader = NopaxosReplica::serving_first_session(
+            NopaxosConfig::from_cluster(&config, 0),
+            KvStore::default(),
+            1,
+        );
         let mut request = StampedRequest::new();
         let mut out = vec![0u8; MAX_DATAGRAM];
         let mut msgnum = 0u64;
@@ -140,7 +149,7 @@ fn bench(c: &mut Criterion) {
                 drain(&mut leader, &mut out);
                 let reply = encode(
                     &Message::SyncReply {
-                        view: ViewId::INITIAL,
+                        view: FIRST_SESSION_VIEW,
                         slot: msgnum,
                     },
                     false,
@@ -157,8 +166,11 @@ fn bench(c: &mut Criterion) {
     });
 
     group.bench_function("nopaxos_follower", |b| {
-        let mut follower =
-            NopaxosReplica::new(NopaxosConfig::from_cluster(&config, 1), KvStore::default());
+        let mut follower = NopaxosReplica::serving_first_session(
+            NopaxosConfig::from_cluster(&config, 1),
+            KvStore::default(),
+            1,
+        );
         let mut request = StampedRequest::new();
         let mut out = vec![0u8; MAX_DATAGRAM];
         let mut msgnum = 0u64;
@@ -172,13 +184,13 @@ fn bench(c: &mut Criterion) {
                 now += sync_period / 2;
                 for m in [
                     Message::SyncPrepare {
-                        view: ViewId::INITIAL,
+                        view: FIRST_SESSION_VIEW,
                         prev: msgnum - SYNC_EVERY,
                         slot: msgnum,
                         noops: Vec::new(),
                     },
                     Message::SyncCommit {
-                        view: ViewId::INITIAL,
+                        view: FIRST_SESSION_VIEW,
                         slot: msgnum,
                     },
                 ] {

@@ -330,9 +330,10 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
         options,
     };
     let (done, busy, executed, describe) = match options.mode {
-        BenchMode::Nopaxos => rig.drive(NopaxosReplica::new(
+        BenchMode::Nopaxos => rig.drive(NopaxosReplica::serving_first_session(
             NopaxosConfig::from_cluster(&config, 0),
             KvStore::default(),
+            1,
         ))?,
         BenchMode::Unreplicated => rig.drive(UnreplicatedServer::new(KvStore::default()))?,
     };

@@ -213,6 +213,24 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
+    /// A replica of a cluster whose first view change ((0, 0) to (0, 1)) agreed on OUM
+    /// session `session` with an empty log, and nothing since: for benchmarks that feed one
+    /// replica alone the requests of that session (a cluster gets here by itself).
+    pub fn serving_first_session(cfg: NopaxosConfig, app: A, session: u16) -> NopaxosReplica<A> {
+        let mut r = NopaxosReplica::new(cfg, app);
+        let view = ViewId {
+            leader_num: 0,
+            session_num: 1,
+        };
+        r.view = view;
+        r.last_normal_view = view;
+        r.oum_session = Some(session);
+        r.latest_oum_seen = Some(session);
+        r.session_base = 0;
+        r.receiver.listen(dataplane::oum::SessionNumber(session), 1);
+        r
+    }
+
     /// A replica that lost its memory and must recover before taking part; `nonce` must
     /// differ from any earlier recovery of this replica.
     pub fn recovering(cfg: NopaxosConfig, app: A, nonce: u64, now: Time) -> NopaxosReplica<A> {
