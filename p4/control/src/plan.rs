@@ -166,20 +166,7 @@ impl SwitchPlan {
                 ],
             });
         }
-        for r in &self.routes {
-            cmds.push(Cmd::Add {
-                control: INGRESS,
-                table: "ipv4_routes",
-                key_field: "hdr.ipv4.dst_addr",
-                key: Key::Lpm(r.prefix, r.len),
-                action: "ipv4_forward",
-                args: vec![
-                    ("port", Value::Int(u64::from(r.port))),
-                    ("dst_mac", Value::Mac(r.dst_mac)),
-                    ("src_mac", Value::Mac(r.src_mac)),
-                ],
-            });
-        }
+        cmds.extend(self.routes.iter().map(route_cmd));
         // Last: the sequencer starts stamping only once its groups are in place.
         cmds.push(failover_bmv2(self.oum_port, self.session));
         cmds
@@ -272,6 +259,22 @@ impl SwitchPlan {
             );
         }
         s
+    }
+}
+
+/// The `ipv4_routes` entry of one route.
+pub(crate) fn route_cmd(route: &Route) -> Cmd {
+    Cmd::Add {
+        control: INGRESS,
+        table: "ipv4_routes",
+        key_field: "hdr.ipv4.dst_addr",
+        key: Key::Lpm(route.prefix, route.len),
+        action: "ipv4_forward",
+        args: vec![
+            ("port", Value::Int(u64::from(route.port))),
+            ("dst_mac", Value::Mac(route.dst_mac)),
+            ("src_mac", Value::Mac(route.src_mac)),
+        ],
     }
 }
 

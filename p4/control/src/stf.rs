@@ -31,6 +31,7 @@ use dataplane::golden::{
 
 use crate::cmd::{Cmd, INGRESS, Key, Value};
 use crate::model::{SwitchOutcome, check_ports, switch_outcome};
+use crate::plan::{failover_bmv2, route_cmd};
 use crate::ports::{PortMap, Route};
 
 /// The port the golden frames enter on.
@@ -128,33 +129,6 @@ struct Allocations {
     nodes: u32,
 }
 
-fn oum_config(port: u16, session: u16) -> Cmd {
-    Cmd::SetDefault {
-        control: INGRESS,
-        table: "oum_config",
-        action: "set_oum_config",
-        args: vec![
-            ("oum_port", Value::Int(u64::from(port))),
-            ("session", Value::Int(u64::from(session))),
-        ],
-    }
-}
-
-fn route_cmd(route: &Route) -> Cmd {
-    Cmd::Add {
-        control: INGRESS,
-        table: "ipv4_routes",
-        key_field: "hdr.ipv4.dst_addr",
-        key: Key::Lpm(route.prefix, route.len),
-        action: "ipv4_forward",
-        args: vec![
-            ("port", Value::Int(u64::from(route.port))),
-            ("dst_mac", Value::Mac(route.dst_mac)),
-            ("src_mac", Value::Mac(route.src_mac)),
-        ],
-    }
-}
-
 pub(crate) fn reg(register: &'static str, index: u32, value: u64) -> Cmd {
     Cmd::RegisterWrite {
         register,
@@ -186,7 +160,7 @@ fn configure(
     ports: &PortMap,
 ) -> Result<(), String> {
     check_ports(config, ports)?;
-    cmds.push(oum_config(config.oum_port, config.session));
+    cmds.push(failover_bmv2(config.oum_port, config.session));
     let mut active = BTreeMap::new();
     for g in &config.groups {
         let next_slot = u32::try_from(alloc.slots.len()).map_err(|_| "too many slots")?;
@@ -333,7 +307,7 @@ pub fn golden_commands(vectors: &Vectors) -> Result<Vec<Cmd>, String> {
             match step {
                 Step::NewSession { new_session } => {
                     cmds.push(Cmd::Comment(format!("step {i}: new session {new_session}")));
-                    cmds.push(oum_config(case.config.oum_port, *new_session));
+                    cmds.push(failover_bmv2(case.config.oum_port, *new_session));
                 }
                 Step::Packet { packet, expect } => {
                     push_packet_step(&mut cmds, i, packet, expect, &ports, &routes)
