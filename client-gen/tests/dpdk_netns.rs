@@ -20,11 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use client_gen::report::RunSummary;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+use dataplane::io::dpdk::eal::running_as_root as is_root;
 
 /// The workspace's binaries, built with DPDK (a narrower `cargo test` may have left the
 /// sequencer and the replica out, or built them without the feature).

@@ -18,8 +18,7 @@ fn in_own_process(name: &str, body: fn()) {
         body();
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !dataplane::io::dpdk::eal::running_as_root() {
         println!("skipped: needs root");
         return;
     }
@@ -43,17 +42,7 @@ fn recv_all(io: &mut DpdkIo) -> Vec<dataplane::io::dpdk::DpdkBuf> {
 }
 
 fn round_trip_scenario() {
-    let eal = Eal::init(&[
-        "--no-huge",
-        "-m",
-        "256",
-        "--no-pci",
-        "--no-shconf",
-        "--no-telemetry",
-        "-l",
-        "0",
-    ])
-    .unwrap();
+    let eal = Eal::init(dataplane::io::dpdk::eal::NO_HARDWARE_ARGS).unwrap();
     assert!(matches!(
         Eal::init(&["--no-huge"]),
         Err(dataplane::io::dpdk::DpdkError::EalAlready)

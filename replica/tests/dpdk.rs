@@ -3,26 +3,11 @@
 //! they print "skipped: needs root" and pass.
 #![cfg(feature = "dpdk")]
 
+use dataplane::io::dpdk::eal::{NO_HARDWARE_ARGS as EAL, running_as_root as is_root};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_replica");
-const EAL: &[&str] = &[
-    "--no-huge",
-    "-m",
-    "256",
-    "--no-pci",
-    "--no-shconf",
-    "--no-telemetry",
-    "-l",
-    "0",
-];
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn config_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("cluster.toml");
     let mut text = String::from("f = 1\n[[group]]\nname = \"g\"\naddress = \"10.0.0.100\"\n");

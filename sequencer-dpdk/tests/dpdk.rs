@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dataplane::golden::{self, CaseConfig, Outcome, SequencerUnderTest};
+use dataplane::io::dpdk::eal::{NO_HARDWARE_ARGS as EAL, running_as_root as is_root};
 use dataplane::io::dpdk::{Eal, FrameDrop, Mbuf, Mempool, Port, PortConfig, Queue, RingPort};
 use dataplane::oum::{DropCounts, DropReason, GroupId, GroupSpec, Sequencer, SessionNumber};
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
@@ -17,22 +18,6 @@ use sequencer_dpdk::dpdk_engine::{DpdkSequencer, EngineConfig, MemberAddr};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sequencer");
 const SCENARIO: &str = "NOPAXOS_DPDK_SCENARIO";
-const EAL: &[&str] = &[
-    "--no-huge",
-    "-m",
-    "256",
-    "--no-pci",
-    "--no-shconf",
-    "--no-telemetry",
-    "-l",
-    "0",
-];
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Runs `body` in a child process (this test binary, filtered to `name`).
 fn in_own_process(name: &str, body: fn()) {
     if std::env::var(SCENARIO).as_deref() == Ok(name) {

@@ -171,6 +171,26 @@ fn diagnose(args: &[String]) -> String {
         .into()
 }
 
+/// EAL arguments for a machine without hugepages, NICs or a shared runtime directory (the
+/// development and CI machines): no hugepages, 256 MiB, no PCI scan, no shared config, no
+/// telemetry, main lcore 0. Add `--vdev` arguments for the devices.
+pub const NO_HARDWARE_ARGS: &[&str] = &[
+    "--no-huge",
+    "-m",
+    "256",
+    "--no-pci",
+    "--no-shconf",
+    "--no-telemetry",
+    "-l",
+    "0",
+];
+
+/// Whether this process runs as root, which DPDK's virtual devices need on such a machine.
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
