@@ -282,6 +282,9 @@ mod tests {
         };
         let bytes = vc.encode();
         assert_eq!(ViewChangeImage::decode(&bytes).unwrap(), vc);
+        for len in 0..bytes.len() {
+            assert!(ViewChangeImage::decode(&bytes[..len]).is_err(), "at {len}");
+        }
         assert_eq!(vc.end(), 14);
         let sv = StartViewImage {
             oum_session: None,
