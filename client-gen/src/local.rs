@@ -55,6 +55,9 @@ pub fn loopback_config(n: usize, work: &Path) -> Result<ClusterConfig, String> {
         r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
     }
     config.oum.port = ports[n];
+    // One send per request from the sequencer, copied by the kernel to each replica (one
+    // unicast copy per member costs the sequencer a send each: docs/benchmarks.md).
+    config.groups[0].multicast = Some(Ipv4Addr::new(239, 255, 0, 10));
     config.sequencer.state_file = Some(work.join("sequencer-session"));
     Ok(config)
 }

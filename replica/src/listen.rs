@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
-use dataplane::io::udp::{UdpConfig, UdpIo};
 use dataplane::io::{PacketBuf, PacketIo};
 use dataplane::oum::{Event, Receiver, ReceiverStats};
 use dataplane::time::MonotonicClock;
@@ -66,14 +65,8 @@ pub fn listen(
     options: ListenOptions,
 ) -> Result<ListenSummary, String> {
     let stop = crate::serve::stop_flag()?;
-    let address = config.replica_address(index).ok_or_else(|| {
-        format!(
-            "--index {index} is not a replica: the config has {} (0..{})",
-            config.n(),
-            config.n()
-        )
-    })?;
-    let mut io = UdpIo::bind(&[address], UdpConfig::default()).map_err(|e| e.to_string())?;
+    let address = crate::serve::replica_address(config, index)?;
+    let mut io = crate::serve::bind_replica_io(config, index)?;
     let mut receiver: Receiver<PacketBuf> = Receiver::new(config.oum.receiver());
     let clock = MonotonicClock::new();
     let mut summary = ListenSummary {

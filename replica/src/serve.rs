@@ -138,6 +138,25 @@ pub(crate) fn replica_address(
     })
 }
 
+/// Kernel-UDP sockets for replica `index`: its own address, and the multicast address of
+/// every group it belongs to that has one.
+pub(crate) fn bind_replica_io(config: &ClusterConfig, index: usize) -> Result<UdpIo, String> {
+    let address = replica_address(config, index)?;
+    let mut io = UdpIo::bind(&[address], UdpConfig::default()).map_err(|e| e.to_string())?;
+    for group in config.groups_of(index) {
+        if let Some(multicast) = config.multicast_socket(group) {
+            io.join_multicast(multicast, *address.ip()).map_err(|e| {
+                format!(
+                    "group {}: {e}; give the group no `multicast` to have the sequencer send \
+                     one copy per member instead",
+                    group.name
+                )
+            })?;
+        }
+    }
+    Ok(io)
+}
+
 pub fn serve(
     config: &ClusterConfig,
     index: usize,
@@ -146,7 +165,7 @@ pub fn serve(
 ) -> Result<(), String> {
     let address = replica_address(config, index)?;
     let stop = stop_flag()?;
-    let mut io = UdpIo::bind(&[address], UdpConfig::default()).map_err(|e| e.to_string())?;
+    let mut io = bind_replica_io(config, index)?;
     let addresses = Addresses::new(config, Some(index));
     println!("replica {index} serving {protocol:?} on {address}");
     let runner = LoopRunner {

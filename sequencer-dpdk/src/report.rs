@@ -19,12 +19,15 @@ pub fn final_report(config: &ClusterConfig, stats: &SequencerStats, io: Option<I
     for (group, g) in config.groups.iter().zip(&stats.groups) {
         let _ = writeln!(
             out,
-            "  group {} ({}): {} stamped, last message number {}, members {:?}",
+            "  group {} ({}): {} stamped, last message number {}, members {:?}{}",
             group.name,
             g.address,
             g.stamped,
             g.last_msgnum,
-            config.members(group)
+            config.members(group),
+            group
+                .multicast
+                .map_or(String::new(), |m| format!(", multicast {m}"))
         );
     }
     for (reason, count) in stats.drops.nonzero() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
 use dataplane::io::udp::{UdpConfig, UdpIo};
-use dataplane::io::{Packet, PacketBuf, PacketIo};
+use dataplane::io::{Endpoint, Packet, PacketBuf, PacketIo};
 use dataplane::oum::{GroupId, Sequencer, SessionNumber, Verdict};
 
 use crate::report::{final_report, stats_line};
@@ -52,18 +52,32 @@ pub fn run(
     })?;
     let mut sequencer = Sequencer::new(session, config.oum.port, &config.group_specs())
         .map_err(|e| e.to_string())?;
-    // Per group, the UDP address of each member, in member order.
+    // Per group, where its stamped copies go: its multicast address (one send; the kernel
+    // copies it to every member), or else each member's UDP address in member order.
     let destinations: Vec<Vec<SocketAddrV4>> = config
         .groups
         .iter()
-        .map(|g| {
-            config
+        .map(|g| match config.multicast_socket(g) {
+            Some(m) => vec![m],
+            None => config
                 .members(g)
                 .iter()
                 .filter_map(|&m| config.replica_address(usize::from(m)))
-                .collect()
+                .collect(),
         })
         .collect();
+    for (i, g) in config.groups.iter().enumerate() {
+        if g.multicast.is_some() {
+            io.set_multicast_interface(Endpoint(i as u16), g.address)
+                .map_err(|e| {
+                    format!(
+                        "group {}: {e}; give the group no `multicast` to send one copy per \
+                         member instead",
+                        g.name
+                    )
+                })?;
+        }
+    }
 
     println!(
         "sequencer: session {} on {}",

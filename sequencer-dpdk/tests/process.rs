@@ -135,6 +135,55 @@ fn stamps_requests_and_sends_each_member_a_copy_in_order() {
 }
 
 #[test]
+fn a_multicast_group_gets_one_stamped_copy_per_request_for_every_member() {
+    let c = cluster(Ipv4Addr::new(127, 0, 0, 62));
+    let mut config = ClusterConfig::load(&c.config).unwrap();
+    let group = Ipv4Addr::new(239, 255, 62, 1);
+    config.groups[0].multicast = Some(group);
+    std::fs::write(&c.config, config.to_toml()).unwrap();
+    // Members as a replica process sets them up: the group address and port shared, joined
+    // on loopback.
+    let joined: Vec<UdpSocket> = (0..3)
+        .map(|_| {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+            s.set_reuse_address(true).unwrap();
+            s.bind(&SocketAddr::V4(SocketAddrV4::new(group, config.oum.port)).into())
+                .unwrap();
+            s.join_multicast_v4(&group, &Ipv4Addr::LOCALHOST).unwrap();
+            let s = UdpSocket::from(s);
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s
+        })
+        .collect();
+    let (child, first) = start(&c.config, &["--session", "3"]);
+    assert!(first.contains("session 3"), "{first}");
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20u32 {
+        client.send_to(&request(&i.to_be_bytes()), c.group).unwrap();
+    }
+    for member in &joined {
+        for i in 0..20u32 {
+            let (stamp, body) = recv_stamp(member);
+            assert_eq!(stamp, Stamp::new(3, u64::from(i) + 1));
+            assert_eq!(body, i.to_be_bytes());
+        }
+    }
+    // The members' unicast addresses get nothing: one multicast send replaced the copies.
+    c.members[0]
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert!(c.members[0].recv_from(&mut [0u8; 64]).is_err());
+    let report = stop(child);
+    assert!(report.contains("20 stamped"), "{report}");
+    assert!(
+        report.contains("io: 20 received, 20 sent"),
+        "one datagram per request: {report}"
+    );
+    assert!(report.contains("multicast 239.255.62.1"), "{report}");
+}
+
+#[test]
 fn a_restart_takes_the_next_session_and_never_reuses_one() {
     let c = cluster(Ipv4Addr::new(127, 0, 0, 62));
     // First start without a session: refused, with the fix in the message.

@@ -105,6 +105,13 @@ pub struct GroupConfig {
     /// Replica indexes that receive the group's stamped requests; every replica if absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<u16>>,
+    /// An IPv4 multicast address (224.0.0.0/4) for the stamped copies on kernel UDP: the
+    /// sequencer sends each stamped request once, to `multicast`:`oum.port`, and the kernel
+    /// copies it to every member, which joins the address on the interface of its own
+    /// `address`. Without it the sequencer sends one unicast copy per member. Raw-frame
+    /// sequencers (DPDK, a switch) address members one by one and ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multicast: Option<Ipv4Addr>,
 }
 
 /// One replica.
@@ -244,6 +251,19 @@ impl ClusterConfig {
             .collect()
     }
 
+    /// Where the kernel-UDP sequencer sends a group's stamped copies when the group has a
+    /// multicast address, and where its members listen for them.
+    pub fn multicast_socket(&self, group: &GroupConfig) -> Option<SocketAddrV4> {
+        group.multicast.map(|m| SocketAddrV4::new(m, self.oum.port))
+    }
+
+    /// The groups replica `index` is a member of.
+    pub fn groups_of(&self, index: usize) -> impl Iterator<Item = &GroupConfig> + '_ {
+        self.groups
+            .iter()
+            .filter(move |g| self.members(g).contains(&(index as u16)))
+    }
+
     /// Where clients send a group's requests.
     pub fn group_socket(&self, group: &GroupConfig) -> SocketAddrV4 {
         SocketAddrV4::new(group.address, self.oum.port)
@@ -273,6 +293,7 @@ impl ClusterConfig {
                 name: "replicas".into(),
                 address: group_address,
                 members: None,
+                multicast: None,
             }],
             replicas: (0..n)
                 .map(|i| ReplicaConfig {

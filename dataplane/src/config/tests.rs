@@ -220,3 +220,35 @@ fn replica_macs_are_optional_and_checked() {
     assert_eq!(super::parse_mac("02:00:00:00:00:0b:00"), None);
     assert_eq!(super::parse_mac("2:00:00:00:00:0b"), None);
 }
+
+#[test]
+fn multicast_fan_out_is_optional_and_checked() {
+    let c = ClusterConfig::parse(&EXAMPLE.replace(
+        "address = \"127.0.0.10\"",
+        "address = \"127.0.0.10\"\nmulticast = \"239.255.0.10\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.multicast_socket(&c.groups[0]).unwrap().to_string(),
+        "239.255.0.10:22222"
+    );
+    assert_eq!(c.multicast_socket(&c.groups[1]), None);
+    assert_eq!(c.groups_of(1).count(), 1, "replica 1 is only in group kv");
+    assert_eq!(c.groups_of(0).count(), 2);
+
+    let unicast = EXAMPLE.replace(
+        "address = \"127.0.0.10\"",
+        "address = \"127.0.0.10\"\nmulticast = \"10.0.0.1\"",
+    );
+    assert_eq!(fields(&unicast), vec!["group[0].multicast"]);
+    let shared = EXAMPLE
+        .replace(
+            "address = \"127.0.0.10\"",
+            "address = \"127.0.0.10\"\nmulticast = \"239.255.0.10\"",
+        )
+        .replace(
+            "address = \"127.0.0.11\"",
+            "address = \"127.0.0.11\"\nmulticast = \"239.255.0.10\"",
+        );
+    assert_eq!(fields(&shared), vec!["group[1].multicast"]);
+}

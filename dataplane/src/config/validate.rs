@@ -114,6 +114,7 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
     }
     let mut names = BTreeSet::new();
     let mut addresses = BTreeSet::new();
+    let mut multicasts = BTreeSet::new();
     for (i, g) in config.groups.iter().enumerate() {
         if g.name.trim().is_empty() {
             out.push(problem(
@@ -158,6 +159,25 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
                 ),
                 "address = \"127.0.0.10\"",
             ));
+        }
+        if let Some(m) = g.multicast {
+            let field = format!("group[{i}].multicast");
+            if !m.is_multicast() {
+                out.push(problem(
+                    &field,
+                    format!("{m} is not an IPv4 multicast address (224.0.0.0/4)"),
+                    "multicast = \"239.255.0.10\"",
+                ));
+            } else if !multicasts.insert(m) {
+                out.push(problem(
+                    &field,
+                    format!(
+                        "{m} is used by an earlier group; members would receive both groups' \
+                         stamps"
+                    ),
+                    "multicast = \"239.255.0.11\"",
+                ));
+            }
         }
         if let Some(members) = &g.members {
             let field = format!("group[{i}].members");

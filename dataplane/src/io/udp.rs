@@ -7,6 +7,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
 use super::{BufferPool, DEFAULT_BUFFER_SIZE, Endpoint, IoStats, Packet, PacketBuf, PacketIo};
 
 /// How a [`UdpIo`] is set up.
@@ -120,6 +122,67 @@ impl UdpIo {
             next_socket: 0,
             stats: IoStats::default(),
         })
+    }
+
+    /// Adds a socket that receives what is sent to multicast address `group` (at `group`'s
+    /// port), joined on the interface that owns the local address `interface`. Several
+    /// processes on one host may join the same group: each gets its own copy. Returns the
+    /// endpoint its datagrams arrive on.
+    pub fn join_multicast(
+        &mut self,
+        group: SocketAddrV4,
+        interface: Ipv4Addr,
+    ) -> io::Result<Endpoint> {
+        let fail = |what: &str, e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot {what} multicast group {group} on {interface}: {e}"),
+            )
+        };
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+            .map_err(|e| fail("open a socket for", e))?;
+        // Every member on this host binds the same group address and port.
+        socket
+            .set_reuse_address(true)
+            .map_err(|e| fail("share", e))?;
+        socket
+            .bind(&SocketAddr::V4(group).into())
+            .map_err(|e| fail("bind", e))?;
+        socket
+            .join_multicast_v4(group.ip(), &interface)
+            .map_err(|e| fail("join", e))?;
+        let socket = UdpSocket::from(socket);
+        socket.set_nonblocking(true)?;
+        set_buffer_sizes(&socket, self.config.socket_buffer);
+        self.pollfds.push(libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        self.sockets.push(socket);
+        self.addrs.push(group);
+        Ok(Endpoint((self.sockets.len() - 1) as u16))
+    }
+
+    /// Makes multicast datagrams sent from `endpoint` leave through the interface that owns
+    /// the local address `interface`, and come back to members on this host.
+    pub fn set_multicast_interface(
+        &mut self,
+        endpoint: Endpoint,
+        interface: Ipv4Addr,
+    ) -> io::Result<()> {
+        let socket = self
+            .sockets
+            .get(usize::from(endpoint.0))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no such endpoint"))?;
+        let socket = SockRef::from(socket);
+        socket.set_multicast_if_v4(&interface).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot send multicast through the interface of {interface}: {e}"),
+            )
+        })?;
+        socket.set_multicast_loop_v4(true)
     }
 
     /// Points message header `i` at address slot `i` and I/O vector `i`, for one datagram.

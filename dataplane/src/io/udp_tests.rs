@@ -160,3 +160,56 @@ fn sends_to_a_closed_port_do_not_fail_the_burst() {
     }
     assert_eq!(recv_n(&mut rx, 3).len(), 3);
 }
+
+#[test]
+fn one_multicast_send_reaches_every_member_on_the_host() {
+    // A free port for the group (multicast binds share it, so pick one nobody else holds).
+    let port = std::net::UdpSocket::bind(loopback())
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let group = SocketAddrV4::new(Ipv4Addr::new(239, 255, 77, 1), port);
+    let mut members: Vec<UdpIo> = (0..3)
+        .map(|_| {
+            let mut io = UdpIo::bind(&[loopback()], UdpConfig::default()).unwrap();
+            assert_eq!(
+                io.join_multicast(group, Ipv4Addr::LOCALHOST).unwrap(),
+                Endpoint(1)
+            );
+            io
+        })
+        .collect();
+    let mut sender = UdpIo::bind(&[loopback()], UdpConfig::default()).unwrap();
+    sender
+        .set_multicast_interface(Endpoint(0), Ipv4Addr::LOCALHOST)
+        .unwrap();
+    let mut batch = Vec::new();
+    for i in 0..10u8 {
+        let mut buf = sender.alloc();
+        buf.fill(&[i]);
+        buf.set_peer(group);
+        batch.push(buf);
+    }
+    assert_eq!(sender.send_burst(&mut batch).unwrap(), 10);
+    for member in &mut members {
+        let got = recv_n(member, 10);
+        let bytes: Vec<u8> = got.iter().map(|b| b.as_ref()[0]).collect();
+        assert_eq!(bytes, (0..10).collect::<Vec<u8>>());
+        assert!(got.iter().all(|b| b.endpoint() == Endpoint(1)));
+        assert!(got.iter().all(|b| b.peer() == sender.local_addrs()[0]));
+    }
+}
+
+#[test]
+fn joining_a_unicast_address_names_the_group() {
+    let mut io = UdpIo::bind(&[loopback()], UdpConfig::default()).unwrap();
+    let err = io
+        .join_multicast(
+            SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 0),
+            Ipv4Addr::LOCALHOST,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("multicast group 127.0.0.1:0"), "{err}");
+}
