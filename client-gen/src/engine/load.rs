@@ -191,12 +191,19 @@ pub fn run_load_on<I: PacketIo>(
     let mut next_progress = start + Duration::from_millis(200);
     let issuing_done =
         |issued: u64, now: Time| spec.max_ops.is_some_and(|m| issued >= m) || now >= end;
+    // When issuing stopped: the timeline ends there, not after the drain of the last
+    // in-flight requests (see Timeline::series).
+    let mut load_end: Option<Time> = None;
 
     loop {
         let now = clock.now();
         if stop.load(Ordering::Relaxed) {
             progress.finish();
             return Err("interrupted".into());
+        }
+        if load_end.is_none() && issuing_done(issued, now) {
+            // Nothing is issued at or after `end`, so a timed run's load ends exactly there.
+            load_end = Some(now.min(end));
         }
         let all_idle = slots.iter().all(|s| s.in_flight.is_none());
         if issuing_done(issued, now) && (all_idle || now >= end + spec.config_give_up()) {
@@ -389,7 +396,7 @@ pub fn run_load_on<I: PacketIo>(
         .1
         .saturating_since(window.0)
         .min(now.saturating_since(window.0));
-    timeline.set_end(now.saturating_since(start));
+    timeline.set_end(load_end.unwrap_or(now).saturating_since(start));
     let summary = summarize(spec, &latency, &timeline, errors, measured);
     Ok(LoadOutcome {
         summary,
