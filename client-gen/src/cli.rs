@@ -9,9 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use dataplane::config::ClusterConfig;
 
 use crate::engine::{LoadMode, LoadSpec, ProtocolKind, run_load};
+use crate::local::ReplicaFlags;
 use crate::local::{LocalOptions, run_local};
 use crate::oum_demo::{self, DemoOptions};
 use crate::workload::{Arrivals, KeyDistribution, WorkloadSpec, WriteMix};
+use replica::app::AppKind;
 
 /// Load generation and local clusters for nopaxos-rs.
 #[derive(Debug, Parser)]
@@ -45,6 +47,27 @@ fn secs(text: &str) -> Result<Duration, String> {
             "{text:?} is not a number of seconds (for example 2.5)"
         )),
     }
+}
+
+fn app_kind(text: &str) -> Result<AppKind, String> {
+    match text {
+        "kv" => Ok(AppKind::Kv),
+        "null" => Ok(AppKind::Null),
+        _ => Err(format!("{text:?} is not an app: choose kv or null")),
+    }
+}
+
+/// `--check` needs results to check; the null app returns none.
+fn refuse_check_with_null_app(check: bool, app: AppKind) -> Result<(), String> {
+    if check && app == AppKind::Null {
+        return Err(
+            "--check with --app null: the null app returns an empty result for every \
+                    operation, so there is nothing to check for linearizability; drop --check \
+                    or use --app kv"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn fraction(text: &str) -> Result<f64, String> {
@@ -96,6 +119,12 @@ struct LoadArgs {
     /// Bytes per written value.
     #[arg(long, value_name = "BYTES", default_value_t = 32)]
     value_size: usize,
+    /// What the replicas execute: `kv` (the key-value store) or `null` (empty operations,
+    /// no-ops with empty results: the protocol's cost alone, as the original C++ code
+    /// measured). `local` and `sweep` start the replicas with it; with `run` it must match
+    /// the running cluster's `replica --app`.
+    #[arg(long, value_name = "APP", default_value = "kv", value_parser = app_kind)]
+    app: AppKind,
     /// Seed of the workload (keys, values, arrivals).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -140,12 +169,14 @@ impl LoadArgs {
                 write_mix: self.writes.clone(),
                 value_size: self.value_size,
                 seed: self.seed,
+                app: self.app,
             },
             interval: Duration::from_millis(self.interval_ms.max(1)),
             bind: SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0),
             record_history,
             progress: !self.quiet,
             busy_poll: self.busy_poll,
+            servers: Vec::new(),
         }
     }
 }
@@ -170,6 +201,10 @@ struct LocalArgs {
     /// Replicas drop this fraction of the datagrams they receive.
     #[arg(long, value_name = "P", default_value = "0", value_parser = fraction)]
     drop_rate: f64,
+    /// VR replicas batch at most N requests (`replica --max-batch`); the original C++
+    /// implementation's VR benchmarks used 64.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_batch: Option<u32>,
     /// Kill the initial leader (replica 0) with SIGKILL this many seconds into the load.
     #[arg(long, value_name = "SECS", value_parser = secs)]
     kill_leader_after: Option<Duration>,
@@ -206,6 +241,11 @@ struct RunArgs {
     /// Check the history for linearizability (implies recording it).
     #[arg(long)]
     check: bool,
+    /// A server process on this machine to account CPU per request for, as NAME=PID (for
+    /// example `sequencer=1234`); repeat for the sequencer and every replica. Without it
+    /// the CPU figures read "n/a: remote".
+    #[arg(long = "server-pid", value_name = "NAME=PID")]
+    server_pids: Vec<crate::cpu::ServerProcess>,
     /// The clients' own address (replies come to it): on kernel UDP the socket binds it
     /// (default 127.0.0.1, any port); with --dpdk it is required in full.
     #[arg(long, value_name = "IP:PORT")]
@@ -250,6 +290,9 @@ struct SweepArgs {
     /// Folder for the sweep's files (a new subfolder per invocation).
     #[arg(long, value_name = "DIR", default_value = "results")]
     results: PathBuf,
+    /// VR replicas batch at most N requests (`replica --max-batch`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_batch: Option<u32>,
     /// Folder holding the `sequencer` and `replica` binaries (default: this program's).
     #[arg(long, value_name = "DIR")]
     bin_dir: Option<PathBuf>,
@@ -338,6 +381,7 @@ fn local(args: LocalArgs, stop: &AtomicBool) -> Result<String, String> {
     if args.protocols.is_empty() {
         return Err("--protocols is empty: name at least one (nopaxos, unreplicated)".into());
     }
+    refuse_check_with_null_app(args.check, args.load.app)?;
     let config = ClusterConfig::local(args.replicas, 0, std::net::Ipv4Addr::new(127, 0, 0, 10));
     let options = LocalOptions {
         protocols: args.protocols,
@@ -345,7 +389,11 @@ fn local(args: LocalArgs, stop: &AtomicBool) -> Result<String, String> {
         load: args.load.spec(ProtocolKind::Nopaxos, config, args.check),
         bin_dir: default_bin_dir(args.bin_dir)?,
         results: args.results,
-        drop_rate: args.drop_rate,
+        flags: ReplicaFlags {
+            drop_rate: args.drop_rate,
+            app: args.load.app,
+            max_batch: args.max_batch,
+        },
         kill_leader_after: args.kill_leader_after,
         check: args.check,
         keep: args.keep,
@@ -381,9 +429,20 @@ fn run(args: RunArgs, stop: &AtomicBool) -> Result<String, String> {
     if !args.eal_args.is_empty() && !args.dpdk {
         return Err("EAL arguments after `--` need --dpdk".into());
     }
+    refuse_check_with_null_app(args.check, args.load.app)?;
     let config = ClusterConfig::load(&args.config).map_err(|e| e.to_string())?;
     let record = args.history.is_some() || args.check;
     let mut spec = args.load.spec(args.protocol, config, record);
+    for (i, server) in args.server_pids.iter().enumerate() {
+        if args.server_pids[..i].iter().any(|s| s.name == server.name) {
+            return Err(format!(
+                "--server-pid {}={}: the name {:?} is given twice; name each process once \
+                 (for example replica0=PID, replica1=PID)",
+                server.name, server.pid, server.name
+            ));
+        }
+    }
+    spec.servers = args.server_pids.clone();
     if let Some(bind) = args.bind {
         spec.bind = bind;
     }
@@ -453,6 +512,11 @@ fn sweep(args: SweepArgs, stop: &AtomicBool) -> Result<String, String> {
         replicas: args.replicas,
         load: args.load.spec(ProtocolKind::Nopaxos, config, false),
         levels,
+        flags: ReplicaFlags {
+            drop_rate: 0.0,
+            app: args.load.app,
+            max_batch: args.max_batch,
+        },
         bin_dir: default_bin_dir(args.bin_dir)?,
         results: args.results,
     };

@@ -8,6 +8,7 @@
 
 pub mod children;
 pub mod cli;
+pub mod cpu;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod engine;

@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
+use replica::app::AppKind;
 
 use crate::children::ChildProc;
 use crate::engine::{LoadOutcome, LoadSpec, ProtocolKind, run_load};
@@ -23,12 +24,24 @@ pub struct LocalOptions {
     pub bin_dir: PathBuf,
     /// Where reports go (a new folder per invocation inside it).
     pub results: PathBuf,
-    /// Replicas drop this fraction of received datagrams.
-    pub drop_rate: f64,
+    /// How the replicas are started.
+    pub flags: ReplicaFlags,
     /// SIGKILL the initial leader this long after the load starts.
     pub kill_leader_after: Option<Duration>,
     pub check: bool,
     pub keep: bool,
+}
+
+/// Replica flags every protocol's replicas are started with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplicaFlags {
+    /// Replicas drop this fraction of received datagrams.
+    pub drop_rate: f64,
+    /// The replicated application (`replica --app`).
+    pub app: AppKind,
+    /// VR's largest batch (`replica --max-batch`; passed to VR replicas only, the one
+    /// protocol that batches).
+    pub max_batch: Option<u32>,
 }
 
 const STARTUP: Duration = Duration::from_secs(10);
@@ -84,7 +97,7 @@ impl Cluster {
         config: &ClusterConfig,
         config_path: &Path,
         bin_dir: &Path,
-        drop_rate: f64,
+        flags: &ReplicaFlags,
     ) -> Result<Cluster, String> {
         for bin in ["sequencer", "replica"] {
             if !bin_dir.join(bin).is_file() {
@@ -100,7 +113,13 @@ impl Cluster {
             cmd.arg("--config")
                 .arg(config_path)
                 .args(["--index", &i.to_string(), "--mode", protocol.replica_mode()])
-                .args(["--drop-rate", &drop_rate.to_string()]);
+                .args(["--drop-rate", &flags.drop_rate.to_string()]);
+            if flags.app == AppKind::Null {
+                cmd.args(["--app", "null"]);
+            }
+            if let (Some(batch), ProtocolKind::Vr) = (flags.max_batch, protocol) {
+                cmd.args(["--max-batch", &batch.to_string()]);
+            }
             let mut child = ChildProc::spawn(&format!("replica {i}"), cmd)?;
             child.wait_for_line(|l| l.contains("serving"), STARTUP)?;
             replicas.push(child);
@@ -120,6 +139,18 @@ impl Cluster {
             sequencer,
             replicas,
         })
+    }
+
+    /// The server processes, sequencer first, for CPU accounting.
+    pub fn servers(&self) -> Vec<crate::cpu::ServerProcess> {
+        self.sequencer
+            .iter()
+            .chain(&self.replicas)
+            .map(|c| crate::cpu::ServerProcess {
+                name: c.name().to_string(),
+                pid: c.pid(),
+            })
+            .collect()
     }
 
     /// The first child that died, and why.
@@ -213,11 +244,12 @@ fn run_one(
         &config,
         &config_path,
         &options.bin_dir,
-        options.drop_rate,
+        &options.flags,
     )?;
     let mut spec = options.load.clone();
     spec.protocol = protocol;
     spec.config = config;
+    spec.servers = cluster.servers();
     let killer = options.kill_leader_after.and_then(|after| {
         let pid = cluster.replicas.first()?.pid();
         Some(std::thread::spawn(move || {
@@ -244,8 +276,13 @@ fn run_one(
             after.as_secs_f64()
         ));
     }
-    if options.drop_rate > 0.0 {
-        outcome.summary.drops_injected = Some(options.drop_rate);
+    if options.flags.drop_rate > 0.0 {
+        outcome.summary.drops_injected = Some(options.flags.drop_rate);
+    }
+    if let (Some(batch), ProtocolKind::Vr) = (options.flags.max_batch, protocol) {
+        outcome.summary.notes.push(format!(
+            "VR replicas batched at most {batch} requests (--max-batch)"
+        ));
     }
     outcome
         .summary

@@ -77,6 +77,7 @@ pub fn describe(name: &str, outcome: &LoadOutcome) -> String {
             series.join(" ")
         );
     }
+    let _ = writeln!(out, "{name}: {}", s.cpu.describe());
     for note in &s.notes {
         let _ = writeln!(out, "{name}: {note}");
     }

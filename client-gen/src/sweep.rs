@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use crate::engine::{LoadMode, LoadSpec, ProtocolKind, run_load};
-use crate::local::{Cluster, loopback_config};
+use crate::local::{Cluster, ReplicaFlags, loopback_config};
 use crate::report::RunSummary;
 use crate::workload::Arrivals;
 
@@ -25,6 +25,7 @@ pub struct SweepOptions {
     pub replicas: usize,
     pub load: LoadSpec,
     pub levels: Levels,
+    pub flags: ReplicaFlags,
     pub bin_dir: PathBuf,
     pub results: PathBuf,
 }
@@ -58,7 +59,8 @@ fn sweep_into(
         std::fs::write(&path, config.to_toml())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let _ = std::fs::remove_file(work.join("sequencer-session"));
-        let mut cluster = Cluster::start(protocol, &config, &path, &options.bin_dir, 0.0)?;
+        let mut cluster =
+            Cluster::start(protocol, &config, &path, &options.bin_dir, &options.flags)?;
         let levels: Vec<LoadSpec> = match &options.levels {
             Levels::Clients(counts) => counts
                 .iter()
@@ -83,6 +85,7 @@ fn sweep_into(
         for mut spec in levels {
             spec.protocol = protocol;
             spec.config = config.clone();
+            spec.servers = cluster.servers();
             let outcome = run_load(&spec, stop);
             if let Some(death) = cluster.death(None) {
                 cluster.stop();
@@ -110,28 +113,55 @@ fn sweep_into(
     Ok(out)
 }
 
-/// One row per load level.
+/// One row per load level, with the busiest server process and the throughput with one
+/// core per process (see [`crate::report::format_table`]).
 pub fn table(points: &[RunSummary]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<14} {:>8} {:>12} {:>14} {:>10} {:>10} {:>8}",
-        "protocol", "clients", "offered/s", "throughput/s", "p50 us", "p99 us", "errors"
+        "{:<14} {:>7} {:>10} {:>12} {:>9} {:>9} {:>6}  {:<10} {:>6} {:>10}",
+        "protocol",
+        "clients",
+        "offered/s",
+        "throughput/s",
+        "p50 us",
+        "p99 us",
+        "errors",
+        "busiest",
+        "us/req",
+        "1-core/s"
     );
     for p in points {
         let offered = p
             .offered_rate
             .map_or("-".to_string(), |r| format!("{r:.0}"));
+        let busiest = match (&p.cpu.busiest, p.cpu.missing()) {
+            (Some(name), _) => name.clone(),
+            (None, why) => format!("n/a: {}", why.unwrap_or_default()),
+        };
+        let us = p
+            .cpu
+            .busiest
+            .as_ref()
+            .and(p.cpu.busiest_us_per_op)
+            .map_or("-".to_string(), |us| format!("{us:.1}"));
+        let projected = p
+            .cpu
+            .projected_ops_s
+            .map_or("-".to_string(), |o| format!("{o:.0}"));
         let _ = writeln!(
             out,
-            "{:<14} {:>8} {:>12} {:>14.0} {:>10.1} {:>10.1} {:>8}",
+            "{:<14} {:>7} {:>10} {:>12.0} {:>9.1} {:>9.1} {:>6}  {:<10} {:>6} {:>10}",
             p.protocol,
             p.clients,
             offered,
             p.throughput_ops_s,
             p.latency.p50,
             p.latency.p99,
-            p.errors
+            p.errors,
+            busiest,
+            us,
+            projected
         );
     }
     out

@@ -9,7 +9,8 @@
 //! clients and the arrival process are independent of each other.
 //!
 //! Operations are encoded with the store's own [`KvOp::encode`], so the bytes are exactly
-//! what the replicas decode.
+//! what the replicas decode. Against the null app (`--app null`) every operation is empty:
+//! the replicas execute nothing, so only the protocol's cost is measured.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use rand::{Rng, RngExt};
 use rand_pcg::Pcg64Mcg;
+use replica::app::AppKind;
 use replica::app::kv::KvOp;
 use replica::protocol::MAX_DATAGRAM;
 
@@ -254,6 +256,9 @@ pub struct WorkloadSpec {
     /// Bytes of every written value (`MIN_VALUE_SIZE..=MAX_VALUE_SIZE`).
     pub value_size: usize,
     pub seed: u64,
+    /// What the replicas run: with [`AppKind::Null`] every operation is empty and the
+    /// key and value fields above are unused.
+    pub app: AppKind,
 }
 
 impl Default for WorkloadSpec {
@@ -266,6 +271,7 @@ impl Default for WorkloadSpec {
             write_mix: WriteMix::default(),
             value_size: 32,
             seed: 1,
+            app: AppKind::Kv,
         }
     }
 }
@@ -322,7 +328,11 @@ impl fmt::Display for WorkloadSpec {
             self.write_mix,
             self.value_size,
             self.seed
-        )
+        )?;
+        match self.app {
+            AppKind::Kv => Ok(()),
+            AppKind::Null => f.write_str(" --app null"),
+        }
     }
 }
 
@@ -454,6 +464,8 @@ fn log1p_over_x(x: f64) -> f64 {
 pub enum OpKind {
     Read,
     Write,
+    /// An empty operation for the null app.
+    Null,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,6 +511,7 @@ pub struct OpGenerator {
     value: Vec<u8>,
     previous: Vec<u8>,
     has_previous: bool,
+    null: bool,
 }
 
 impl OpGenerator {
@@ -546,12 +559,16 @@ impl OpGenerator {
             value: Vec::with_capacity(value_size),
             previous: Vec::with_capacity(value_size),
             has_previous: false,
+            null: spec.app == AppKind::Null,
         }
     }
 
     /// Appends the next operation, encoded as [`KvOp::encode`] does, to `out`. Allocates
     /// nothing once `out` has room for an operation.
     pub fn next_op(&mut self, out: &mut Vec<u8>) -> OpKind {
+        if self.null {
+            return OpKind::Null;
+        }
         let read = self.rng.random::<f64>() < self.read_fraction;
         let write = if read {
             None
@@ -895,6 +912,23 @@ mod tests {
         let op = KvOp::decode(op).unwrap();
         let key = std::str::from_utf8(op.key()).unwrap();
         key.strip_prefix("key-").unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn the_null_app_gets_empty_operations() {
+        let spec = WorkloadSpec {
+            app: AppKind::Null,
+            ..WorkloadSpec::default()
+        };
+        let mut g = OpGenerator::new(&spec, 0);
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            assert_eq!(g.next_op(&mut out), OpKind::Null);
+        }
+        assert!(out.is_empty());
+        assert_eq!(g.writes(), 0);
+        assert!(spec.to_string().ends_with(" --app null"), "{spec}");
+        assert!(!WorkloadSpec::default().to_string().contains("--app"));
     }
 
     #[test]

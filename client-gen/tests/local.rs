@@ -70,7 +70,8 @@ fn local_runs_every_protocol_and_writes_checked_reports() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert_eq!(stdout.matches("linearizable").count(), 5, "{stdout}");
-    assert!(stdout.contains("vs unreplicated"), "{stdout}");
+    assert!(stdout.contains("vs unrep"), "{stdout}");
+    assert!(stdout.contains("one core per process"), "{stdout}");
     let folder = run_folder(results.path());
     for protocol in ["unreplicated", "nopaxos", "vr", "spec", "fastpaxos"] {
         let json = std::fs::read_to_string(folder.join(format!("{protocol}.json"))).unwrap();
@@ -79,6 +80,21 @@ fn local_runs_every_protocol_and_writes_checked_reports() {
         assert!(summary.ops > 0 && summary.throughput_ops_s > 0.0, "{json}");
         assert!(summary.latency.p50 > 0.0 && summary.latency.p50 <= summary.latency.p99);
         assert!(!summary.timeline.is_empty());
+        // Every server process was measured; the busiest bounds the projection.
+        let cpu = &summary.cpu;
+        let expected = if protocol == "unreplicated" { 1 } else { 3 }
+            + usize::from(matches!(protocol, "nopaxos" | "spec"));
+        assert_eq!(cpu.processes.len(), expected, "{json}");
+        assert!(
+            cpu.processes
+                .iter()
+                .all(|p| p.us_per_op.is_some_and(|c| c > 0.0)),
+            "{json}"
+        );
+        assert!(
+            cpu.busiest.is_some() && cpu.projected_ops_s.is_some_and(|p| p > 0.0),
+            "{json}"
+        );
         let hgrm = std::fs::read_to_string(folder.join(format!("{protocol}.hgrm"))).unwrap();
         assert!(
             hgrm.contains("Percentile") && hgrm.contains("#[Max"),

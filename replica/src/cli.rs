@@ -45,6 +45,10 @@ struct Cli {
     /// VR: the most requests in one batch (the batch size adapts below it with the load).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_batch: Option<u32>,
+    /// The replicated application: the key-value store, or `null` (every operation a no-op
+    /// with an empty result, to measure the protocol alone, as the original C++ code did).
+    #[arg(long, value_enum, default_value_t = AppArg::Kv)]
+    app: AppArg,
     /// Drop this fraction (0..1) of received datagrams, to measure behaviour under loss.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction)]
     drop_rate: f64,
@@ -126,6 +130,14 @@ enum BenchMode {
     Nopaxos,
     /// The unreplicated server (the baseline), fed plain requests.
     Unreplicated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AppArg {
+    /// The key-value store (get, put, append, compare-and-swap).
+    Kv,
+    /// Every operation is a no-op with an empty result.
+    Null,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -213,6 +225,12 @@ pub fn main() -> ExitCode {
         eprintln!("replica: --max-batch applies to --mode vr only (drop it or add --mode vr)");
         return ExitCode::from(2);
     }
+    if cli.app != AppArg::Kv && cli.mode == Mode::Listen {
+        eprintln!(
+            "replica: --app chooses what a protocol replicates; --mode listen has none (drop --app)"
+        );
+        return ExitCode::from(2);
+    }
     if !cli.eal_args.is_empty() && !cli.dpdk {
         eprintln!("replica: EAL arguments after `--` need --dpdk");
         return ExitCode::from(2);
@@ -237,6 +255,10 @@ pub fn main() -> ExitCode {
                     .map(Duration::from_secs_f64),
                 drop_rate: cli.drop_rate,
                 max_batch: cli.max_batch.map(|b| b as usize),
+                app: match cli.app {
+                    AppArg::Kv => crate::app::AppKind::Kv,
+                    AppArg::Null => crate::app::AppKind::Null,
+                },
             };
             match cli.mode {
                 Mode::Listen => {

@@ -1,5 +1,6 @@
 //! `replica --mode nopaxos|vr|spec|fastpaxos|unreplicated`: a protocol core with the
-//! key-value store, on kernel UDP at the replica's configured address.
+//! key-value store (or the null app, `--app null`), on kernel UDP at the replica's
+//! configured address.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -10,6 +11,8 @@ use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 
 use crate::app::kv::KvStore;
+use crate::app::null::NullApp;
+use crate::app::{App, AppKind};
 use crate::driver::Addresses;
 use crate::driver::udp::{LoopOptions, UdpLoop};
 use crate::protocol::fastpaxos::{FastPaxosConfig, FastPaxosReplica};
@@ -42,6 +45,8 @@ pub struct ServeOptions {
     pub drop_rate: f64,
     /// VR's largest batch (its default if `None`).
     pub max_batch: Option<usize>,
+    /// The replicated application.
+    pub app: AppKind,
 }
 
 /// A flag set by SIGINT or SIGTERM, so a process stops cleanly and prints its counters.
@@ -61,12 +66,26 @@ pub(crate) trait NodeRunner {
 }
 
 /// Builds the protocol core `protocol` for replica `index` (fresh, or recovering with
-/// `options.recover`) with the key-value store and hands it to `runner`.
+/// `options.recover`) with the application `options.app` and hands it to `runner`.
 pub(crate) fn with_node<R: NodeRunner>(
     config: &ClusterConfig,
     index: usize,
     protocol: Protocol,
     options: &ServeOptions,
+    runner: R,
+) -> Result<(), String> {
+    match options.app {
+        AppKind::Kv => with_app(config, index, protocol, options, KvStore::default, runner),
+        AppKind::Null => with_app(config, index, protocol, options, NullApp::default, runner),
+    }
+}
+
+fn with_app<A: App, R: NodeRunner>(
+    config: &ClusterConfig,
+    index: usize,
+    protocol: Protocol,
+    options: &ServeOptions,
+    app: impl Fn() -> A,
     runner: R,
 ) -> Result<(), String> {
     // A recovering process proves to the others that its answers are fresh with a nonce no
@@ -76,14 +95,13 @@ pub(crate) fn with_node<R: NodeRunner>(
         .map_or(1, |d| d.as_nanos() as u64);
     let recover = options.recover;
     let zero = dataplane::time::Time::ZERO;
-    let kv = KvStore::default;
     match protocol {
         Protocol::Nopaxos => {
             let cfg = NopaxosConfig::from_cluster(config, index);
             let mut node = if recover {
-                NopaxosReplica::recovering(cfg, kv(), nonce, zero)
+                NopaxosReplica::recovering(cfg, app(), nonce, zero)
             } else {
-                NopaxosReplica::new(cfg, kv())
+                NopaxosReplica::new(cfg, app())
             };
             runner.run(&mut node)
         }
@@ -93,32 +111,32 @@ pub(crate) fn with_node<R: NodeRunner>(
                 cfg.max_batch = b;
             }
             let mut node = if recover {
-                VrReplica::recovering(cfg, kv(), nonce, zero)
+                VrReplica::recovering(cfg, app(), nonce, zero)
             } else {
-                VrReplica::new(cfg, kv())
+                VrReplica::new(cfg, app())
             };
             runner.run(&mut node)
         }
         Protocol::Spec => {
             let cfg = SpecConfig::from_cluster(config, index);
             let mut node = if recover {
-                SpecReplica::recovering(cfg, kv(), nonce, zero)
+                SpecReplica::recovering(cfg, app(), nonce, zero)
             } else {
-                SpecReplica::new(cfg, kv())
+                SpecReplica::new(cfg, app())
             };
             runner.run(&mut node)
         }
         Protocol::FastPaxos => {
             let cfg = FastPaxosConfig::from_cluster(config, index);
             let mut node = if recover {
-                FastPaxosReplica::recovering(cfg, kv(), nonce, zero)
+                FastPaxosReplica::recovering(cfg, app(), nonce, zero)
             } else {
-                FastPaxosReplica::new(cfg, kv())
+                FastPaxosReplica::new(cfg, app())
             };
             runner.run(&mut node)
         }
         Protocol::Unreplicated => {
-            let mut node = UnreplicatedServer::new(kv());
+            let mut node = UnreplicatedServer::new(app());
             runner.run(&mut node)
         }
     }
@@ -167,7 +185,10 @@ pub fn serve(
     let stop = stop_flag()?;
     let mut io = bind_replica_io(config, index)?;
     let addresses = Addresses::new(config, Some(index));
-    println!("replica {index} serving {protocol:?} on {address}");
+    println!(
+        "replica {index} serving {protocol:?} ({:?} app) on {address}",
+        options.app
+    );
     let runner = LoopRunner {
         io: &mut io,
         addresses: &addresses,

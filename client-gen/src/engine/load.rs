@@ -13,7 +13,8 @@ use replica::driver::Addresses;
 use replica::protocol::RequestId;
 
 use super::clients::{AnyClient, ProtocolKind, reply_client};
-use crate::report::{LatencyRecorder, Progress, RunSummary, Timeline};
+use crate::cpu::{ServerProcess, Snapshot};
+use crate::report::{CpuAccount, LatencyRecorder, Progress, RunSummary, Timeline};
 use crate::workload::{ArrivalClock, Arrivals, OpGenerator, WorkloadSpec};
 
 /// How requests are issued.
@@ -48,6 +49,9 @@ pub struct LoadSpec {
     pub record_history: bool,
     pub progress: bool,
     pub busy_poll: bool,
+    /// Server processes on this machine whose CPU time per request is reported (empty:
+    /// the servers are remote, or their PIDs were not given).
+    pub servers: Vec<ServerProcess>,
 }
 
 /// What a run produced.
@@ -191,12 +195,28 @@ pub fn run_load_on<I: PacketIo>(
     let mut next_progress = start + Duration::from_millis(200);
     let issuing_done =
         |issued: u64, now: Time| spec.max_ops.is_some_and(|m| issued >= m) || now >= end;
+    // The servers' CPU time when the measured window opens and closes.
+    let mut cpu_before: Option<Snapshot> = None;
+    let mut cpu_after: Option<Snapshot> = None;
+    // When issuing stopped: the timeline ends there, not after the drain of the last
+    // in-flight requests (see Timeline::series).
+    let mut load_end: Option<Time> = None;
 
     loop {
         let now = clock.now();
+        if cpu_before.is_none() && now >= window.0 {
+            cpu_before = Some(Snapshot::take(&spec.servers));
+        }
+        if cpu_after.is_none() && cpu_before.is_some() && now >= window.1 {
+            cpu_after = Some(Snapshot::take(&spec.servers));
+        }
         if stop.load(Ordering::Relaxed) {
             progress.finish();
             return Err("interrupted".into());
+        }
+        if load_end.is_none() && issuing_done(issued, now) {
+            // Nothing is issued at or after `end`, so a timed run's load ends exactly there.
+            load_end = Some(now.min(end));
         }
         let all_idle = slots.iter().all(|s| s.in_flight.is_none());
         if issuing_done(issued, now) && (all_idle || now >= end + spec.config_give_up()) {
@@ -370,6 +390,10 @@ pub fn run_load_on<I: PacketIo>(
     progress.finish();
 
     let now = clock.now();
+    // A run that stopped early (--ops) closes its window here.
+    if cpu_before.is_some() && cpu_after.is_none() {
+        cpu_after = Some(Snapshot::take(&spec.servers));
+    }
     let mut unfinished = 0;
     for (i, slot) in slots.iter_mut().enumerate() {
         if let Some(f) = slot.in_flight.take() {
@@ -389,8 +413,14 @@ pub fn run_load_on<I: PacketIo>(
         .1
         .saturating_since(window.0)
         .min(now.saturating_since(window.0));
-    timeline.set_end(now.saturating_since(start));
-    let summary = summarize(spec, &latency, &timeline, errors, measured);
+    timeline.set_end(load_end.unwrap_or(now).saturating_since(start));
+    let mut summary = summarize(spec, &latency, &timeline, errors, measured);
+    summary.cpu = match (&cpu_before, &cpu_after) {
+        (Some(before), Some(after)) => {
+            crate::cpu::account(&spec.servers, before, after, summary.throughput_ops_s)
+        }
+        _ => CpuAccount::unmeasured("the run ended before its measured window began"),
+    };
     Ok(LoadOutcome {
         summary,
         latency,
@@ -444,6 +474,8 @@ fn summarize(
         workload: spec.workload.to_string(),
         drops_injected: None,
         notes,
+        // Filled in by the caller, which holds the CPU snapshots.
+        cpu: CpuAccount::unmeasured("not measured"),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::cpu::CpuAccount;
 use super::latency::LatencySummary;
 use super::timeline::TimelinePoint;
 
@@ -46,6 +47,15 @@ pub struct RunSummary {
     pub drops_injected: Option<f64>,
     /// Anything a reader of the figure should know (saturated latencies, a killed leader).
     pub notes: Vec<String>,
+    /// The server processes' CPU per request over the measured window, the busiest one and
+    /// the one-core-per-process projection. Summaries written before it existed read back
+    /// as unmeasured.
+    #[serde(default = "cpu_not_recorded")]
+    pub cpu: CpuAccount,
+}
+
+fn cpu_not_recorded() -> CpuAccount {
+    CpuAccount::unmeasured("not recorded (a summary from before CPU accounting)")
 }
 
 impl RunSummary {
@@ -67,6 +77,7 @@ impl RunSummary {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::report::ProcessCpu;
 
     /// A summary with every field set, for the JSON and table tests.
     pub(in crate::report) fn sample(protocol: &str, throughput: f64) -> RunSummary {
@@ -107,7 +118,22 @@ pub(super) mod tests {
             workload: "--keys 1000 --distribution uniform".to_string(),
             drops_injected: Some(0.01),
             notes: vec!["leader killed at 5 s".to_string()],
+            cpu: CpuAccount::new(vec![
+                ProcessCpu::measured(
+                    "sequencer",
+                    10,
+                    2.0,
+                    throughput_cost(throughput),
+                    "schedstat",
+                ),
+                ProcessCpu::measured("replica 0", 11, 1.0, 5.0, "schedstat"),
+            ]),
         }
+    }
+
+    /// The sequencer's cost in the sample: a busiest process that differs per protocol.
+    fn throughput_cost(throughput: f64) -> f64 {
+        if throughput > 160_000.0 { 4.0 } else { 20.0 }
     }
 
     #[test]
@@ -129,6 +155,17 @@ pub(super) mod tests {
         let json = closed.to_json_pretty();
         assert!(json.contains("\"offered_rate\": null"));
         assert_eq!(RunSummary::from_json(&json), Ok(closed));
+    }
+
+    #[test]
+    fn a_summary_from_before_cpu_accounting_still_reads() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&sample("vr", 10.0).to_json_pretty()).unwrap();
+        assert!(v["cpu"]["busiest"].is_string());
+        v.as_object_mut().unwrap().remove("cpu");
+        let old = RunSummary::from_json(&v.to_string()).unwrap();
+        assert!(old.cpu.busiest.is_none());
+        assert!(old.cpu.unmeasured.unwrap().starts_with("not recorded"));
     }
 
     #[test]

@@ -84,8 +84,9 @@ impl Timeline {
         self.errors[i] += errors;
     }
 
-    /// Marks when the run ended: the series then reaches exactly there, and the last,
-    /// partial interval's rate is taken over its actual length.
+    /// Marks when the load ended (issuing stopped): the series then reaches exactly there.
+    /// Requests answered after it (the last in-flight ones, drained) count in the last
+    /// interval, and a partial last interval's rate is taken over its actual length.
     pub fn set_end(&mut self, at: Duration) {
         self.end = Some(at);
     }
@@ -146,36 +147,59 @@ impl Timeline {
     /// One point per interval from the start up to the end set by [`Timeline::set_end`], or
     /// else up to the later of the cool-down mark and the last recorded request. Intervals
     /// without completions are included as zeros.
+    ///
+    /// With an end set, requests recorded after it are counted in the last point, and a
+    /// last, partial interval shorter than half an interval is folded into the one before
+    /// (whose rate is then taken over both): a sliver of microseconds holds a handful of
+    /// drained requests, and rating them over the sliver printed rates several times the
+    /// real one.
     pub fn series(&self) -> Vec<TimelinePoint> {
         let width = self.interval.as_secs_f64();
-        let (len, end_s) = match self.end {
-            Some(end) => {
-                let n = end.as_nanos().div_ceil(self.interval.as_nanos());
-                let n = usize::try_from(n)
-                    .unwrap_or(MAX_INTERVALS)
-                    .min(MAX_INTERVALS);
-                (n.max(self.ops.len()), Some(end.as_secs_f64()))
-            }
-            None => {
-                let planned = self.index(self.cooldown_start).unwrap_or(MAX_INTERVALS);
-                (self.ops.len().max(planned), None)
-            }
+        let Some(end) = self.end else {
+            let planned = self.index(self.cooldown_start).unwrap_or(MAX_INTERVALS);
+            let len = self.ops.len().max(planned);
+            return (0..len)
+                .map(|i| self.point(i, i + 1, width, width))
+                .collect();
         };
+        let n = end.as_nanos().div_ceil(self.interval.as_nanos());
+        let mut len = usize::try_from(n)
+            .unwrap_or(MAX_INTERVALS)
+            .clamp(1, MAX_INTERVALS);
+        let end_s = end.as_secs_f64();
+        // The last interval's actual length (the whole width if the end is on a boundary).
+        let mut last_span = (end_s - (len - 1) as f64 * width).clamp(0.0, width);
+        if last_span == 0.0 {
+            last_span = width;
+        }
+        if len >= 2 && last_span < width / 2.0 {
+            len -= 1;
+            last_span += width;
+        }
         (0..len)
             .map(|i| {
-                let t_s = i as f64 * width;
-                // The interval the run ended in is only partly run.
-                let span = match end_s {
-                    Some(end) if end > t_s && end < t_s + width => end - t_s,
-                    _ => width,
-                };
-                TimelinePoint {
-                    t_s,
-                    ops_per_s: self.ops.get(i).copied().unwrap_or(0) as f64 / span,
-                    errors: self.errors.get(i).copied().unwrap_or(0),
+                if i + 1 == len {
+                    // The last point also takes everything recorded after it.
+                    self.point(i, usize::MAX, width, last_span)
+                } else {
+                    self.point(i, i + 1, width, width)
                 }
             })
             .collect()
+    }
+
+    /// The point starting at interval `first`, counting intervals `first..until`, rated
+    /// over `span` seconds.
+    fn point(&self, first: usize, until: usize, width: f64, span: f64) -> TimelinePoint {
+        let sum = |v: &[u64]| -> u64 {
+            v.get(first..until.min(v.len()))
+                .map_or(0, |s| s.iter().sum())
+        };
+        TimelinePoint {
+            t_s: first as f64 * width,
+            ops_per_s: sum(&self.ops) as f64 / span,
+            errors: sum(&self.errors),
+        }
     }
 
     fn index(&self, at: Duration) -> Option<usize> {
@@ -223,6 +247,34 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert!((s[1].ops_per_s - 20.0).abs() < 1e-9, "{s:?}");
         assert_eq!(s[0].ops_per_s, 0.0);
+    }
+
+    /// The bug this guards against: a run that stops issuing at 2 s drains its last
+    /// in-flight requests a few microseconds later; the series used to end there, and the
+    /// sliver of an interval after 2 s, rated over its length, read 80 000 ops/s in a run of
+    /// 50 ops/s.
+    #[test]
+    fn drained_requests_do_not_make_a_sliver_of_an_interval() {
+        let mut t = Timeline::new(Duration::from_secs(1), Duration::ZERO, ms(2000));
+        for i in 0..100 {
+            t.record(ms(i * 20), true);
+        }
+        let drained = Duration::from_secs(2) + Duration::from_micros(100);
+        for _ in 0..8 {
+            t.record(drained, true);
+        }
+        // The end as the engine used to set it (after the drain) ...
+        t.set_end(drained);
+        let rates: Vec<f64> = t.series().iter().map(|p| p.ops_per_s).collect();
+        assert_eq!(rates.len(), 2, "{rates:?}");
+        assert_eq!(rates[0], 50.0);
+        assert!((rates[1] - 58.0 / 1.0001).abs() < 1e-6, "{rates:?}");
+        // ... and as it sets it now (when issuing stopped): the drain counts in the last
+        // whole interval.
+        t.set_end(Duration::from_secs(2));
+        let rates: Vec<f64> = t.series().iter().map(|p| p.ops_per_s).collect();
+        assert_eq!(rates, [50.0, 58.0]);
+        assert_eq!(t.series().iter().map(|p| p.errors).sum::<u64>(), 0);
     }
 
     #[test]

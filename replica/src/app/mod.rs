@@ -4,10 +4,21 @@
 
 mod client_table;
 pub mod kv;
+pub mod null;
 
 use crate::protocol::codec::{CodecError, Reader};
 
 pub use client_table::{ClientTable, Execution};
+
+/// The applications a replica process can serve (`replica --app`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AppKind {
+    /// The key-value store ([`kv::KvStore`]).
+    #[default]
+    Kv,
+    /// No-ops with empty results ([`null::NullApp`]): the protocol's cost alone.
+    Null,
+}
 
 /// An application replicated by the protocols. Operations and results are opaque bytes.
 pub trait App {
