@@ -1,6 +1,8 @@
 //! The sequencer's DPDK data path, one run-to-completion step at a time: receive a burst of
 //! frames, stamp each in place with [`Sequencer::stamp_frame`], make one copy per group
-//! member with that member's destination (MAC, IPv4, UDP port), transmit the burst.
+//! member with that member's destination (MAC, IPv4, UDP port), transmit the burst. The
+//! same engine also forwards without stamping ([`DpdkSequencer::poll_forward`]), the
+//! baseline `sequencer bench --dpdk` compares the stamped path with.
 //!
 //! Fan-out (the copies): the last member gets the received mbuf itself, rewritten in
 //! place, so a one-member group costs no allocation at all. Every other member gets either
@@ -21,7 +23,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use dataplane::io::dpdk::arp::{ArpOutcome, ArpTable};
-use dataplane::io::dpdk::headers::rewrite_destination;
+use dataplane::io::dpdk::headers::{SEND_HEADER_LEN, rewrite_destination};
 use dataplane::io::dpdk::{FrameDrop, FrameDropCounts, Mbuf, MbufBurst, Mempool, Queue};
 use dataplane::oum::{Sequencer, Verdict};
 use dataplane::wire::{ETHERNET_HEADER_LEN, EtherType, MacAddr, UDP_HEADER_LEN};
@@ -131,19 +133,66 @@ impl DpdkSequencer {
 
     /// One step: receive a burst, stamp, fan out, transmit. Returns frames received.
     pub fn poll(&mut self) -> usize {
+        self.step(true, Self::handle)
+    }
+
+    /// One step of plain forwarding, the baseline `sequencer bench --dpdk` measures the
+    /// stamped path against: receive a burst and transmit each frame `copies` times
+    /// (at least once), unchanged. No parsing, no stamp, no destination rewrite; the
+    /// extra copies are made exactly as [`poll`](Self::poll) makes them for extra members
+    /// (memcpy up to the copy threshold, header mbuf + clone above it), through the same
+    /// bursts, queues and loop. So stamped / forwarded measures what sequencing adds to
+    /// moving the same copies, not the fan-out every multicast pays. Returns frames
+    /// received.
+    pub fn poll_forward(&mut self, copies: usize) -> usize {
+        // Only the copies read the frame's bytes; a lone copy is the received mbuf itself,
+        // whose data a forwarder never touches, so prefetching it would be wasted work.
+        self.step(copies > 1, |this, mbuf| this.forward(mbuf, copies))
+    }
+
+    /// Receive a burst, hand each frame to `each` in order, transmit what it queued.
+    #[inline(always)]
+    fn step(&mut self, prefetch: bool, mut each: impl FnMut(&mut Self, Mbuf)) -> usize {
         let n = self.config.rx.rx(&mut self.rx, self.config.burst);
         if n == 0 {
             return 0;
         }
         self.stats.rx_frames += n as u64;
-        self.rx.prefetch_data();
+        if prefetch {
+            self.rx.prefetch_data();
+        }
         let mut rx = std::mem::replace(&mut self.rx, MbufBurst::with_capacity(0));
         for mbuf in rx.drain() {
-            self.handle(mbuf);
+            each(self, mbuf);
         }
         self.rx = rx;
         self.flush();
         n
+    }
+
+    fn forward(&mut self, mbuf: Mbuf, copies: usize) {
+        if copies > 1 {
+            // The split point the clone path needs: an option-less IPv4/UDP header, which
+            // a forwarder assumes instead of parsing (the bench's frames have no options).
+            let large = mbuf.data_len() > self.config.copy_threshold;
+            for _ in 1..copies {
+                match self.member_copy(&mbuf, large, SEND_HEADER_LEN) {
+                    Some(copy) => self.queue(copy),
+                    None => self.stats.drops.add(FrameDrop::NoMbuf),
+                }
+            }
+        }
+        self.queue(mbuf);
+    }
+
+    /// An extra member's copy of `original`, as the fan-out makes it.
+    #[inline(always)]
+    fn member_copy(&mut self, original: &Mbuf, large: bool, header_len: usize) -> Option<Mbuf> {
+        if large {
+            self.header_and_clone(original, header_len)
+        } else {
+            self.full_copy(original)
+        }
     }
 
     fn flush(&mut self) {
@@ -192,12 +241,7 @@ impl DpdkSequencer {
         if let Some((last, others)) = members.split_last() {
             let large = mbuf.data_len() > self.config.copy_threshold;
             for member in others {
-                let copy = if large {
-                    self.header_and_clone(&mbuf, header_len)
-                } else {
-                    self.full_copy(&mbuf)
-                };
-                match copy {
+                match self.member_copy(&mbuf, large, header_len) {
                     Some(mut copy) => {
                         // SAFETY: a header mbuf or a fresh copy: its first segment is ours.
                         let bytes = unsafe { copy.data_mut_unchecked() };

@@ -527,3 +527,130 @@ fn the_binary_serves_on_net_ring_and_stops_on_sigint() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("replica[0] has no `mac`"), "{stderr}");
 }
+
+/// The bench's baseline: every frame leaves `copies` times, byte for byte as it came in,
+/// through both fan-out paths (memcpy and header + clone), with nothing stamped and every
+/// mbuf back in the pools.
+fn forwarding_scenario() {
+    let rig = rig();
+    let group = Ipv4Addr::new(10, 0, 0, 100);
+    let frames: Vec<Vec<u8>> = (0..40u8)
+        .map(|i| {
+            UdpFrameSpec {
+                dst_ip: group,
+                udp_checksum: false,
+                ..UdpFrameSpec::default()
+            }
+            .build(&oum_payload(
+                OumRepr::Unsequenced,
+                &vec![i; 20 + usize::from(i)],
+            ))
+            .unwrap()
+        })
+        .collect();
+    for (copy_threshold, copies) in [(512, 3), (0, 3), (512, 1)] {
+        let sequencer = Sequencer::new(
+            SessionNumber(1),
+            dataplane::wire::OUM_DEFAULT_PORT,
+            &[GroupSpec {
+                address: group,
+                members: vec![0, 1, 2],
+            }],
+        )
+        .unwrap();
+        let mut engine = rig.engine(
+            sequencer,
+            vec![(0..3).map(member_addr).collect()],
+            copy_threshold,
+        );
+        for f in &frames {
+            rig.inject(f);
+        }
+        let mut received = 0;
+        while received < frames.len() {
+            let n = engine.poll_forward(copies);
+            assert!(n > 0, "frames stuck in the ring");
+            received += n;
+        }
+        let out = rig.collect();
+        let expected: Vec<Vec<u8>> = frames
+            .iter()
+            .flat_map(|f| std::iter::repeat_n(f.clone(), copies))
+            .collect();
+        assert_eq!(out, expected, "threshold {copy_threshold}, {copies} copies");
+        let stats = engine.stats();
+        assert_eq!(stats.rx_frames, frames.len() as u64);
+        assert_eq!(stats.tx_frames, (frames.len() * copies) as u64);
+        let extra = (frames.len() * (copies - 1)) as u64;
+        if copy_threshold == 0 {
+            assert_eq!((stats.copies, stats.clones), (0, extra));
+        } else {
+            assert_eq!((stats.copies, stats.clones), (extra, 0));
+        }
+        assert_eq!(engine.sequencer().stats().stamped(), 0);
+        assert_eq!(drops(&engine).total(), 0);
+        drop(out);
+        rig.assert_all_mbufs_back();
+    }
+}
+
+#[test]
+fn forwarding_sends_each_frame_unchanged_to_every_copy() {
+    in_own_process(
+        "forwarding_sends_each_frame_unchanged_to_every_copy",
+        forwarding_scenario,
+    );
+}
+
+/// `sequencer bench --dpdk` for a moment on net_null: both modes run over the real ports
+/// and report how many frames they moved, and the ratio line is printed.
+#[test]
+fn the_bench_measures_forwarding_and_stamping_on_net_null() {
+    if !is_root() {
+        println!("skipped: needs root");
+        return;
+    }
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--dpdk",
+            "--members",
+            "2",
+            "--packets",
+            "20000",
+            "--bursts",
+            "32",
+            "--round",
+            "512",
+            "--",
+        ])
+        .args(EAL)
+        .arg("--vdev=net_null0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("forwarding") && l.contains("ratio"))
+        .unwrap_or_else(|| panic!("no ratio line:\n{stdout}"));
+    // "frames in/out: forwarding 20000/40000, stamped 20000/40000;": 20000 requests per
+    // mode, each sent to both members.
+    let counts: Vec<u64> = line
+        .split_once("frames in/out: ")
+        .and_then(|(_, rest)| rest.split_once(';'))
+        .unwrap_or_else(|| panic!("no frame counts: {line}"))
+        .0
+        .split([' ', '/', ','])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(counts, [20000, 40000, 20000, 40000], "{line}");
+    assert!(
+        stdout.contains("summary: stamped/forwarding by burst: 32 "),
+        "{stdout}"
+    );
+}
