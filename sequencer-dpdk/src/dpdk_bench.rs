@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 use dataplane::io::dpdk::{
     Eal, FrameDrop, FrameDropCounts, Mbuf, Mempool, Port, PortConfig, Queue, RingPort,
 };
-use dataplane::oum::{GroupSpec, Sequencer, SessionNumber};
+use dataplane::oum::{GroupId, GroupSpec, Sequencer, SessionNumber};
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
 use dataplane::wire::{MacAddr, OumRepr};
 
-use crate::dpdk_engine::{DpdkSequencer, EngineConfig, EngineStats, MAX_BURST, MemberAddr};
+use crate::dpdk_engine::{
+    DpdkSequencer, EngineConfig, EngineStats, Forwarding, MAX_BURST, MemberAddr,
+};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -131,25 +133,24 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         // burst of work spoils a round of one mode, and the medians over many short rounds
         // leave such rounds out where one long timing per mode would absorb them.
         let rounds = options.packets.div_ceil(per_round as u64);
-        let mut forwarding = Vec::with_capacity(rounds as usize);
-        let mut stamped = Vec::with_capacity(rounds as usize);
+        // Per mode (in Mode::ALL's order), its rounds.
+        let mut measured: [Vec<Measured>; 3] = Default::default();
         for r in 0..rounds {
             let n = (options.packets - r * per_round as u64).min(per_round as u64);
-            // Alternate which mode goes first, so that what one round leaves behind (cache
-            // contents, a drift in load or frequency) favours neither.
-            let order = if r % 2 == 0 {
-                [Mode::Forward, Mode::Stamp]
-            } else {
-                [Mode::Stamp, Mode::Forward]
-            };
-            for mode in order {
-                let m = measure(&mut engine, mode, options.members, &feed, n)?;
-                match mode {
-                    Mode::Forward => forwarding.push(m),
-                    Mode::Stamp => stamped.push(m),
-                }
+            // Rotate which mode goes first, so that what one round leaves behind (cache
+            // contents, a drift in load or frequency) favours none of them.
+            for i in 0..Mode::ALL.len() {
+                let k = (i + r as usize) % Mode::ALL.len();
+                measured[k].push(measure(
+                    &mut engine,
+                    Mode::ALL[k],
+                    options.members,
+                    &feed,
+                    n,
+                )?);
             }
         }
+        let [forwarding, io, stamped] = &measured;
         let stamped_total = engine.sequencer().stats().stamped();
         let expected = options.packets;
         if stamped_total != expected {
@@ -158,8 +159,8 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
                 engine.sequencer().stats().drops
             ));
         }
-        let s = Totals::of(&stamped);
-        let f = Totals::of(&forwarding);
+        let s = Totals::of(stamped);
+        let f = Totals::of(forwarding);
         println!(
             "burst {burst:>2}: {:>7.2} Mpps stamped, {:>7.2} Mpps sent ({} copies, {} clones, {} tx-full), {:.1} ns/request",
             s.mpps(),
@@ -169,7 +170,7 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             s.stats.drops.get(FrameDrop::TxQueueFull),
             1e3 / s.mpps()
         );
-        let (fwd, stamp) = (median(&forwarding), median(&stamped));
+        let (fwd, unchanged, stamp) = (median(forwarding), median(io), median(stamped));
         let ratio = stamp / fwd;
         println!(
             "burst {burst:>2}: forwarding {fwd:.2} Mpps, stamped {stamp:.2} Mpps, ratio {ratio:.3} \
@@ -180,6 +181,12 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             s.frames,
             s.stats.tx_frames,
             s.mpps() / f.mpps()
+        );
+        println!(
+            "burst {burst:>2}: io forwarding (frames sent unchanged) {unchanged:.2} Mpps, \
+             stamped/io {:.3}, forwarding/io {:.3}",
+            stamp / unchanged,
+            fwd / unchanged
         );
         summary.push((burst, fwd, stamp, ratio));
     }
@@ -215,10 +222,18 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
 /// What a timed stretch does with each received frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Plain forwarding: the same fan-out, no parsing or stamping.
-    Forward,
+    /// The same fan-out, each copy addressed to its member; no parsing or stamping.
+    Forward(Forwarding),
     /// The sequencer's path.
     Stamp,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [
+        Mode::Forward(Forwarding::Addressed),
+        Mode::Forward(Forwarding::Unchanged),
+        Mode::Stamp,
+    ];
 }
 
 /// The stamped path is meant to stay within 10% of plain forwarding on the same ports.
@@ -304,7 +319,6 @@ fn measure(
     frames: u64,
 ) -> Result<Measured, String> {
     let before = engine.stats();
-    let copies = usize::from(members);
     let mut done = 0u64;
     let mut busy = Duration::ZERO;
     while done < frames {
@@ -312,9 +326,9 @@ fn measure(
         let start = Instant::now();
         let mut got = 0;
         match mode {
-            Mode::Forward => {
+            Mode::Forward(how) => {
                 while got < n {
-                    got += engine.poll_forward(copies);
+                    got += engine.poll_forward(GroupId(0), how);
                 }
             }
             Mode::Stamp => {
