@@ -14,7 +14,7 @@ use dataplane::io::dpdk::{Eal, FrameDrop, Mbuf, Mempool, Port, PortConfig, Queue
 use dataplane::oum::{DropCounts, DropReason, GroupId, GroupSpec, Sequencer, SessionNumber};
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
 use dataplane::wire::{Ipv4Packet, MacAddr, OumRepr};
-use sequencer_dpdk::dpdk_engine::{DpdkSequencer, EngineConfig, MemberAddr};
+use sequencer_dpdk::dpdk_engine::{DpdkSequencer, EngineConfig, Forwarding, MemberAddr};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sequencer");
 const SCENARIO: &str = "NOPAXOS_DPDK_SCENARIO";
@@ -528,9 +528,9 @@ fn the_binary_serves_on_net_ring_and_stops_on_sigint() {
     assert!(stderr.contains("replica[0] has no `mac`"), "{stderr}");
 }
 
-/// The bench's baseline: every frame leaves `copies` times, byte for byte as it came in,
-/// through both fan-out paths (memcpy and header + clone), with nothing stamped and every
-/// mbuf back in the pools.
+/// The bench's baselines: every frame leaves once per member, byte for byte as it came
+/// in or with only its member's destination written, through both fan-out paths (memcpy
+/// and header + clone), with nothing stamped and every mbuf back in the pools.
 fn forwarding_scenario() {
     let rig = rig();
     let group = Ipv4Addr::new(10, 0, 0, 100);
@@ -548,19 +548,26 @@ fn forwarding_scenario() {
             .unwrap()
         })
         .collect();
-    for (copy_threshold, copies) in [(512, 3), (0, 3), (512, 1)] {
+    let cases = [
+        (512, 3, Forwarding::Unchanged),
+        (0, 3, Forwarding::Unchanged),
+        (512, 1, Forwarding::Unchanged),
+        (512, 3, Forwarding::Addressed),
+        (0, 3, Forwarding::Addressed),
+    ];
+    for (copy_threshold, copies, how) in cases {
         let sequencer = Sequencer::new(
             SessionNumber(1),
             dataplane::wire::OUM_DEFAULT_PORT,
             &[GroupSpec {
                 address: group,
-                members: vec![0, 1, 2],
+                members: (0..copies).collect(),
             }],
         )
         .unwrap();
         let mut engine = rig.engine(
             sequencer,
-            vec![(0..3).map(member_addr).collect()],
+            vec![(0..copies).map(member_addr).collect()],
             copy_threshold,
         );
         for f in &frames {
@@ -568,16 +575,35 @@ fn forwarding_scenario() {
         }
         let mut received = 0;
         while received < frames.len() {
-            let n = engine.poll_forward(copies);
+            let n = engine.poll_forward(GroupId(0), how);
             assert!(n > 0, "frames stuck in the ring");
             received += n;
         }
         let out = rig.collect();
-        let expected: Vec<Vec<u8>> = frames
-            .iter()
-            .flat_map(|f| std::iter::repeat_n(f.clone(), copies))
-            .collect();
-        assert_eq!(out, expected, "threshold {copy_threshold}, {copies} copies");
+        let copies = usize::from(copies);
+        assert_eq!(out.len(), frames.len() * copies);
+        for (i, got) in out.iter().enumerate() {
+            let (frame, member) = (&frames[i / copies], member_addr((i % copies) as u16));
+            let mut expected = frame.clone();
+            if how == Forwarding::Addressed {
+                // The member's destination MAC, the port's MAC as source, the member's
+                // address (IPv4 checksum still valid) and port; nothing else changes.
+                expected[0..6].copy_from_slice(&member.mac.0);
+                expected[6..12].copy_from_slice(&rig.port.mac().0);
+                expected[30..34].copy_from_slice(&member.addr.ip().octets());
+                expected[36..38].copy_from_slice(&member.addr.port().to_be_bytes());
+                expected[24..26].copy_from_slice(&got[24..26]);
+                assert!(
+                    Ipv4Packet::new_checked(&got[14..])
+                        .unwrap()
+                        .verify_checksum()
+                );
+            }
+            assert_eq!(
+                got, &expected,
+                "copy {i}: threshold {copy_threshold}, {copies} copies, {how:?}"
+            );
+        }
         let stats = engine.stats();
         assert_eq!(stats.rx_frames, frames.len() as u64);
         assert_eq!(stats.tx_frames, (frames.len() * copies) as u64);
@@ -595,9 +621,9 @@ fn forwarding_scenario() {
 }
 
 #[test]
-fn forwarding_sends_each_frame_unchanged_to_every_copy() {
+fn forwarding_sends_each_frame_to_every_member_unstamped() {
     in_own_process(
-        "forwarding_sends_each_frame_unchanged_to_every_copy",
+        "forwarding_sends_each_frame_to_every_member_unstamped",
         forwarding_scenario,
     );
 }
@@ -651,6 +677,10 @@ fn the_bench_measures_forwarding_and_stamping_on_net_null() {
     assert_eq!(counts, [20000, 40000, 20000, 40000], "{line}");
     assert!(
         stdout.contains("summary: stamped/forwarding by burst: 32 "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("burst 32: io forwarding (frames sent unchanged) "),
         "{stdout}"
     );
 }

@@ -163,7 +163,6 @@ impl Sequencer {
         self.groups.iter().any(|g| g.last == u64::MAX)
     }
 
-    #[inline]
     pub fn group_by_address(&self, address: Ipv4Addr) -> Option<GroupId> {
         let key = u32::from(address);
         self.by_address
@@ -203,7 +202,6 @@ impl Sequencer {
     /// Stamps an Ethernet frame in place, as a sequencer on raw frames (DPDK, a pcap file)
     /// does: the group is the IPv4 destination address, and the UDP checksum is set to zero
     /// ("none") since the stamp changed the payload.
-    #[inline]
     pub fn stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
         let verdict = self.try_stamp_frame(frame);
         if let Verdict::Drop(reason) = verdict {
@@ -231,7 +229,6 @@ impl Sequencer {
         verdict
     }
 
-    #[inline]
     fn try_stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
         match self.stamp_plain_request(frame) {
             Some(verdict) => verdict,
@@ -243,10 +240,11 @@ impl Sequencer {
     /// options, not a fragment, UDP to the OUM port, an unsequenced OUM header, a known
     /// group whose counter is not exhausted. It is stamped with the same writes
     /// [`try_stamp_parsed`](Self::try_stamp_parsed) makes; anything else returns `None`
-    /// without a write and the full parser decides. Why: the parser's chain of checked
-    /// views costs several times this on the DPDK path, where stamping is most of what
-    /// the sequencer adds to plain forwarding; `plain_request_path_agrees_with_the_parser`
-    /// checks the two agree on every truncation and on byte changes at every offset.
+    /// without a write and the full parser decides. Why: on the DPDK path stamping is
+    /// most of what the sequencer adds to plain forwarding (docs/dpdk.md), and this takes
+    /// about 40% off `stamp_frame` (criterion, 27.6 -> 17.2 ns on a loaded machine);
+    /// `plain_request_path_agrees_with_the_parser` checks that the two agree on every
+    /// truncation and on byte changes at every offset.
     #[inline(always)]
     fn stamp_plain_request(&mut self, frame: &mut [u8]) -> Option<Verdict> {
         const IP: usize = ETHERNET_HEADER_LEN;
@@ -329,7 +327,6 @@ impl Sequencer {
         }
     }
 
-    #[inline]
     fn stamp_oum(
         &mut self,
         group: Option<GroupId>,

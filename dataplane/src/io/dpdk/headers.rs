@@ -99,7 +99,6 @@ pub fn write_headers(
 /// copy): destination and source MAC, destination IPv4 address with the header checksum
 /// updated incrementally (RFC 1624), destination UDP port. The UDP checksum must be 0
 /// already (the sequencer clears it). `ip_header_len` is the IPv4 header length (IHL * 4).
-#[inline]
 pub fn rewrite_destination(
     frame: &mut [u8],
     ip_header_len: usize,
