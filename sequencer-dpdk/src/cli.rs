@@ -26,7 +26,8 @@ enum Command {
     Run(RunArgs),
     /// Sequence every frame of a pcap capture offline and write the stamped frames out.
     Replay(ReplayArgs),
-    /// Measure the DPDK data path on one core (`bench --dpdk -- <EAL args>`).
+    /// Measure the DPDK data path on one core, and plain forwarding on the same ports as
+    /// its baseline (`bench --dpdk -- <EAL args>`).
     Bench(BenchArgs),
 }
 
@@ -87,7 +88,9 @@ struct BenchArgs {
     /// Ethernet frame length of the requests.
     #[arg(long, value_name = "BYTES", default_value_t = 64, value_parser = clap::value_parser!(u16).range(58..=1514))]
     frame_len: u16,
-    /// Requests per burst size.
+    /// Requests per burst size, for each of the two measurements (plain forwarding and
+    /// the stamped path); they alternate, --round requests at a time, and the medians of
+    /// those rounds are compared.
     #[arg(long, value_name = "N", default_value_t = 20_000_000)]
     packets: u64,
     /// Burst sizes to measure.

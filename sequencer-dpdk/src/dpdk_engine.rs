@@ -1,6 +1,8 @@
 //! The sequencer's DPDK data path, one run-to-completion step at a time: receive a burst of
 //! frames, stamp each in place with [`Sequencer::stamp_frame`], make one copy per group
-//! member with that member's destination (MAC, IPv4, UDP port), transmit the burst.
+//! member with that member's destination (MAC, IPv4, UDP port), transmit the burst. The
+//! same engine also forwards without stamping ([`DpdkSequencer::poll_forward`]), the
+//! baseline `sequencer bench --dpdk` compares the stamped path with.
 //!
 //! Fan-out (the copies): the last member gets the received mbuf itself, rewritten in
 //! place, so a one-member group costs no allocation at all. Every other member gets either
@@ -21,15 +23,29 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use dataplane::io::dpdk::arp::{ArpOutcome, ArpTable};
-use dataplane::io::dpdk::headers::rewrite_destination;
+use dataplane::io::dpdk::headers::{SEND_HEADER_LEN, rewrite_destination};
 use dataplane::io::dpdk::{FrameDrop, FrameDropCounts, Mbuf, MbufBurst, Mempool, Queue};
-use dataplane::oum::{Sequencer, Verdict};
-use dataplane::wire::{ETHERNET_HEADER_LEN, EtherType, MacAddr, UDP_HEADER_LEN};
+use dataplane::oum::{GroupId, Sequencer, Verdict};
+use dataplane::wire::{
+    ETHERNET_HEADER_LEN, EtherType, IPV4_MIN_HEADER_LEN, MacAddr, UDP_HEADER_LEN,
+};
 
 /// Most frames taken per receive burst.
 pub const MAX_BURST: usize = 64;
 /// Frames at most this long are copied for extra members; longer ones are cloned.
 pub const DEFAULT_COPY_THRESHOLD: usize = 512;
+
+/// What [`DpdkSequencer::poll_forward`] does to each copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarding {
+    /// Each copy gets its member's destination (MAC, IPv4 address, UDP port), as the
+    /// stamped path writes it: forwarding that does the sequencer's addressing but none
+    /// of its parsing or stamping.
+    Addressed,
+    /// Each copy leaves as it came (testpmd's "io" forwarding): the frame's bytes are
+    /// never touched unless a copy has to be made.
+    Unchanged,
+}
 
 /// Where a member's copy goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,19 +147,105 @@ impl DpdkSequencer {
 
     /// One step: receive a burst, stamp, fan out, transmit. Returns frames received.
     pub fn poll(&mut self) -> usize {
+        self.step(true, Self::handle)
+    }
+
+    /// One step of plain forwarding, the baseline `sequencer bench --dpdk` measures the
+    /// stamped path against: receive a burst and send each frame to every member of
+    /// `group` (all frames, whatever their destination), with no parsing and no stamp.
+    /// The copies are made exactly as [`poll`](Self::poll) makes them (the received mbuf
+    /// for the last member; memcpy up to the copy threshold, header mbuf + clone above
+    /// it), through the same bursts, queues and loop, so the comparison measures what
+    /// sequencing adds to moving the same copies, not the fan-out every multicast pays.
+    /// Returns frames received.
+    pub fn poll_forward(&mut self, group: GroupId, how: Forwarding) -> usize {
+        let copies = self
+            .members
+            .get(usize::from(group.0))
+            .map_or(0, |m| m.len());
+        // A lone unchanged copy is the received mbuf itself, whose bytes this path never
+        // reads; prefetching them would be work a forwarder does not do.
+        let touches_bytes = how == Forwarding::Addressed || copies > 1;
+        self.step(touches_bytes, |this, mbuf| this.forward(mbuf, group, how))
+    }
+
+    /// Receive a burst, hand each frame to `each` in order, transmit what it queued.
+    /// Always inlined, so each mode's loop is compiled as one body, as `poll` was before
+    /// it shared this loop with the forwarding baseline.
+    #[inline(always)]
+    fn step(&mut self, prefetch: bool, mut each: impl FnMut(&mut Self, Mbuf)) -> usize {
         let n = self.config.rx.rx(&mut self.rx, self.config.burst);
         if n == 0 {
             return 0;
         }
         self.stats.rx_frames += n as u64;
-        self.rx.prefetch_data();
+        if prefetch {
+            self.rx.prefetch_data();
+        }
         let mut rx = std::mem::replace(&mut self.rx, MbufBurst::with_capacity(0));
         for mbuf in rx.drain() {
-            self.handle(mbuf);
+            each(self, mbuf);
         }
         self.rx = rx;
         self.flush();
         n
+    }
+
+    fn forward(&mut self, mut mbuf: Mbuf, group: GroupId, how: Forwarding) {
+        let Some(members) = self
+            .members
+            .get_mut(usize::from(group.0))
+            .map(std::mem::take)
+        else {
+            return;
+        };
+        if let Some((last, others)) = members.split_last() {
+            let large = mbuf.data_len() > self.config.copy_threshold;
+            for member in others {
+                // The clone path's split point: an option-less IPv4/UDP header, assumed
+                // rather than parsed (the bench's frames have no options).
+                match self.member_copy(&mbuf, large, SEND_HEADER_LEN) {
+                    Some(mut copy) => {
+                        if how == Forwarding::Addressed {
+                            // SAFETY: a header mbuf or a fresh copy: its first segment is ours.
+                            let bytes = unsafe { copy.data_mut_unchecked() };
+                            self.address(bytes, member);
+                        }
+                        self.queue(copy);
+                    }
+                    None => self.stats.drops.add(FrameDrop::NoMbuf),
+                }
+            }
+            if how == Forwarding::Addressed {
+                // SAFETY: the received mbuf, ours alone except for clones made above, which
+                // were adjusted past the header bytes rewritten here.
+                let bytes = unsafe { mbuf.data_mut_unchecked() };
+                self.address(bytes, last);
+            }
+            self.queue(mbuf);
+        }
+        self.members[usize::from(group.0)] = members;
+    }
+
+    /// A forwarded copy's destination, written as the stamped path writes it but with the
+    /// IPv4 header length assumed (20) instead of read from the frame.
+    fn address(&self, frame: &mut [u8], member: &MemberAddr) {
+        rewrite_destination(
+            frame,
+            IPV4_MIN_HEADER_LEN,
+            self.config.mac,
+            member.mac,
+            member.addr,
+        );
+    }
+
+    /// An extra member's copy of `original`, as the fan-out makes it.
+    fn member_copy(&mut self, original: &Mbuf, large: bool, header_len: usize) -> Option<Mbuf> {
+        if large {
+            self.header_and_clone(original, header_len)
+        } else {
+            self.full_copy(original)
+        }
     }
 
     fn flush(&mut self) {
@@ -192,12 +294,7 @@ impl DpdkSequencer {
         if let Some((last, others)) = members.split_last() {
             let large = mbuf.data_len() > self.config.copy_threshold;
             for member in others {
-                let copy = if large {
-                    self.header_and_clone(&mbuf, header_len)
-                } else {
-                    self.full_copy(&mbuf)
-                };
-                match copy {
+                match self.member_copy(&mbuf, large, header_len) {
                     Some(mut copy) => {
                         // SAFETY: a header mbuf or a fresh copy: its first segment is ours.
                         let bytes = unsafe { copy.data_mut_unchecked() };

@@ -14,7 +14,7 @@ use dataplane::io::dpdk::{Eal, FrameDrop, Mbuf, Mempool, Port, PortConfig, Queue
 use dataplane::oum::{DropCounts, DropReason, GroupId, GroupSpec, Sequencer, SessionNumber};
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
 use dataplane::wire::{Ipv4Packet, MacAddr, OumRepr};
-use sequencer_dpdk::dpdk_engine::{DpdkSequencer, EngineConfig, MemberAddr};
+use sequencer_dpdk::dpdk_engine::{DpdkSequencer, EngineConfig, Forwarding, MemberAddr};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sequencer");
 const SCENARIO: &str = "NOPAXOS_DPDK_SCENARIO";
@@ -526,4 +526,161 @@ fn the_binary_serves_on_net_ring_and_stops_on_sigint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("replica[0] has no `mac`"), "{stderr}");
+}
+
+/// The bench's baselines: every frame leaves once per member, byte for byte as it came
+/// in or with only its member's destination written, through both fan-out paths (memcpy
+/// and header + clone), with nothing stamped and every mbuf back in the pools.
+fn forwarding_scenario() {
+    let rig = rig();
+    let group = Ipv4Addr::new(10, 0, 0, 100);
+    let frames: Vec<Vec<u8>> = (0..40u8)
+        .map(|i| {
+            UdpFrameSpec {
+                dst_ip: group,
+                udp_checksum: false,
+                ..UdpFrameSpec::default()
+            }
+            .build(&oum_payload(
+                OumRepr::Unsequenced,
+                &vec![i; 20 + usize::from(i)],
+            ))
+            .unwrap()
+        })
+        .collect();
+    let cases = [
+        (512, 3, Forwarding::Unchanged),
+        (0, 3, Forwarding::Unchanged),
+        (512, 1, Forwarding::Unchanged),
+        (512, 3, Forwarding::Addressed),
+        (0, 3, Forwarding::Addressed),
+    ];
+    for (copy_threshold, copies, how) in cases {
+        let sequencer = Sequencer::new(
+            SessionNumber(1),
+            dataplane::wire::OUM_DEFAULT_PORT,
+            &[GroupSpec {
+                address: group,
+                members: (0..copies).collect(),
+            }],
+        )
+        .unwrap();
+        let mut engine = rig.engine(
+            sequencer,
+            vec![(0..copies).map(member_addr).collect()],
+            copy_threshold,
+        );
+        for f in &frames {
+            rig.inject(f);
+        }
+        let mut received = 0;
+        while received < frames.len() {
+            let n = engine.poll_forward(GroupId(0), how);
+            assert!(n > 0, "frames stuck in the ring");
+            received += n;
+        }
+        let out = rig.collect();
+        let copies = usize::from(copies);
+        assert_eq!(out.len(), frames.len() * copies);
+        for (i, got) in out.iter().enumerate() {
+            let (frame, member) = (&frames[i / copies], member_addr((i % copies) as u16));
+            let mut expected = frame.clone();
+            if how == Forwarding::Addressed {
+                // The member's destination MAC, the port's MAC as source, the member's
+                // address (IPv4 checksum still valid) and port; nothing else changes.
+                expected[0..6].copy_from_slice(&member.mac.0);
+                expected[6..12].copy_from_slice(&rig.port.mac().0);
+                expected[30..34].copy_from_slice(&member.addr.ip().octets());
+                expected[36..38].copy_from_slice(&member.addr.port().to_be_bytes());
+                expected[24..26].copy_from_slice(&got[24..26]);
+                assert!(
+                    Ipv4Packet::new_checked(&got[14..])
+                        .unwrap()
+                        .verify_checksum()
+                );
+            }
+            assert_eq!(
+                got, &expected,
+                "copy {i}: threshold {copy_threshold}, {copies} copies, {how:?}"
+            );
+        }
+        let stats = engine.stats();
+        assert_eq!(stats.rx_frames, frames.len() as u64);
+        assert_eq!(stats.tx_frames, (frames.len() * copies) as u64);
+        let extra = (frames.len() * (copies - 1)) as u64;
+        if copy_threshold == 0 {
+            assert_eq!((stats.copies, stats.clones), (0, extra));
+        } else {
+            assert_eq!((stats.copies, stats.clones), (extra, 0));
+        }
+        assert_eq!(engine.sequencer().stats().stamped(), 0);
+        assert_eq!(drops(&engine).total(), 0);
+        drop(out);
+        rig.assert_all_mbufs_back();
+    }
+}
+
+#[test]
+fn forwarding_sends_each_frame_to_every_member_unstamped() {
+    in_own_process(
+        "forwarding_sends_each_frame_to_every_member_unstamped",
+        forwarding_scenario,
+    );
+}
+
+/// `sequencer bench --dpdk` for a moment on net_null: both modes run over the real ports
+/// and report how many frames they moved, and the ratio line is printed.
+#[test]
+fn the_bench_measures_forwarding_and_stamping_on_net_null() {
+    if !is_root() {
+        println!("skipped: needs root");
+        return;
+    }
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--dpdk",
+            "--members",
+            "2",
+            "--packets",
+            "20000",
+            "--bursts",
+            "32",
+            "--round",
+            "512",
+            "--",
+        ])
+        .args(EAL)
+        .arg("--vdev=net_null0")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("forwarding") && l.contains("ratio"))
+        .unwrap_or_else(|| panic!("no ratio line:\n{stdout}"));
+    // "frames in/out: forwarding 20000/40000, stamped 20000/40000;": 20000 requests per
+    // mode, each sent to both members.
+    let counts: Vec<u64> = line
+        .split_once("frames in/out: ")
+        .and_then(|(_, rest)| rest.split_once(';'))
+        .unwrap_or_else(|| panic!("no frame counts: {line}"))
+        .0
+        .split([' ', '/', ','])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(counts, [20000, 40000, 20000, 40000], "{line}");
+    assert!(
+        stdout.contains("summary: stamped/forwarding by burst: 32 "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("burst 32: io forwarding (frames sent unchanged) "),
+        "{stdout}"
+    );
 }

