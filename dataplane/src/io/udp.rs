@@ -50,6 +50,9 @@ pub struct UdpIo {
     pollfds: Vec<libc::pollfd>,
     /// Socket the next receive starts with, so a busy socket cannot starve the others.
     next_socket: usize,
+    /// Set by `wait`: the next receive reads only the sockets poll(2) found readable, and
+    /// no others (a receive from an empty socket is a system call that finds nothing).
+    polled: bool,
     stats: IoStats,
 }
 
@@ -120,6 +123,7 @@ impl UdpIo {
             names: (0..batch).map(|_| unsafe { mem::zeroed() }).collect(),
             config,
             next_socket: 0,
+            polled: false,
             stats: IoStats::default(),
         })
     }
@@ -354,8 +358,12 @@ impl PacketIo for UdpIo {
     fn recv_burst(&mut self, batch: &mut Vec<PacketBuf>, max: usize) -> io::Result<usize> {
         let count = self.sockets.len();
         let mut total = 0;
+        let polled = std::mem::take(&mut self.polled);
         for k in 0..count {
             let index = (self.next_socket + k) % count;
+            if polled && self.pollfds[index].revents == 0 {
+                continue;
+            }
             loop {
                 if total >= max {
                     break;
@@ -418,7 +426,10 @@ impl PacketIo for UdpIo {
             if err.kind() != io::ErrorKind::Interrupted {
                 return Err(err);
             }
+            // Interrupted: nothing is known about the sockets, so the next receive reads all.
+            return Ok(());
         }
+        self.polled = true;
         Ok(())
     }
 

@@ -213,3 +213,28 @@ fn joining_a_unicast_address_names_the_group() {
         .to_string();
     assert!(err.contains("multicast group 127.0.0.1:0"), "{err}");
 }
+
+#[test]
+fn after_a_wait_only_the_sockets_poll_found_readable_are_read() {
+    let mut io = UdpIo::bind(&[loopback(), loopback()], UdpConfig::default()).unwrap();
+    let [first, second] = [io.local_addrs()[0], io.local_addrs()[1]];
+    let peer = std::net::UdpSocket::bind(loopback()).unwrap();
+    peer.send_to(&[2], second).unwrap();
+    io.wait(Duration::from_secs(5)).unwrap();
+    // Arrives after poll(2) looked: this receive does not ask its socket...
+    peer.send_to(&[1], first).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut got = Vec::new();
+    assert_eq!(io.recv_burst(&mut got, 32).unwrap(), 1);
+    assert_eq!(got[0].as_ref(), &[2]);
+    // ...the next one, with no wait in between, reads every socket.
+    got.clear();
+    assert_eq!(io.recv_burst(&mut got, 32).unwrap(), 1);
+    assert_eq!(got[0].as_ref(), &[1]);
+    // And a wait that finds it readable leads straight to it.
+    peer.send_to(&[3], first).unwrap();
+    io.wait(Duration::from_secs(5)).unwrap();
+    got.clear();
+    assert_eq!(io.recv_burst(&mut got, 32).unwrap(), 1);
+    assert_eq!(got[0].as_ref(), &[3]);
+}

@@ -157,6 +157,23 @@ impl<'a> Message<'a> {
         Message::decode(after_oum_header(datagram)?)
     }
 
+    /// The fields of a REQUEST that came through the sequencer, without building a
+    /// [`Message`]: the replicas' per-request path. Any other message is an error, as is
+    /// anything [`Message::decode_sequenced`] refuses.
+    pub fn decode_sequenced_request(
+        datagram: &'a [u8],
+    ) -> Result<(ClientId, RequestId, SocketAddrV4, &'a [u8]), CodecError> {
+        decode_enveloped(after_oum_header(datagram)?, |msg_type, _, r| {
+            if msg_type != code::REQUEST {
+                return Err(invalid(
+                    "message type of a sequenced request",
+                    msg_type.into(),
+                ));
+            }
+            Ok((r.u64()?, r.u64()?, r.addr()?, r.bytes()?))
+        })
+    }
+
     fn decode_body(msg_type: u8, r: &mut Reader<'a>) -> Result<Message<'a>, CodecError> {
         Ok(match msg_type {
             code::REQUEST => Message::Request {
@@ -594,6 +611,33 @@ mod tests {
         );
         assert_eq!(Message::decode_sequenced(&buf[..n]).unwrap(), m);
         assert!(Message::decode_sequenced(&buf[..10]).is_err());
+        // The replicas' request decoder agrees with the general one, refuses what it
+        // refuses, and refuses every other message.
+        let Message::Request {
+            client,
+            request,
+            reply_to,
+            op,
+        } = &m
+        else {
+            unreachable!("samples start with a request")
+        };
+        assert_eq!(
+            Message::decode_sequenced_request(&buf[..n]).unwrap(),
+            (*client, *request, *reply_to, *op)
+        );
+        for len in 0..n {
+            assert!(Message::decode_sequenced_request(&buf[..len]).is_err());
+        }
+        for other in samples().into_iter().skip(1) {
+            let mut w = Writer::new(&mut buf);
+            other.encode_sequenced(&mut w).unwrap();
+            let n = w.len();
+            assert!(
+                Message::decode_sequenced_request(&buf[..n]).is_err(),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]
@@ -618,6 +662,7 @@ mod tests {
             }
             let _ = Message::decode(&bytes);
             let _ = Message::decode_sequenced(&bytes);
+            let _ = Message::decode_sequenced_request(&bytes);
         }
     }
 }

@@ -168,6 +168,8 @@ pub struct NopaxosReplica<A> {
 
 /// Spare buffers kept at most.
 const SPARE_BUFFERS: usize = 4096;
+/// Bytes a new pooled buffer can hold before it grows (key-value operations are smaller).
+pub(crate) const BUFFER_CAPACITY: usize = 256;
 
 impl<A: App> NopaxosReplica<A> {
     /// A replica of a freshly started cluster: view (0, 0), empty log, waiting for the first
@@ -288,9 +290,14 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    /// A cleared buffer, reused if one is spare.
+    /// A cleared buffer, reused if one is spare. The pool holds operations and results
+    /// alike, so every buffer starts with room for an operation: a small result buffer
+    /// reused for an operation would otherwise grow (a reallocation per request).
     pub(crate) fn buffer(&mut self) -> Vec<u8> {
-        let mut b = self.spare.pop().unwrap_or_default();
+        let mut b = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY));
         b.clear();
         b
     }

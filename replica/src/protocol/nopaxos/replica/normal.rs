@@ -23,13 +23,8 @@ impl<A: App> NopaxosReplica<A> {
         };
         // A stamped packet whose message does not decode still occupies its slot: every
         // replica got the same bytes, so each logs it as a NO-OP.
-        let request = match Message::decode_sequenced(datagram) {
-            Ok(Message::Request {
-                client,
-                request,
-                reply_to,
-                op,
-            }) => {
+        let request = match Message::decode_sequenced_request(datagram) {
+            Ok((client, request, reply_to, op)) => {
                 let mut buf = self.buffer();
                 buf.extend_from_slice(op);
                 Some(Request {
@@ -39,7 +34,7 @@ impl<A: App> NopaxosReplica<A> {
                     op: buf,
                 })
             }
-            _ => {
+            Err(_) => {
                 self.stats.malformed += 1;
                 None
             }
@@ -156,7 +151,11 @@ impl<A: App> NopaxosReplica<A> {
             };
             if let Entry::Request(r) = entry {
                 let (client, request, to) = (r.client, r.request, r.reply_to);
-                let mut out = self.spare.pop().unwrap_or_default();
+                // A field, not `self.buffer()`: `r` borrows the log.
+                let mut out = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(super::BUFFER_CAPACITY));
                 let answered = match self.machine.execute(client, request, &r.op) {
                     Execution::Executed(res) | Execution::Duplicate(res) => {
                         out.clear();
