@@ -215,6 +215,28 @@ impl<P> Receiver<P> {
         }
     }
 
+    /// Delivers `stamp` at once if it is exactly the next message of the current session
+    /// and nothing else waits (no held packet, no pending session notice): the outcome of
+    /// [`Receiver::on_stamped`] followed by [`Receiver::poll_event`], without the packet
+    /// passing through the reorder ring. Returns false, changing nothing, otherwise; the
+    /// caller then hands the packet to `on_stamped`.
+    pub fn deliver_in_order(&mut self, stamp: Stamp) -> bool {
+        match self.state {
+            State::Listening { session, next }
+                if self.held == 0
+                    && self.notice.is_none()
+                    && stamp.session == session
+                    && stamp.msgnum == next =>
+            {
+                self.advance(session, next);
+                self.gap_clock = None;
+                self.stats.delivered += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Takes a packet whose stamp the caller already parsed.
     pub fn on_stamped(&mut self, now: Time, stamp: Stamp, packet: P) -> Result<(), Rejected<P>> {
         match self.state {

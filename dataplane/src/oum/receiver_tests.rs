@@ -310,3 +310,78 @@ fn listen_drops_held_packets_too_far_ahead_of_its_position() {
     assert_eq!(drain(&mut r, t(1_000_000)), ["d1", "d2", "m3"]);
     assert_eq!(r.stats().superseded, 1);
 }
+
+#[test]
+fn delivering_in_order_directly_matches_holding_then_polling() {
+    // Two receivers fed the same seeded stream (in order, reordered, duplicated, dropped,
+    // session changes): one holds every packet, the other takes the direct path whenever
+    // it is offered. Events, states and counters must be the same throughout.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut held = receiver(64);
+    let mut direct = receiver(64);
+    let (mut session, mut next) = (1u16, 1u64);
+    let mut taken = 0;
+    for step in 0..20_000u64 {
+        let now = t(step * 10);
+        let msgnum = match rand(20) {
+            0 => next + 1 + rand(5), // ahead: a gap
+            1 => next.saturating_sub(rand(3)).max(1), // a duplicate or stale
+            2 => {
+                session += 1; // a new session starts at 1
+                next = 1;
+                1
+            }
+            _ => next,
+        };
+        next = next.max(msgnum + 1);
+        let stamp = Stamp::new(session, msgnum);
+        let a = held.on_stamped(now, stamp, stamped(session, msgnum)).is_ok();
+        let b = if direct.deliver_in_order(stamp) {
+            taken += 1;
+            true
+        } else {
+            direct.on_stamped(now, stamp, stamped(session, msgnum)).is_ok()
+        };
+        assert_eq!(a, b, "accepted at step {step}");
+        // What the held receiver delivers first is the directly delivered message.
+        let mut from_held = drain(&mut held, now);
+        let from_direct = drain(&mut direct, now);
+        if b && from_held.len() == from_direct.len() + 1 {
+            assert_eq!(from_held.remove(0), format!("m{msgnum}"), "step {step}");
+        }
+        assert_eq!(from_held, from_direct, "events at step {step}");
+        // A session change ends delivery until the owner listens again, as a replica does.
+        if let Some(new) = from_held.iter().rev().find_map(|e| e.split("->").nth(1)) {
+            let new = SessionNumber(new.parse().unwrap());
+            held.listen(new, 1);
+            direct.listen(new, 1);
+        }
+        assert_eq!(held.session(), direct.session());
+        assert_eq!(held.next_msgnum(), direct.next_msgnum());
+        assert_eq!(held.stats(), direct.stats(), "counters at step {step}");
+        if let Some(n) = held.next_msgnum() {
+            next = next.max(n);
+        }
+    }
+    assert!(taken > 10_000, "the direct path was offered {taken} times");
+}
+
+#[test]
+fn the_direct_path_refuses_what_is_not_next_and_alone() {
+    let mut r = receiver(16);
+    assert!(!r.deliver_in_order(Stamp::new(1, 1)), "unbound");
+    r.listen(SessionNumber(1), 1);
+    assert!(!r.deliver_in_order(Stamp::new(1, 2)), "ahead");
+    assert!(!r.deliver_in_order(Stamp::new(2, 1)), "another session");
+    assert!(r.deliver_in_order(Stamp::new(1, 1)));
+    assert!(!r.deliver_in_order(Stamp::new(1, 1)), "a duplicate");
+    feed(&mut r, t(0), 1, 3).unwrap();
+    assert!(!r.deliver_in_order(Stamp::new(1, 2)), "another packet is held");
+    assert_eq!(r.next_msgnum(), Some(2));
+}

@@ -166,8 +166,11 @@ pub struct NopaxosReplica<A> {
     pub(crate) spare: Vec<Vec<u8>>,
 }
 
-/// Spare buffers kept at most.
-const SPARE_BUFFERS: usize = 4096;
+/// Spare buffers kept at most. Truncation hands the pool a whole sync period of operation
+/// buffers, which the next period takes again one per request: a pool smaller than a period
+/// runs dry and every request after that allocates. The log held all of them a moment
+/// before, so keeping them costs no memory beyond the log's own peak.
+pub(crate) const SPARE_BUFFERS: usize = 1 << 16;
 /// Bytes a new pooled buffer can hold before it grows (key-value operations are smaller).
 pub(crate) const BUFFER_CAPACITY: usize = 256;
 

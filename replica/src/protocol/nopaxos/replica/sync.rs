@@ -231,7 +231,7 @@ impl<A: App> NopaxosReplica<A> {
         let mut freed = std::mem::take(&mut self.spare);
         self.log.truncate_before_with(previous + 1, |e| {
             if let Entry::Request(r) = e {
-                if freed.len() < 4096 {
+                if freed.len() < super::SPARE_BUFFERS {
                     freed.push(r.op);
                 }
             }
