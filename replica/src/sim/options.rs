@@ -289,6 +289,7 @@ impl SimOptions {
             sync_period_ms: scale(d.sync_period_ms),
             leader_timeout_ms: scale(d.leader_timeout_ms),
             client_resend_ms: scale(d.client_resend_ms),
+            client_resend_min_ms: scale(d.client_resend_min_ms),
             client_give_up_ms: scale(d.client_give_up_ms),
         };
         config
