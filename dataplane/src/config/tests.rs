@@ -164,12 +164,18 @@ fn adaptive_waits_need_their_floor_below_their_ceiling() {
     );
     let err = ClusterConfig::parse(&text).unwrap_err().to_string();
     assert!(err.contains("oum.reorder_window_min_us"), "{err}");
-    assert!(err.contains("200 us is longer than reorder_window_us (100 us)"), "{err}");
+    assert!(
+        err.contains("200 us is longer than reorder_window_us (100 us)"),
+        "{err}"
+    );
 
     let text = format!("{EXAMPLE}\n[timeouts]\nclient_resend_ms = 5\nclient_resend_min_ms = 10\n");
     let err = ClusterConfig::parse(&text).unwrap_err().to_string();
     assert!(err.contains("timeouts.client_resend_min_ms"), "{err}");
-    assert!(err.contains("10 ms is longer than client_resend_ms (5 ms)"), "{err}");
+    assert!(
+        err.contains("10 ms is longer than client_resend_ms (5 ms)"),
+        "{err}"
+    );
 
     let text = format!("{EXAMPLE}\n[timeouts]\nclient_resend_min_ms = 0\n");
     let err = ClusterConfig::parse(&text).unwrap_err().to_string();

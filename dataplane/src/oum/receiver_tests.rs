@@ -325,7 +325,11 @@ fn an_adaptive_window_starts_at_its_floor() {
     let mut r = adaptive();
     assert_eq!(r.reorder_window(), Duration::ZERO);
     feed(&mut r, t(0), 1, 2).unwrap();
-    assert_eq!(drain(&mut r, t(0)), ["d1", "m2"], "no reordering seen: a gap is a drop");
+    assert_eq!(
+        drain(&mut r, t(0)),
+        ["d1", "m2"],
+        "no reordering seen: a gap is a drop"
+    );
 }
 
 #[test]
@@ -336,7 +340,11 @@ fn a_message_arriving_after_its_drop_widens_the_window_past_its_lateness() {
     // Message 1 turns up 80 us after the gap opened: a false drop.
     assert_eq!(feed(&mut r, t(80), 1, 1), Err(Discard::Duplicate));
     assert_eq!(r.stats().late_after_drop, 1);
-    assert_eq!(r.reorder_window(), Duration::from_micros(100), "80 us and a quarter");
+    assert_eq!(
+        r.reorder_window(),
+        Duration::from_micros(100),
+        "80 us and a quarter"
+    );
     // The same reordering now is absorbed.
     feed(&mut r, t(1000), 1, 4).unwrap();
     assert!(drain(&mut r, t(1099)).is_empty());

@@ -61,7 +61,11 @@ fn a_short_round_trip_is_held_at_the_floor() {
         clean(&mut timer, Time::from_millis(i), us(150));
     }
     assert_eq!(timer.srtt(), Some(us(150)));
-    assert_eq!(timer.rto(), ms(1), "150 us + 4 * variation is below the 1 ms floor");
+    assert_eq!(
+        timer.rto(),
+        ms(1),
+        "150 us + 4 * variation is below the 1 ms floor"
+    );
     let p = timer.start(Time::from_millis(100), 2, b"op");
     assert_eq!(p.deadline(), Time::from_millis(101));
 }
@@ -70,7 +74,11 @@ fn a_short_round_trip_is_held_at_the_floor() {
 fn a_long_round_trip_is_held_at_the_cap() {
     let mut timer = ResendTimer::new(timeouts());
     clean(&mut timer, Time::ZERO, ms(80));
-    assert_eq!(timer.rto(), ms(100), "80 + 4 * 40 ms is above the 100 ms cap");
+    assert_eq!(
+        timer.rto(),
+        ms(100),
+        "80 + 4 * 40 ms is above the 100 ms cap"
+    );
 }
 
 #[test]
@@ -97,7 +105,11 @@ fn each_resend_doubles_the_timeout_up_to_the_cap() {
     let mut waits = Vec::new();
     for _ in 0..9 {
         let due = p.deadline();
-        assert_eq!(timer.tick(&mut p, Time::from_nanos(due.as_nanos() - 1_000)), Tick::Nothing, "not before it is due");
+        assert_eq!(
+            timer.tick(&mut p, Time::from_nanos(due.as_nanos() - 1_000)),
+            Tick::Nothing,
+            "not before it is due"
+        );
         assert_eq!(timer.tick(&mut p, due), Tick::Resend);
         waits.push((due - now).as_millis());
         now = due;

@@ -62,7 +62,9 @@ impl Node for FastPaxosClient {
         else {
             return;
         };
-        let Some(pending) = self.pending.take_if(|p| client == self.id && p.request == request)
+        let Some(pending) = self
+            .pending
+            .take_if(|p| client == self.id && p.request == request)
         else {
             return;
         };

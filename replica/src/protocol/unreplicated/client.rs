@@ -42,7 +42,9 @@ impl Node for UnreplicatedClient {
         else {
             return;
         };
-        let Some(pending) = self.pending.take_if(|p| client == self.id && p.request == request)
+        let Some(pending) = self
+            .pending
+            .take_if(|p| client == self.id && p.request == request)
         else {
             return;
         };
