@@ -177,6 +177,13 @@ fn adaptive_waits_need_their_floor_below_their_ceiling() {
         "{err}"
     );
 
+    let text = format!("{EXAMPLE}\n[timeouts]\ngap_request_ms = 2\ngap_request_min_ms = 3\n");
+    let err = ClusterConfig::parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("3 ms is longer than gap_request_ms (2 ms)"),
+        "{err}"
+    );
+
     let text = format!("{EXAMPLE}\n[timeouts]\nclient_resend_min_ms = 0\n");
     let err = ClusterConfig::parse(&text).unwrap_err().to_string();
     assert!(err.contains("timeouts.client_resend_min_ms"), "{err}");

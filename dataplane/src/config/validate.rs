@@ -221,6 +221,17 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
             "leader_timeout_ms = 2000 with sync_period_ms = 1000",
         ));
     }
+    if t.gap_request_min_ms > t.gap_request_ms {
+        out.push(problem(
+            "timeouts.gap_request_min_ms",
+            format!(
+                "{} ms is longer than gap_request_ms ({} ms), the longest a replica waits \
+                 before retrying a gap message",
+                t.gap_request_min_ms, t.gap_request_ms
+            ),
+            "gap_request_min_ms = 1",
+        ));
+    }
     if t.client_resend_min_ms > t.client_resend_ms {
         out.push(problem(
             "timeouts.client_resend_min_ms",

@@ -53,10 +53,15 @@ impl Default for ClientTimeouts {
 /// cap is reached long before this with any sensible floor, so it only bounds the shift.
 const MAX_BACKOFF: u32 = 16;
 
-/// The round-trip estimator and resend timeout of one client (RFC 6298 with Karn's rule).
+/// A retransmission timeout learned from round-trip samples (RFC 6298): SRTT and RTTVAR,
+/// `SRTT + 4 * RTTVAR` held between a floor and a cap (the cap is also the value before any
+/// sample), doubled per [`RttEstimator::back_off`] until the next sample. Callers feed it
+/// only unambiguous samples (Karn's rule). Clients use it through [`ResendTimer`]; NOPaxos
+/// replicas time their gap retries with one.
 #[derive(Debug, Clone)]
-pub struct ResendTimer {
-    timeouts: ClientTimeouts,
+pub struct RttEstimator {
+    min: Duration,
+    max: Duration,
     /// Smoothed round trip; `None` until the first clean sample.
     srtt: Option<Duration>,
     rttvar: Duration,
@@ -64,6 +69,71 @@ pub struct ResendTimer {
     /// backed-off timeout until an unambiguous sample: if the round trip really grew, every
     /// first attempt would otherwise time out and no sample would ever correct it).
     backoff: u32,
+}
+
+impl RttEstimator {
+    /// An estimator whose timeout stays within `min..=max` and is `max` until measured.
+    pub fn new(min: Duration, max: Duration) -> RttEstimator {
+        RttEstimator {
+            min,
+            max,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            backoff: 0,
+        }
+    }
+
+    /// The smoothed round trip, once measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
+    /// How long the next attempt waits before it is retried.
+    pub fn rto(&self) -> Duration {
+        self.rto_within(self.max)
+    }
+
+    /// The timeout for a wait whose own configured value is `cap`: `cap` until measured,
+    /// never more than `cap` (one estimator can time several kinds of retry).
+    pub fn rto_within(&self, cap: Duration) -> Duration {
+        let base = match self.srtt {
+            None => cap,
+            Some(srtt) => (srtt + 4 * self.rttvar).max(self.min),
+        };
+        base.saturating_mul(1 << self.backoff.min(MAX_BACKOFF))
+            .min(cap)
+    }
+
+    /// A retry went out: the timeout doubles until the next sample.
+    pub fn back_off(&mut self) {
+        self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
+    }
+
+    /// RFC 6298 section 2: the first sample sets SRTT = R, RTTVAR = R/2; later ones move
+    /// RTTVAR by a quarter towards |SRTT - R| and SRTT by an eighth towards R. A sample ends
+    /// any backoff.
+    pub fn sample(&mut self, rtt: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let err = srtt.abs_diff(rtt);
+                self.rttvar = (3 * self.rttvar + err) / 4;
+                self.srtt = Some((7 * srtt + rtt) / 8);
+            }
+        }
+        self.backoff = 0;
+    }
+}
+
+/// The resend timer of one client: an [`RttEstimator`] fed by requests answered on their
+/// first attempt (Karn's rule), and the resend count.
+#[derive(Debug, Clone)]
+pub struct ResendTimer {
+    timeouts: ClientTimeouts,
+    rtt: RttEstimator,
     resends: u64,
 }
 
@@ -71,9 +141,7 @@ impl ResendTimer {
     pub fn new(timeouts: ClientTimeouts) -> ResendTimer {
         ResendTimer {
             timeouts,
-            srtt: None,
-            rttvar: Duration::ZERO,
-            backoff: 0,
+            rtt: RttEstimator::new(timeouts.resend_min, timeouts.resend),
             resends: 0,
         }
     }
@@ -84,7 +152,7 @@ impl ResendTimer {
 
     /// The smoothed round trip, once measured.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        self.rtt.srtt()
     }
 
     /// Resends so far (every protocol's client counts them here).
@@ -94,13 +162,7 @@ impl ResendTimer {
 
     /// How long the next attempt waits before it is resent.
     pub fn rto(&self) -> Duration {
-        let cap = self.timeouts.resend;
-        let base = match self.srtt {
-            None => cap,
-            Some(srtt) => (srtt + 4 * self.rttvar).max(self.timeouts.resend_min),
-        };
-        base.saturating_mul(1 << self.backoff.min(MAX_BACKOFF))
-            .min(cap)
+        self.rtt.rto()
     }
 
     /// The first attempt of a request, sent at `now`.
@@ -122,7 +184,7 @@ impl ResendTimer {
         } else if now >= pending.next_resend {
             pending.attempts += 1;
             self.resends += 1;
-            self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
+            self.rtt.back_off();
             pending.next_resend = now + self.rto();
             Tick::Resend
         } else {
@@ -133,25 +195,8 @@ impl ResendTimer {
     /// `pending` completed at `now`: its round trip is a sample only if it was never resent.
     pub fn completed(&mut self, pending: &Pending, now: Time) {
         if pending.attempts == 1 {
-            self.sample(now.saturating_since(pending.sent));
+            self.rtt.sample(now.saturating_since(pending.sent));
         }
-    }
-
-    /// RFC 6298 section 2: the first sample sets SRTT = R, RTTVAR = R/2; later ones move
-    /// RTTVAR by a quarter towards |SRTT - R| and SRTT by an eighth towards R.
-    fn sample(&mut self, rtt: Duration) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(rtt);
-                self.rttvar = rtt / 2;
-            }
-            Some(srtt) => {
-                let err = srtt.abs_diff(rtt);
-                self.rttvar = (3 * self.rttvar + err) / 4;
-                self.srtt = Some((7 * srtt + rtt) / 8);
-            }
-        }
-        self.backoff = 0;
     }
 }
 
