@@ -170,6 +170,13 @@ impl<A: App> NopaxosReplica<A> {
         }
         let entry = match self.log.get(slot) {
             Some(Entry::Request(r)) => Some(Entry::Request(r.clone())),
+            // Not reached yet and not known lost here: the message may be on its way or
+            // held behind an earlier gap. "Not here" would let the leader NO-OP a request
+            // this replica is about to log, costing its client a resend; silence makes the
+            // leader ask again after a round trip or so (within gap_request_ms in all).
+            None if slot > self.log.end() && self.blocked.is_none_or(|(b, _)| b != slot) => {
+                return;
+            }
             _ => None,
         };
         self.send(

@@ -492,7 +492,8 @@ impl<A: App> Replica for NopaxosReplica<A> {
     fn describe(&self) -> String {
         format!(
             "replica {} {:?} view {} (last normal {}) {} oum session {:?} base {} log {}..={} \
-             exec {} sync {} blocked {:?} gap {:?} transfer {} vc {}",
+             exec {} sync {} blocked {:?} gap {:?} transfer {} vc {} gap_retries {} \
+             oum_drops {} late_after_drop {} reorder_window_us {}",
             self.cfg.index,
             self.status,
             self.view,
@@ -512,6 +513,10 @@ impl<A: App> Replica for NopaxosReplica<A> {
             self.gap.as_ref().map(|g| g.slot),
             self.transfer.is_some(),
             self.vc.is_some(),
+            self.gap_timer.retries,
+            self.receiver.stats().drops_notified,
+            self.receiver.stats().late_after_drop,
+            self.receiver.reorder_window().as_micros(),
         )
     }
 }
