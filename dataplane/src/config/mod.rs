@@ -133,9 +133,11 @@ pub struct Timeouts {
     /// a message it missed; once replica round trips are measured, gap retries follow them
     /// (RFC 6298, doubling on each retry) and this is the longest wait.
     pub gap_request_ms: u64,
-    /// The shortest wait before a gap message is retried, however short the round trip.
+    /// The shortest wait before a replica retries a gap message (NOPaxos) or a PREPARE (VR),
+    /// however short the measured round trip.
     pub gap_request_min_ms: u64,
-    /// Resend of the leader's gap commit (NO-OP) until f replicas acknowledge.
+    /// Resend of the leader's gap commit (NO-OP) until f replicas acknowledge (NOPaxos), of
+    /// an unacknowledged PREPARE (VR); the longest wait once round trips are measured.
     pub gap_commit_ms: u64,
     /// Resend of view-change messages.
     pub view_change_ms: u64,
