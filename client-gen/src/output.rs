@@ -56,8 +56,9 @@ pub fn describe(name: &str, outcome: &LoadOutcome) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{name}: {} ops in {:.1} s measured ({:.0} ops/s), {} errors, {} unfinished",
-        s.ops, s.measured_s, s.throughput_ops_s, s.errors, outcome.unfinished
+        "{name}: {} ops in {:.1} s measured ({:.0} ops/s), {} errors, {} unfinished, {} resends \
+         (whole run)",
+        s.ops, s.measured_s, s.throughput_ops_s, s.errors, outcome.unfinished, outcome.resends
     );
     let _ = writeln!(
         out,

@@ -107,6 +107,7 @@ fn receiving(c: &mut Criterion) {
     group.bench_function("with_gaps_1_in_10", |b| {
         let mut r: Receiver<Payload> = Receiver::new(ReceiverConfig {
             reorder_window: Duration::ZERO,
+            min_reorder_window: Duration::ZERO,
             ..ReceiverConfig::default()
         });
         r.listen(SessionNumber(1), 1);

@@ -76,6 +76,7 @@ pub fn sequence_frame(frame: &mut [u8]) {
 pub fn receive_stream(data: &[u8]) {
     let mut receiver: Receiver<&[u8]> = Receiver::new(ReceiverConfig {
         reorder_window: Duration::from_micros(50),
+        min_reorder_window: Duration::ZERO,
         pending_capacity: 8,
         max_gap: 64,
     });

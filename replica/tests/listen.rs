@@ -37,6 +37,9 @@ fn start(reorder_window_us: u64) -> (Listener, SocketAddr) {
         .port();
     let mut config = ClusterConfig::local(3, port, Ipv4Addr::new(127, 0, 0, 10));
     config.oum.reorder_window_us = reorder_window_us;
+    // A fixed window (floor = ceiling): these tests are about the wait itself, not its
+    // adaptation (dataplane's receiver tests cover that).
+    config.oum.reorder_window_min_us = reorder_window_us;
     let path = dir.path().join("cluster.toml");
     std::fs::write(&path, config.to_toml()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_replica"))

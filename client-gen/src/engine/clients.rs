@@ -155,6 +155,10 @@ impl AnyClient {
     pub fn poll_completion(&mut self) -> Option<Completion> {
         each_client!(self, c => c.poll_completion())
     }
+
+    pub fn resends(&self) -> u64 {
+        each_client!(self, c => c.resends())
+    }
 }
 
 /// The client a reply is for, read from the reply itself (all clients share one socket).

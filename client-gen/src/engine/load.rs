@@ -62,6 +62,9 @@ pub struct LoadOutcome {
     pub history: Vec<HistoryOp>,
     /// Requests still unanswered when the run ended (in the history without a return).
     pub unfinished: u64,
+    /// Requests sent again after their resend timer ran out, over the whole run (warm-up
+    /// and cool-down included): what lost requests and replies cost the clients.
+    pub resends: u64,
 }
 
 struct InFlight {
@@ -409,6 +412,7 @@ pub fn run_load_on<I: PacketIo>(
             }
         }
     }
+    let resends = slots.iter().map(|s| s.client.resends()).sum();
     let measured = window
         .1
         .saturating_since(window.0)
@@ -426,6 +430,7 @@ pub fn run_load_on<I: PacketIo>(
         latency,
         history,
         unfinished,
+        resends,
     })
 }
 

@@ -53,9 +53,12 @@ pub struct ClusterConfig {
 pub struct OumConfig {
     /// UDP destination port of group traffic (requests to a group address).
     pub port: u16,
-    /// How long a receiver waits for a missing message, while later ones wait, before it
-    /// reports the missing one dropped (microseconds; 0 reports at once).
+    /// The longest a receiver waits for a missing message, while later ones wait, before it
+    /// reports the missing one dropped (microseconds; 0 reports at once). The wait adapts
+    /// between `reorder_window_min_us` and this to the reordering actually seen.
     pub reorder_window_us: u64,
+    /// Where the adaptive wait starts and the least it shrinks to (microseconds).
+    pub reorder_window_min_us: u64,
     /// Out-of-order packets a receiver holds.
     pub pending_capacity: usize,
     /// A receiver refuses a stamp further ahead than this instead of reporting that many
@@ -68,6 +71,7 @@ impl Default for OumConfig {
         OumConfig {
             port: crate::wire::OUM_DEFAULT_PORT,
             reorder_window_us: 1000,
+            reorder_window_min_us: 0,
             pending_capacity: 1024,
             max_gap: 1 << 16,
         }
@@ -78,6 +82,7 @@ impl OumConfig {
     pub fn receiver(&self) -> ReceiverConfig {
         ReceiverConfig {
             reorder_window: Duration::from_micros(self.reorder_window_us),
+            min_reorder_window: Duration::from_micros(self.reorder_window_min_us),
             pending_capacity: self.pending_capacity,
             max_gap: self.max_gap,
         }
@@ -131,9 +136,15 @@ pub struct ReplicaConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Timeouts {
-    /// Resend of a follower's request for a message it missed.
+    /// Resend of a follower's request for a message it missed, and the leader's search for
+    /// a message it missed; once replica round trips are measured, gap retries follow them
+    /// (RFC 6298, doubling on each retry) and this is the longest wait.
     pub gap_request_ms: u64,
-    /// Resend of the leader's gap commit (NO-OP) until f replicas acknowledge.
+    /// The shortest wait before a replica retries a gap message (NOPaxos) or a PREPARE (VR),
+    /// however short the measured round trip.
+    pub gap_request_min_ms: u64,
+    /// Resend of the leader's gap commit (NO-OP) until f replicas acknowledge (NOPaxos), of
+    /// an unacknowledged PREPARE (VR); the longest wait once round trips are measured.
     pub gap_commit_ms: u64,
     /// Resend of view-change messages.
     pub view_change_ms: u64,
@@ -145,8 +156,12 @@ pub struct Timeouts {
     pub sync_period_ms: u64,
     /// A follower that hears nothing from the leader for this long starts a view change.
     pub leader_timeout_ms: u64,
-    /// A client resends a request (same id) after this long without a commit.
+    /// A client resends a request (same id) after this long without a commit before it has
+    /// measured the round trip, and never waits longer than this between resends: once
+    /// measured, the wait follows the round trip (RFC 6298, doubling on each resend).
     pub client_resend_ms: u64,
+    /// The shortest wait before a client resends, however short the measured round trip.
+    pub client_resend_min_ms: u64,
     /// A client gives up on a request, reporting an error, after this long.
     pub client_give_up_ms: u64,
 }
@@ -155,6 +170,7 @@ impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
             gap_request_ms: 10,
+            gap_request_min_ms: 1,
             gap_commit_ms: 50,
             view_change_ms: 100,
             state_transfer_ms: 100,
@@ -162,6 +178,7 @@ impl Default for Timeouts {
             sync_period_ms: 1000,
             leader_timeout_ms: 2000,
             client_resend_ms: 100,
+            client_resend_min_ms: 1,
             client_give_up_ms: 5000,
         }
     }
@@ -169,9 +186,10 @@ impl Default for Timeouts {
 
 impl Timeouts {
     /// Every timeout with its field name, for validation and printing.
-    pub fn all(&self) -> [(&'static str, u64); 9] {
+    pub fn all(&self) -> [(&'static str, u64); 11] {
         [
             ("gap_request_ms", self.gap_request_ms),
+            ("gap_request_min_ms", self.gap_request_min_ms),
             ("gap_commit_ms", self.gap_commit_ms),
             ("view_change_ms", self.view_change_ms),
             ("state_transfer_ms", self.state_transfer_ms),
@@ -179,6 +197,7 @@ impl Timeouts {
             ("sync_period_ms", self.sync_period_ms),
             ("leader_timeout_ms", self.leader_timeout_ms),
             ("client_resend_ms", self.client_resend_ms),
+            ("client_resend_min_ms", self.client_resend_min_ms),
             ("client_give_up_ms", self.client_give_up_ms),
         ]
     }

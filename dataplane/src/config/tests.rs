@@ -157,6 +157,39 @@ address = "0.0.0.0:51001"
 }
 
 #[test]
+fn adaptive_waits_need_their_floor_below_their_ceiling() {
+    let text = EXAMPLE.replace(
+        "port = 22222",
+        "port = 22222\nreorder_window_us = 100\nreorder_window_min_us = 200",
+    );
+    let err = ClusterConfig::parse(&text).unwrap_err().to_string();
+    assert!(err.contains("oum.reorder_window_min_us"), "{err}");
+    assert!(
+        err.contains("200 us is longer than reorder_window_us (100 us)"),
+        "{err}"
+    );
+
+    let text = format!("{EXAMPLE}\n[timeouts]\nclient_resend_ms = 5\nclient_resend_min_ms = 10\n");
+    let err = ClusterConfig::parse(&text).unwrap_err().to_string();
+    assert!(err.contains("timeouts.client_resend_min_ms"), "{err}");
+    assert!(
+        err.contains("10 ms is longer than client_resend_ms (5 ms)"),
+        "{err}"
+    );
+
+    let text = format!("{EXAMPLE}\n[timeouts]\ngap_request_ms = 2\ngap_request_min_ms = 3\n");
+    let err = ClusterConfig::parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("3 ms is longer than gap_request_ms (2 ms)"),
+        "{err}"
+    );
+
+    let text = format!("{EXAMPLE}\n[timeouts]\nclient_resend_min_ms = 0\n");
+    let err = ClusterConfig::parse(&text).unwrap_err().to_string();
+    assert!(err.contains("timeouts.client_resend_min_ms"), "{err}");
+}
+
+#[test]
 fn group_address_may_not_be_a_replica_address() {
     let text = EXAMPLE
         .replace("port = 22222", "port = 51000")

@@ -69,6 +69,17 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
             "reorder_window_us = 1000",
         ));
     }
+    if config.oum.reorder_window_min_us > config.oum.reorder_window_us {
+        out.push(problem(
+            "oum.reorder_window_min_us",
+            format!(
+                "{} us is longer than reorder_window_us ({} us), the longest wait for a \
+                 missing message",
+                config.oum.reorder_window_min_us, config.oum.reorder_window_us
+            ),
+            "reorder_window_min_us = 0",
+        ));
+    }
 
     let mut seen = BTreeSet::new();
     for (i, r) in config.replicas.iter().enumerate() {
@@ -228,6 +239,28 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
                 t.leader_timeout_ms, t.sync_period_ms
             ),
             "leader_timeout_ms = 2000 with sync_period_ms = 1000",
+        ));
+    }
+    if t.gap_request_min_ms > t.gap_request_ms {
+        out.push(problem(
+            "timeouts.gap_request_min_ms",
+            format!(
+                "{} ms is longer than gap_request_ms ({} ms), the longest a replica waits \
+                 before retrying a gap message",
+                t.gap_request_min_ms, t.gap_request_ms
+            ),
+            "gap_request_min_ms = 1",
+        ));
+    }
+    if t.client_resend_min_ms > t.client_resend_ms {
+        out.push(problem(
+            "timeouts.client_resend_min_ms",
+            format!(
+                "{} ms is longer than client_resend_ms ({} ms), the longest a client waits \
+                 before resending",
+                t.client_resend_min_ms, t.client_resend_ms
+            ),
+            "client_resend_min_ms = 1",
         ));
     }
     if t.client_give_up_ms < t.client_resend_ms {

@@ -13,7 +13,9 @@ mod sequencer;
 
 pub use crate::wire::{SessionNumber, Stamp};
 pub use drop_reason::{DropCounts, DropReason};
-pub use receiver::{Discard, Event, Receiver, ReceiverConfig, ReceiverStats, Rejected};
+pub use receiver::{
+    CALM_EVENTS, Discard, Event, Receiver, ReceiverConfig, ReceiverStats, Rejected, WIDEN_STEP,
+};
 pub use sequencer::{
     GroupId, GroupSpec, GroupStats, Sequencer, SequencerError, SequencerStats, Verdict,
 };

@@ -9,6 +9,7 @@ const WINDOW: Duration = Duration::from_micros(100);
 fn receiver(capacity: usize) -> Receiver<Vec<u8>> {
     Receiver::new(ReceiverConfig {
         reorder_window: WINDOW,
+        min_reorder_window: WINDOW,
         pending_capacity: capacity,
         max_gap: 1000,
     })
@@ -103,6 +104,7 @@ fn a_gap_becomes_one_drop_per_missing_number_after_the_window() {
 fn zero_window_reports_gaps_immediately_as_the_paper_does() {
     let mut r: Receiver<Vec<u8>> = Receiver::new(ReceiverConfig {
         reorder_window: Duration::ZERO,
+        min_reorder_window: Duration::ZERO,
         pending_capacity: 8,
         max_gap: 1000,
     });
@@ -311,11 +313,121 @@ fn listen_drops_held_packets_too_far_ahead_of_its_position() {
     assert_eq!(r.stats().superseded, 1);
 }
 
+/// A receiver whose window adapts between 0 and 1 ms (the configuration's defaults).
+fn adaptive() -> Receiver<Vec<u8>> {
+    let mut r = Receiver::new(ReceiverConfig::default());
+    r.listen(SessionNumber(1), 1);
+    r
+}
+
+#[test]
+fn an_adaptive_window_starts_at_its_floor() {
+    let mut r = adaptive();
+    assert_eq!(r.reorder_window(), Duration::ZERO);
+    feed(&mut r, t(0), 1, 2).unwrap();
+    assert_eq!(
+        drain(&mut r, t(0)),
+        ["d1", "m2"],
+        "no reordering seen: a gap is a drop"
+    );
+}
+
+#[test]
+fn a_message_arriving_after_its_drop_widens_the_window_past_its_lateness() {
+    let mut r = adaptive();
+    feed(&mut r, t(0), 1, 2).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["d1", "m2"]);
+    // Message 1 turns up 80 us after the gap opened: a false drop.
+    assert_eq!(feed(&mut r, t(80), 1, 1), Err(Discard::Duplicate));
+    assert_eq!(r.stats().late_after_drop, 1);
+    assert_eq!(
+        r.reorder_window(),
+        Duration::from_micros(100),
+        "80 us and a quarter"
+    );
+    // The same reordering now is absorbed.
+    feed(&mut r, t(1000), 1, 4).unwrap();
+    assert!(drain(&mut r, t(1099)).is_empty());
+    feed(&mut r, t(1080), 1, 3).unwrap();
+    assert_eq!(drain(&mut r, t(1080)), ["m3", "m4"]);
+    // A second copy of a delivered message is a plain duplicate, not a false drop.
+    assert_eq!(feed(&mut r, t(1090), 1, 3), Err(Discard::Duplicate));
+    assert_eq!(r.stats().late_after_drop, 1);
+    assert_eq!(r.reorder_window(), Duration::from_micros(100));
+}
+
+#[test]
+fn false_drops_double_the_window_up_to_its_ceiling() {
+    let mut r = adaptive();
+    let mut widths = Vec::new();
+    let mut now = 0;
+    for msgnum in (1..40).step_by(2) {
+        // msgnum + 1 arrives first; msgnum comes 1 us after it was reported dropped.
+        feed(&mut r, t(now), 1, msgnum + 1).unwrap();
+        let window = r.reorder_window().as_micros() as u64;
+        assert!(drain(&mut r, t(now + window)).contains(&format!("d{msgnum}")));
+        now += window + 1;
+        assert_eq!(feed(&mut r, t(now), 1, msgnum), Err(Discard::Duplicate));
+        widths.push(r.reorder_window().as_micros());
+        now += 10;
+    }
+    assert_eq!(&widths[..8], [20, 40, 80, 160, 320, 640, 1000, 1000]);
+    assert!(widths.iter().all(|&w| w <= 1000));
+}
+
+#[test]
+fn a_calm_stream_halves_the_window_back_to_its_floor() {
+    let mut r = adaptive();
+    feed(&mut r, t(0), 1, 2).unwrap();
+    drain(&mut r, t(0));
+    feed(&mut r, t(500), 1, 1).unwrap_err();
+    assert_eq!(r.reorder_window(), Duration::from_micros(625));
+    let mut widths = Vec::new();
+    let mut msgnum = 3;
+    for _ in 0..7 {
+        for _ in 0..CALM_EVENTS {
+            feed(&mut r, t(1000), 1, msgnum).unwrap();
+            assert_eq!(drain(&mut r, t(1000)).len(), 1);
+            msgnum += 1;
+        }
+        widths.push(r.reorder_window().as_nanos());
+    }
+    // Halving ends at the floor once half would be below the least step (20 us).
+    assert_eq!(widths, [312_500, 156_250, 78_125, 39_062, 0, 0, 0]);
+}
+
+#[test]
+fn the_floor_is_where_the_window_starts_and_stays() {
+    let mut r: Receiver<Vec<u8>> = Receiver::new(ReceiverConfig {
+        min_reorder_window: Duration::from_micros(300),
+        ..ReceiverConfig::default()
+    });
+    r.listen(SessionNumber(1), 1);
+    assert_eq!(r.reorder_window(), Duration::from_micros(300));
+    for msgnum in 1..=(3 * u64::from(CALM_EVENTS)) {
+        feed(&mut r, t(0), 1, msgnum).unwrap();
+        drain(&mut r, t(0));
+    }
+    assert_eq!(r.reorder_window(), Duration::from_micros(300));
+}
+
 #[test]
 fn delivering_in_order_directly_matches_holding_then_polling() {
-    // Two receivers fed the same seeded stream (in order, reordered, duplicated, dropped,
-    // session changes): one holds every packet, the other takes the direct path whenever
-    // it is offered. Events, states and counters must be the same throughout.
+    // A fixed window, and one that adapts (late arrivals widen it, calm narrows it).
+    let adaptive = ReceiverConfig {
+        reorder_window: WINDOW * 4,
+        min_reorder_window: Duration::ZERO,
+        pending_capacity: 64,
+        max_gap: 1000,
+    };
+    direct_path_matches_holding(|| receiver(64));
+    direct_path_matches_holding(|| Receiver::new(adaptive));
+}
+
+/// Two receivers fed the same seeded stream (in order, reordered, duplicated, dropped,
+/// session changes): one holds every packet, the other takes the direct path whenever it
+/// is offered. Events, states, windows and counters must be the same throughout.
+fn direct_path_matches_holding(make: impl Fn() -> Receiver<Vec<u8>>) {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut rand = move |n: u64| {
         state ^= state << 13;
@@ -323,14 +435,14 @@ fn delivering_in_order_directly_matches_holding_then_polling() {
         state ^= state << 17;
         state % n
     };
-    let mut held = receiver(64);
-    let mut direct = receiver(64);
+    let mut held = make();
+    let mut direct = make();
     let (mut session, mut next) = (1u16, 1u64);
     let mut taken = 0;
     for step in 0..20_000u64 {
         let now = t(step * 10);
         let msgnum = match rand(20) {
-            0 => next + 1 + rand(5), // ahead: a gap
+            0 => next + 1 + rand(5),                  // ahead: a gap
             1 => next.saturating_sub(rand(3)).max(1), // a duplicate or stale
             2 => {
                 session += 1; // a new session starts at 1
@@ -341,12 +453,16 @@ fn delivering_in_order_directly_matches_holding_then_polling() {
         };
         next = next.max(msgnum + 1);
         let stamp = Stamp::new(session, msgnum);
-        let a = held.on_stamped(now, stamp, stamped(session, msgnum)).is_ok();
+        let a = held
+            .on_stamped(now, stamp, stamped(session, msgnum))
+            .is_ok();
         let b = if direct.deliver_in_order(stamp) {
             taken += 1;
             true
         } else {
-            direct.on_stamped(now, stamp, stamped(session, msgnum)).is_ok()
+            direct
+                .on_stamped(now, stamp, stamped(session, msgnum))
+                .is_ok()
         };
         assert_eq!(a, b, "accepted at step {step}");
         // What the held receiver delivers first is the directly delivered message.
@@ -365,6 +481,11 @@ fn delivering_in_order_directly_matches_holding_then_polling() {
         assert_eq!(held.session(), direct.session());
         assert_eq!(held.next_msgnum(), direct.next_msgnum());
         assert_eq!(held.stats(), direct.stats(), "counters at step {step}");
+        assert_eq!(
+            held.reorder_window(),
+            direct.reorder_window(),
+            "step {step}"
+        );
         if let Some(n) = held.next_msgnum() {
             next = next.max(n);
         }
@@ -382,6 +503,9 @@ fn the_direct_path_refuses_what_is_not_next_and_alone() {
     assert!(r.deliver_in_order(Stamp::new(1, 1)));
     assert!(!r.deliver_in_order(Stamp::new(1, 1)), "a duplicate");
     feed(&mut r, t(0), 1, 3).unwrap();
-    assert!(!r.deliver_in_order(Stamp::new(1, 2)), "another packet is held");
+    assert!(
+        !r.deliver_in_order(Stamp::new(1, 2)),
+        "another packet is held"
+    );
     assert_eq!(r.next_msgnum(), Some(2));
 }

@@ -157,4 +157,6 @@ pub trait Client: Node {
     /// Starts a request; `None` while another is outstanding.
     fn invoke(&mut self, now: Time, op: &[u8]) -> Option<RequestId>;
     fn poll_completion(&mut self) -> Option<Completion>;
+    /// Requests sent again so far, after their resend timer ran out.
+    fn resends(&self) -> u64;
 }

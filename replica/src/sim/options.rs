@@ -282,6 +282,7 @@ impl SimOptions {
         let scale = |ms: u64| (ms / TIMEOUT_SCALE).max(1);
         config.timeouts = Timeouts {
             gap_request_ms: scale(d.gap_request_ms),
+            gap_request_min_ms: scale(d.gap_request_min_ms),
             gap_commit_ms: scale(d.gap_commit_ms),
             view_change_ms: scale(d.view_change_ms),
             state_transfer_ms: scale(d.state_transfer_ms),
@@ -289,6 +290,7 @@ impl SimOptions {
             sync_period_ms: scale(d.sync_period_ms),
             leader_timeout_ms: scale(d.leader_timeout_ms),
             client_resend_ms: scale(d.client_resend_ms),
+            client_resend_min_ms: scale(d.client_resend_min_ms),
             client_give_up_ms: scale(d.client_give_up_ms),
         };
         config

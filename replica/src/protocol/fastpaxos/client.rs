@@ -10,7 +10,7 @@ use std::net::SocketAddrV4;
 
 use super::messages::Message;
 use crate::protocol::codec::Writer;
-use crate::protocol::pending::{ClientTimeouts, Pending, Tick};
+use crate::protocol::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
 use crate::protocol::{
     Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit,
 };
@@ -21,7 +21,7 @@ pub struct FastPaxosClient {
     id: ClientId,
     reply_to: SocketAddrV4,
     n: usize,
-    timeouts: ClientTimeouts,
+    timer: ResendTimer,
     next_request: RequestId,
     pending: Option<Pending>,
     /// Replicas the current send has not reached yet (sent in index order).
@@ -42,7 +42,7 @@ impl FastPaxosClient {
             id,
             reply_to,
             n,
-            timeouts,
+            timer: ResendTimer::new(timeouts),
             next_request: 1,
             pending: None,
             next_target: n,
@@ -52,7 +52,7 @@ impl FastPaxosClient {
 }
 
 impl Node for FastPaxosClient {
-    fn handle_datagram(&mut self, _now: Time, _from: SocketAddrV4, datagram: &[u8]) {
+    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
         let Ok(Message::Reply {
             client,
             request,
@@ -62,10 +62,13 @@ impl Node for FastPaxosClient {
         else {
             return;
         };
-        if client != self.id || self.pending.as_ref().is_none_or(|p| p.request != request) {
+        let Some(pending) = self
+            .pending
+            .take_if(|p| client == self.id && p.request == request)
+        else {
             return;
-        }
-        self.pending = None;
+        };
+        self.timer.completed(&pending, now);
         self.next_target = self.n;
         self.completions.push(Completion {
             request,
@@ -77,7 +80,7 @@ impl Node for FastPaxosClient {
         let Some(pending) = self.pending.as_mut() else {
             return;
         };
-        match pending.tick(now, self.timeouts) {
+        match self.timer.tick(pending, now) {
             Tick::Nothing => {}
             Tick::Resend => self.next_target = 0,
             Tick::GiveUp => {
@@ -130,9 +133,13 @@ impl Client for FastPaxosClient {
         }
         let request = self.next_request;
         self.next_request += 1;
-        self.pending = Some(Pending::new(now, request, op, self.timeouts));
+        self.pending = Some(self.timer.start(now, request, op));
         self.next_target = 0;
         Some(request)
+    }
+
+    fn resends(&self) -> u64 {
+        self.timer.resends()
     }
 
     fn poll_completion(&mut self) -> Option<Completion> {

@@ -8,7 +8,7 @@ use std::net::SocketAddrV4;
 use super::messages::Message;
 use super::types::ViewId;
 use crate::protocol::codec::Writer;
-use crate::protocol::pending::{ClientTimeouts, Pending, Tick};
+use crate::protocol::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
 use crate::protocol::{
     Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit,
 };
@@ -27,7 +27,7 @@ pub struct NopaxosClient {
     reply_to: SocketAddrV4,
     n: usize,
     f: usize,
-    timeouts: ClientTimeouts,
+    timer: ResendTimer,
     next_request: RequestId,
     pending: Option<Pending>,
     /// Keyed by (leader number, session number, slot).
@@ -51,7 +51,7 @@ impl NopaxosClient {
             reply_to,
             n: n.clamp(1, 64),
             f,
-            timeouts,
+            timer: ResendTimer::new(timeouts),
             next_request: 1,
             pending: None,
             replies: BTreeMap::new(),
@@ -62,6 +62,7 @@ impl NopaxosClient {
 
     fn on_reply(
         &mut self,
+        now: Time,
         view: ViewId,
         slot: u64,
         request: RequestId,
@@ -85,6 +86,7 @@ impl NopaxosClient {
         }
         if quorum.replicas.count_ones() as usize > self.f {
             if let Some(result) = quorum.leader_result.take() {
+                self.timer.completed(pending, now);
                 self.pending = None;
                 self.replies.clear();
                 self.send_now = false;
@@ -98,7 +100,7 @@ impl NopaxosClient {
 }
 
 impl Node for NopaxosClient {
-    fn handle_datagram(&mut self, _now: Time, _from: SocketAddrV4, datagram: &[u8]) {
+    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
         if let Ok(Message::Reply {
             view,
             slot,
@@ -109,7 +111,7 @@ impl Node for NopaxosClient {
         }) = Message::decode(datagram)
         {
             if client == self.id {
-                self.on_reply(view, slot, request, replica, result);
+                self.on_reply(now, view, slot, request, replica, result);
             }
         }
     }
@@ -118,7 +120,7 @@ impl Node for NopaxosClient {
         let Some(pending) = self.pending.as_mut() else {
             return;
         };
-        match pending.tick(now, self.timeouts) {
+        match self.timer.tick(pending, now) {
             Tick::Nothing => {}
             Tick::Resend => self.send_now = true,
             Tick::GiveUp => {
@@ -171,10 +173,14 @@ impl Client for NopaxosClient {
         }
         let request = self.next_request;
         self.next_request += 1;
-        self.pending = Some(Pending::new(now, request, op, self.timeouts));
+        self.pending = Some(self.timer.start(now, request, op));
         self.replies.clear();
         self.send_now = true;
         Some(request)
+    }
+
+    fn resends(&self) -> u64 {
+        self.timer.resends()
     }
 
     fn poll_completion(&mut self) -> Option<Completion> {

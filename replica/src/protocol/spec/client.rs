@@ -12,7 +12,7 @@ use std::net::SocketAddrV4;
 use super::messages::Message;
 use super::types::{LogHash, ViewId, superquorum};
 use crate::protocol::codec::Writer;
-use crate::protocol::pending::{ClientTimeouts, Pending, Tick};
+use crate::protocol::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
 use crate::protocol::{
     Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit,
 };
@@ -44,7 +44,7 @@ pub struct SpecClient {
     reply_to: SocketAddrV4,
     n: usize,
     superquorum: usize,
-    timeouts: ClientTimeouts,
+    timer: ResendTimer,
     next_request: RequestId,
     pending: Option<Pending>,
     groups: BTreeMap<(ViewId, u64, LogHash), Group>,
@@ -75,7 +75,7 @@ impl SpecClient {
             reply_to,
             n,
             superquorum: superquorum(f).min(n),
-            timeouts,
+            timer: ResendTimer::new(timeouts),
             next_request: 1,
             pending: None,
             groups: BTreeMap::new(),
@@ -103,9 +103,18 @@ impl SpecClient {
         self.completions.push_back(Completion { request, result });
     }
 
+    /// Completes the request with a result; its round trip is a sample if never resent.
+    fn succeed(&mut self, now: Time, request: RequestId, result: Vec<u8>) {
+        if let Some(pending) = &self.pending {
+            self.timer.completed(pending, now);
+        }
+        self.complete(request, Ok(result));
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn on_reply(
         &mut self,
+        now: Time,
         view: ViewId,
         slot: u64,
         hash: LogHash,
@@ -124,7 +133,7 @@ impl SpecClient {
         }
         if committed {
             self.stats.committed += 1;
-            self.complete(request, Ok(result.to_vec()));
+            self.succeed(now, request, result.to_vec());
             return;
         }
         if self.groups.len() >= MAX_GROUPS {
@@ -140,7 +149,7 @@ impl SpecClient {
         if group.replicas.count_ones() as usize >= self.superquorum {
             let result = std::mem::take(&mut group.result);
             self.stats.fast += 1;
-            self.complete(request, Ok(result));
+            self.succeed(now, request, result);
             return;
         }
         // Could the replies of this view still form a superquorum?
@@ -162,7 +171,7 @@ impl SpecClient {
 }
 
 impl Node for SpecClient {
-    fn handle_datagram(&mut self, _now: Time, _from: SocketAddrV4, datagram: &[u8]) {
+    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
         if let Ok(Message::SpecReply {
             view,
             slot,
@@ -175,7 +184,7 @@ impl Node for SpecClient {
         }) = Message::decode(datagram)
         {
             if client == self.id {
-                self.on_reply(view, slot, hash, request, replica, committed, result);
+                self.on_reply(now, view, slot, hash, request, replica, committed, result);
             }
         }
     }
@@ -184,7 +193,7 @@ impl Node for SpecClient {
         let Some(pending) = self.pending.as_mut() else {
             return;
         };
-        match pending.tick(now, self.timeouts) {
+        match self.timer.tick(pending, now) {
             Tick::Nothing => {}
             Tick::Resend => {
                 self.send_request = true;
@@ -244,9 +253,13 @@ impl Client for SpecClient {
         let request = self.next_request;
         self.next_request += 1;
         self.reset();
-        self.pending = Some(Pending::new(now, request, op, self.timeouts));
+        self.pending = Some(self.timer.start(now, request, op));
         self.send_request = true;
         Some(request)
+    }
+
+    fn resends(&self) -> u64 {
+        self.timer.resends()
     }
 
     fn poll_completion(&mut self) -> Option<Completion> {

@@ -1,7 +1,7 @@
 use std::net::SocketAddrV4;
 
 use super::Message;
-use crate::protocol::pending::{ClientTimeouts, Pending, Tick};
+use crate::protocol::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
 use crate::protocol::{
     Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit,
 };
@@ -12,7 +12,7 @@ use crate::time::Time;
 #[derive(Debug)]
 pub struct UnreplicatedClient {
     id: ClientId,
-    timeouts: ClientTimeouts,
+    timer: ResendTimer,
     next_request: RequestId,
     pending: Option<Pending>,
     send_now: bool,
@@ -23,7 +23,7 @@ impl UnreplicatedClient {
     pub fn new(id: ClientId, timeouts: ClientTimeouts) -> UnreplicatedClient {
         UnreplicatedClient {
             id,
-            timeouts,
+            timer: ResendTimer::new(timeouts),
             next_request: 1,
             pending: None,
             send_now: false,
@@ -33,7 +33,7 @@ impl UnreplicatedClient {
 }
 
 impl Node for UnreplicatedClient {
-    fn handle_datagram(&mut self, _now: Time, _from: SocketAddrV4, datagram: &[u8]) {
+    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
         let Ok(Message::Reply {
             client,
             request,
@@ -42,10 +42,13 @@ impl Node for UnreplicatedClient {
         else {
             return;
         };
-        if client != self.id || self.pending.as_ref().is_none_or(|p| p.request != request) {
+        let Some(pending) = self
+            .pending
+            .take_if(|p| client == self.id && p.request == request)
+        else {
             return;
-        }
-        self.pending = None;
+        };
+        self.timer.completed(&pending, now);
         self.send_now = false;
         self.completions.push(Completion {
             request,
@@ -57,7 +60,7 @@ impl Node for UnreplicatedClient {
         let Some(pending) = self.pending.as_mut() else {
             return;
         };
-        match pending.tick(now, self.timeouts) {
+        match self.timer.tick(pending, now) {
             Tick::Nothing => {}
             Tick::Resend => self.send_now = true,
             Tick::GiveUp => {
@@ -109,9 +112,13 @@ impl Client for UnreplicatedClient {
         }
         let request = self.next_request;
         self.next_request += 1;
-        self.pending = Some(Pending::new(now, request, op, self.timeouts));
+        self.pending = Some(self.timer.start(now, request, op));
         self.send_now = true;
         Some(request)
+    }
+
+    fn resends(&self) -> u64 {
+        self.timer.resends()
     }
 
     fn poll_completion(&mut self) -> Option<Completion> {

@@ -51,10 +51,7 @@ fn a_request_is_executed_once_and_answered() {
 #[test]
 fn a_lost_reply_is_recovered_by_resending_without_executing_twice() {
     let mut server = UnreplicatedServer::new(KvStore::default());
-    let timeouts = ClientTimeouts {
-        resend: Duration::from_millis(10),
-        give_up: Duration::from_millis(100),
-    };
+    let timeouts = ClientTimeouts::fixed(Duration::from_millis(10), Duration::from_millis(100));
     let mut client = UnreplicatedClient::new(9, timeouts);
     let op = KvOp::Append {
         key: b"k",
@@ -81,10 +78,7 @@ fn a_lost_reply_is_recovered_by_resending_without_executing_twice() {
 
 #[test]
 fn a_silent_server_ends_in_a_bounded_error() {
-    let timeouts = ClientTimeouts {
-        resend: Duration::from_millis(10),
-        give_up: Duration::from_millis(35),
-    };
+    let timeouts = ClientTimeouts::fixed(Duration::from_millis(10), Duration::from_millis(35));
     let mut client = UnreplicatedClient::new(1, timeouts);
     client.invoke(Time::ZERO, b"op").unwrap();
     let mut sent = 0;
@@ -105,6 +99,32 @@ fn a_silent_server_ends_in_a_bounded_error() {
         client2.poll_completion().unwrap().result,
         Err(ClientError::GaveUp { attempts: 1 })
     );
+}
+
+#[test]
+fn a_lost_request_is_resent_after_the_measured_round_trip_not_the_configured_time() {
+    let mut server = UnreplicatedServer::new(KvStore::default());
+    let mut client = UnreplicatedClient::new(9, ClientTimeouts::default());
+    let op = KvOp::Get { key: b"k" }.to_bytes();
+    // Before anything is measured the first wait is client_resend_ms (100 ms).
+    client.invoke(Time::ZERO, &op).unwrap();
+    assert_eq!(client.poll_timeout(), Some(Time::from_millis(100)));
+    // Answered after 200 us: the round trip is learned.
+    deliver(&mut client, addr(2), &mut server, Time::ZERO);
+    deliver(&mut server, addr(1), &mut client, Time::from_micros(200));
+    assert!(client.poll_completion().unwrap().result.is_ok());
+    // The next request is lost; it goes out again after the 1 ms floor, not 100 ms.
+    let start = Time::from_millis(5);
+    client.invoke(start, &op).unwrap();
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    assert!(client.poll_transmit(&mut buf).is_some(), "request lost");
+    let due = client.poll_timeout().unwrap();
+    assert_eq!(due, start + Duration::from_millis(1));
+    client.handle_timeout(due);
+    deliver(&mut client, addr(2), &mut server, due);
+    deliver(&mut server, addr(1), &mut client, due);
+    assert!(client.poll_completion().unwrap().result.is_ok());
+    assert_eq!(client.resends(), 1);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::net::SocketAddrV4;
 
 use super::messages::Message;
 use crate::protocol::codec::Writer;
-use crate::protocol::pending::{ClientTimeouts, Pending, Tick};
+use crate::protocol::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
 use crate::protocol::{
     Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit,
 };
@@ -29,7 +29,7 @@ pub struct VrClient {
     n: usize,
     /// The highest view a reply has shown.
     view: u64,
-    timeouts: ClientTimeouts,
+    timer: ResendTimer,
     next_request: RequestId,
     pending: Option<Pending>,
     sending: Sending,
@@ -43,7 +43,7 @@ impl VrClient {
             id,
             n: n.max(1),
             view: 0,
-            timeouts,
+            timer: ResendTimer::new(timeouts),
             next_request: 1,
             pending: None,
             sending: Sending::Nothing,
@@ -62,7 +62,7 @@ impl VrClient {
 }
 
 impl Node for VrClient {
-    fn handle_datagram(&mut self, _now: Time, _from: SocketAddrV4, datagram: &[u8]) {
+    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
         let Ok(Message::Reply {
             view,
             client,
@@ -76,10 +76,10 @@ impl Node for VrClient {
             return;
         }
         self.view = self.view.max(view);
-        if self.pending.as_ref().is_none_or(|p| p.request != request) {
+        let Some(pending) = self.pending.take_if(|p| p.request == request) else {
             return;
-        }
-        self.pending = None;
+        };
+        self.timer.completed(&pending, now);
         self.sending = Sending::Nothing;
         self.completions.push_back(Completion {
             request,
@@ -91,7 +91,7 @@ impl Node for VrClient {
         let Some(pending) = self.pending.as_mut() else {
             return;
         };
-        match pending.tick(now, self.timeouts) {
+        match self.timer.tick(pending, now) {
             Tick::Nothing => {}
             Tick::Resend => self.sending = Sending::All(0),
             Tick::GiveUp => {
@@ -153,9 +153,13 @@ impl Client for VrClient {
         }
         let request = self.next_request;
         self.next_request += 1;
-        self.pending = Some(Pending::new(now, request, op, self.timeouts));
+        self.pending = Some(self.timer.start(now, request, op));
         self.sending = Sending::Primary;
         Some(request)
+    }
+
+    fn resends(&self) -> u64 {
+        self.timer.resends()
     }
 
     fn poll_completion(&mut self) -> Option<Completion> {

@@ -261,6 +261,9 @@ impl Client for GroupClient {
     fn poll_completion(&mut self) -> Option<Completion> {
         self.0.poll_completion()
     }
+    fn resends(&self) -> u64 {
+        self.0.resends()
+    }
 }
 
 /// A member of the group: checks that stamps arrive in order within a session and that

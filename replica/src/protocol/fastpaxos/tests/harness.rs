@@ -72,8 +72,8 @@ impl TestProtocol for FastPaxos {
         address: SocketAddrV4,
     ) -> FastPaxosClient {
         let timeouts = ClientTimeouts {
-            resend: Duration::from_millis(config.timeouts.client_resend_ms),
             give_up: Duration::from_secs(60),
+            ..ClientTimeouts::from_config(&config.timeouts)
         };
         FastPaxosClient::new(id, address, config.n(), timeouts)
     }

@@ -24,7 +24,7 @@ use crate::app::{App, StateMachine};
 use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use crate::time::Time;
 
-pub(crate) use gap::LeaderGap;
+pub(crate) use gap::{GapTimer, LeaderGap};
 pub(crate) use sync::SyncRound;
 pub(crate) use transfer::{Recovery, Transfer};
 pub(crate) use view_change::ViewChangeState;
@@ -37,6 +37,7 @@ const CATCH_UP_BY_TRANSFER: u64 = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplicaTimeouts {
     pub gap_request: Duration,
+    pub gap_request_min: Duration,
     pub gap_commit: Duration,
     pub view_change: Duration,
     pub state_transfer: Duration,
@@ -50,6 +51,7 @@ impl ReplicaTimeouts {
         let ms = Duration::from_millis;
         ReplicaTimeouts {
             gap_request: ms(t.gap_request_ms),
+            gap_request_min: ms(t.gap_request_min_ms),
             gap_commit: ms(t.gap_commit_ms),
             view_change: ms(t.view_change_ms),
             state_transfer: ms(t.state_transfer_ms),
@@ -133,6 +135,8 @@ pub struct NopaxosReplica<A> {
     pub(crate) noops_ahead: BTreeSet<u64>,
     // Leader.
     pub(crate) gap: Option<LeaderGap>,
+    /// Times gap retries (leader and follower) from measured peer round trips.
+    pub(crate) gap_timer: GapTimer,
     pub(crate) sync_round: Option<SyncRound>,
     /// The acknowledgement flags of the last synchronization round, reused by the next.
     pub(crate) spare_sync_acks: Vec<bool>,
@@ -193,6 +197,7 @@ impl<A: App> NopaxosReplica<A> {
             sync_point: 0,
             noops_ahead: BTreeSet::new(),
             gap: None,
+            gap_timer: GapTimer::new(&cfg.timeouts),
             sync_round: None,
             spare_sync_acks: Vec::new(),
             next_sync_at: Time::ZERO + cfg.timeouts.sync_period,
@@ -497,7 +502,8 @@ impl<A: App> Replica for NopaxosReplica<A> {
     fn describe(&self) -> String {
         format!(
             "replica {} {:?} view {} (last normal {}) {} oum session {:?} base {} log {}..={} \
-             exec {} sync {} blocked {:?} gap {:?} transfer {} vc {}",
+             exec {} sync {} blocked {:?} gap {:?} transfer {} vc {} gap_retries {} \
+             oum_drops {} late_after_drop {} reorder_window_us {}",
             self.cfg.index,
             self.status,
             self.view,
@@ -517,6 +523,10 @@ impl<A: App> Replica for NopaxosReplica<A> {
             self.gap.as_ref().map(|g| g.slot),
             self.transfer.is_some(),
             self.vc.is_some(),
+            self.gap_timer.retries,
+            self.receiver.stats().drops_notified,
+            self.receiver.stats().late_after_drop,
+            self.receiver.reorder_window().as_micros(),
         )
     }
 }

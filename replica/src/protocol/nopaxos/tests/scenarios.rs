@@ -156,6 +156,104 @@ fn a_lost_gap_request_is_resent() {
 }
 
 #[test]
+fn a_lost_gap_request_is_resent_after_the_measured_round_trip() {
+    let mut c = Cluster::new(3, 1);
+    let (r0, r1) = (c.replica_addr(0), c.replica_addr(1));
+    let mut gap_requests = 0;
+    c.set_filter(move |p| {
+        if oum_to(p, 2, r1) || oum_to(p, 4, r1) {
+            return false;
+        }
+        if p.to == r0 && is_msg(p, |m| matches!(m, Message::GapRequest { .. })) {
+            gap_requests += 1;
+            // The first gap's request and answer go through (a round-trip sample); the
+            // second gap's first request is lost.
+            return gap_requests != 2;
+        }
+        true
+    });
+    for v in [b"a", b"b", b"c", b"d", b"e"] {
+        append(&mut c, 0, b"k", v).unwrap();
+    }
+    // Replica 1 learned that its peers answer at once (this harness has no link delay), so
+    // it asks again after the 1 ms floor, not after gap_request_ms (10 ms).
+    assert!(c.replicas[1].log().end() < 5, "still waiting at slot 4");
+    c.run_for(2);
+    assert!(matches!(
+        c.replicas[1].log().get(4),
+        Some(Entry::Request(_))
+    ));
+    assert_eq!(c.replicas[1].log().end(), 5);
+    assert_eq!(c.replicas[1].gap_timer.retries, 1);
+    c.assert_agreement();
+}
+
+#[test]
+fn a_peer_that_has_not_reached_the_slot_is_asked_again_instead_of_answering_no() {
+    use crate::protocol::test_harness::Fate;
+    let mut c = Cluster::new(3, 2);
+    let (r0, r1, r2) = (c.replica_addr(0), c.replica_addr(1), c.replica_addr(2));
+    // Warm-up: the leader misses message 1 and finds it at a peer (a round-trip sample).
+    c.set_filter(move |p| !oum_to(p, 1, r0));
+    c.invoke(
+        0,
+        KvOp::Append {
+            key: b"k",
+            value: b"a",
+        },
+    );
+    c.settle();
+    assert!(append(&mut c, 1, b"k", b"b").is_some());
+    assert!(c.wait(0, 100).is_some());
+    // The leader misses message 3; the followers get 3 and 4 only later (slow, not lost).
+    c.set_filter(move |p| {
+        if oum_to(p, 3, r0) {
+            Fate::Lose
+        } else if (p.to == r1 || p.to == r2) && matches!(p.msgnum(), Some(3 | 4)) {
+            Fate::Hold
+        } else {
+            Fate::Deliver
+        }
+    });
+    c.invoke(
+        0,
+        KvOp::Append {
+            key: b"k",
+            value: b"c",
+        },
+    );
+    c.invoke(
+        1,
+        KvOp::Append {
+            key: b"k",
+            value: b"d",
+        },
+    );
+    c.settle();
+    // Asked about slot 3 before reaching it, the followers said nothing: no NO-OP yet.
+    assert_eq!(c.replicas[0].log().end(), 2);
+    c.clear_filter();
+    c.release();
+    c.settle();
+    assert_eq!(c.replicas[1].log().end(), 4);
+    // The leader asks again after about a round trip and finds the request.
+    c.run_for(3);
+    assert!(
+        matches!(c.replicas[0].log().get(3), Some(Entry::Request(_))),
+        "{}",
+        c.describe()
+    );
+    assert!(c.wait(0, 100).is_some());
+    assert!(c.wait(1, 100).is_some());
+    let log = c.replicas[0].log();
+    assert!(
+        (1..=log.end()).all(|slot| !matches!(log.get(slot), Some(Entry::NoOp))),
+        "no slot was given up"
+    );
+    c.assert_agreement();
+}
+
+#[test]
 fn a_lost_gap_commit_is_resent() {
     let mut c = Cluster::new(3, 1);
     let mut dropped = 0;

@@ -37,8 +37,11 @@ pub struct VrTimeouts {
     /// (under load the next PREPARE carries it): 1/100 of the leader timeout.
     pub idle_commit: Duration,
     /// Resend of PREPARE to backups that have not acknowledged it (`gap_commit_ms`: the
-    /// leader's resend until f replicas acknowledge).
+    /// leader's resend until f replicas acknowledge): the longest wait and the first one;
+    /// measured batch round trips shorten it (see [`PrepareTimer`]).
     pub prepare_resend: Duration,
+    /// The shortest PREPARE resend wait (`gap_request_min_ms`).
+    pub prepare_resend_min: Duration,
     /// Resend of START-VIEW-CHANGE and DO-VIEW-CHANGE (`view_change_ms`).
     pub view_change: Duration,
     /// A backup that hears nothing from its primary for this long starts a view change; a
@@ -56,6 +59,7 @@ impl VrTimeouts {
             heartbeat: leader_timeout / 5,
             idle_commit: leader_timeout / 100,
             prepare_resend: ms(t.gap_commit_ms.max(1)),
+            prepare_resend_min: ms(t.gap_request_min_ms.max(1)),
             view_change: ms(t.view_change_ms.max(1)),
             leader_timeout,
             state_transfer: ms(t.state_transfer_ms.max(1)),
@@ -66,6 +70,69 @@ impl VrTimeouts {
 impl Default for VrTimeouts {
     fn default() -> Self {
         VrTimeouts::from_config(&dataplane::config::Timeouts::default())
+    }
+}
+
+/// When the primary resends a batch's PREPARE. The primary sends nothing new while a batch
+/// is in flight, so a batch whose PREPARE or acknowledgements were lost holds up every
+/// client; it is resent after about one measured batch round trip (RFC 6298 over
+/// PREPARE-to-commit times of batches never resent, Karn's rule; at least
+/// `prepare_resend_min`, at most `prepare_resend`, doubling per resend) rather than after a
+/// fixed `gap_commit_ms` (50 ms), which under 1% loss was VR's p99.
+#[derive(Debug, Clone)]
+pub(crate) struct PrepareTimer {
+    rtt: crate::protocol::pending::RttEstimator,
+    cap: Duration,
+    /// When the batch in flight was first sent, and whether it was resent since.
+    sent: Time,
+    resent: bool,
+    pub(crate) resends: u64,
+}
+
+impl PrepareTimer {
+    fn new(t: &VrTimeouts) -> PrepareTimer {
+        PrepareTimer {
+            rtt: crate::protocol::pending::RttEstimator::new(
+                t.prepare_resend_min,
+                t.prepare_resend,
+            ),
+            cap: t.prepare_resend,
+            sent: Time::ZERO,
+            resent: false,
+            resends: 0,
+        }
+    }
+
+    /// A batch went out at `now`; returns when to resend it.
+    pub(crate) fn sent(&mut self, now: Time) -> Time {
+        self.sent = now;
+        self.resent = false;
+        now + self.rtt.rto_within(self.cap)
+    }
+
+    /// A new view's primary awaits acknowledgements of its log at `now` (after START-VIEW,
+    /// not a PREPARE: no sample); returns when to resend.
+    pub(crate) fn restarted(&mut self, now: Time) -> Time {
+        self.sent = now;
+        self.resent = true;
+        now + self.rtt.rto_within(self.cap)
+    }
+
+    /// The batch in flight was resent at `now`; returns when to resend it again.
+    pub(crate) fn resent(&mut self, now: Time) -> Time {
+        self.resent = true;
+        self.resends += 1;
+        self.rtt.back_off();
+        now + self.rtt.rto_within(self.cap)
+    }
+
+    /// The batch in flight committed at `now`.
+    pub(crate) fn committed(&mut self, now: Time) {
+        if !self.resent {
+            self.rtt.sample(now.saturating_since(self.sent));
+        }
+        // One sample per batch.
+        self.resent = true;
     }
 }
 
@@ -209,6 +276,7 @@ pub struct VrReplica<A> {
     pub(crate) heartbeat_at: Time,
     pub(crate) commit_notify_at: Option<Time>,
     pub(crate) prepare_resend_at: Option<Time>,
+    pub(crate) prepare_timer: PrepareTimer,
     pub(crate) start_view_blob: Option<OutgoingBlob>,
     // Backup.
     pub(crate) leader_heard: Time,
@@ -250,6 +318,7 @@ impl<A: App> VrReplica<A> {
             heartbeat_at: Time::ZERO + cfg.timeouts.heartbeat,
             commit_notify_at: None,
             prepare_resend_at: None,
+            prepare_timer: PrepareTimer::new(&cfg.timeouts),
             start_view_blob: None,
             leader_heard: Time::ZERO,
             vc: None,

@@ -98,7 +98,7 @@ impl<A: App> VrReplica<A> {
             s.single_batches += 1;
         }
         self.push_prepares(Destination::OtherReplicas, first, self.log.end());
-        self.prepare_resend_at = Some(now + self.cfg.timeouts.prepare_resend);
+        self.prepare_resend_at = Some(self.prepare_timer.sent(now));
         self.heartbeat_at = now + self.cfg.timeouts.heartbeat;
         self.commit_notify_at = None;
         self.announced = self.commit;
@@ -182,7 +182,9 @@ impl<A: App> VrReplica<A> {
             if self.log.end() > self.commit {
                 return;
             }
-            self.prepare_resend_at = None;
+            if self.prepare_resend_at.take().is_some() {
+                self.prepare_timer.committed(now);
+            }
             if self.queue.is_empty() {
                 if self.commit > self.announced && self.commit_notify_at.is_none() && self.n() > 1 {
                     self.commit_notify_at = Some(now + self.cfg.timeouts.idle_commit);
@@ -404,6 +406,6 @@ impl<A: App> VrReplica<A> {
             }
         }
         // The heartbeat is not pushed back: backups that did acknowledge still need it.
-        self.prepare_resend_at = Some(now + self.cfg.timeouts.prepare_resend);
+        self.prepare_resend_at = Some(self.prepare_timer.resent(now));
     }
 }

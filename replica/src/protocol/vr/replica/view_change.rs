@@ -256,7 +256,7 @@ impl<A: App> VrReplica<A> {
         self.announced = self.commit;
         self.heartbeat_at = now + self.cfg.timeouts.heartbeat;
         if end > self.commit {
-            self.prepare_resend_at = Some(now + self.cfg.timeouts.prepare_resend);
+            self.prepare_resend_at = Some(self.prepare_timer.restarted(now));
         }
         self.execute_committed(now);
         self.advance_commit(now);

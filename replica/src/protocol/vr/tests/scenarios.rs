@@ -106,6 +106,28 @@ fn lost_prepare_oks_are_recovered_by_resending_the_prepare() {
 }
 
 #[test]
+fn a_lost_batch_is_resent_after_the_measured_round_trip() {
+    let mut c = Cluster::new(3, 1);
+    // A first batch commits at once (this harness has no link delay): a round-trip sample.
+    assert_eq!(c.call(0, append(b"k", b"a"), 200), appended("a"));
+    let lost = Rc::new(Cell::new(0));
+    let l = lost.clone();
+    c.set_filter(move |p| {
+        if p.is_prepare() && l.get() < 2 {
+            l.set(l.get() + 1);
+            return false;
+        }
+        true
+    });
+    // Both backups miss the next batch; the primary resends it after the 1 ms floor, not
+    // after gap_commit_ms (50 ms).
+    assert_eq!(c.call(0, append(b"k", b"b"), 5), appended("ab"));
+    assert_eq!(lost.get(), 2);
+    assert_eq!(c.replicas[0].prepare_timer.resends, 1);
+    c.assert_agreement();
+}
+
+#[test]
 fn a_duplicate_request_gets_the_cached_reply() {
     let mut c = Cluster::new(3, 1);
     let client = c.client_addrs[0];
