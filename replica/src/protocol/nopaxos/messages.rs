@@ -121,6 +121,52 @@ pub enum Message<'a> {
     },
 }
 
+/// The fixed part of a REPLY's body: view, slot, client, request, replica, whether a
+/// result follows and, if so, its length.
+const REPLY_HEAD_MAX: usize = 16 + 8 + 8 + 8 + 2 + 1 + 4;
+
+/// A REPLY's body up to its result bytes, in one piece (see [`REPLY_HEAD_MAX`]).
+fn reply_body_head(
+    view: ViewId,
+    slot: u64,
+    client: ClientId,
+    request: RequestId,
+    replica: u16,
+    result: Option<&[u8]>,
+) -> ReplyHead {
+    let mut bytes = [0u8; REPLY_HEAD_MAX];
+    bytes[0..8].copy_from_slice(&view.leader_num.to_be_bytes());
+    bytes[8..16].copy_from_slice(&view.session_num.to_be_bytes());
+    bytes[16..24].copy_from_slice(&slot.to_be_bytes());
+    bytes[24..32].copy_from_slice(&client.to_be_bytes());
+    bytes[32..40].copy_from_slice(&request.to_be_bytes());
+    bytes[40..42].copy_from_slice(&replica.to_be_bytes());
+    let len = match result {
+        Some(r) => {
+            bytes[42] = 1;
+            // A result over 4 GiB cannot be in a datagram; the writer refuses it anyway.
+            bytes[43..47].copy_from_slice(&(r.len().min(u32::MAX as usize) as u32).to_be_bytes());
+            REPLY_HEAD_MAX
+        }
+        None => REPLY_HEAD_MAX - 4,
+    };
+    ReplyHead { bytes, len }
+}
+
+/// [`reply_body_head`]'s bytes.
+struct ReplyHead {
+    bytes: [u8; REPLY_HEAD_MAX],
+    len: usize,
+}
+
+impl std::ops::Deref for ReplyHead {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 mod code {
     use super::NOPAXOS_BASE as B;
     pub(super) const REQUEST: u8 = B;
@@ -350,6 +396,28 @@ impl<'a> Message<'a> {
         write_envelope(w, at, MessageType(self.code()), body_len)
     }
 
+    /// A REPLY, as [`Message::encode`] writes it, from its fields: the replicas'
+    /// per-request path (no `Message` built, the fixed part written at once).
+    pub fn encode_reply(
+        w: &mut Writer<'_>,
+        view: ViewId,
+        slot: u64,
+        client: ClientId,
+        request: RequestId,
+        replica: u16,
+        result: Option<&[u8]>,
+    ) -> Result<(), CodecError> {
+        let head = reply_body_head(view, slot, client, request, replica, result);
+        let result = result.unwrap_or_default();
+        let at = w.len();
+        let mut envelope_and_head = [0u8; ENVELOPE_HEADER_LEN + REPLY_HEAD_MAX];
+        envelope_and_head[ENVELOPE_HEADER_LEN..ENVELOPE_HEADER_LEN + head.len()]
+            .copy_from_slice(&head);
+        w.put(&envelope_and_head[..ENVELOPE_HEADER_LEN + head.len()])?;
+        w.put(result)?;
+        write_envelope(w, at, MessageType(code::REPLY), head.len() + result.len())
+    }
+
     /// Writes an unsequenced OUM header, then the message: a request for the sequencer.
     pub fn encode_sequenced(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
         let mut header = [0u8; OUM_HEADER_LEN];
@@ -380,20 +448,11 @@ impl<'a> Message<'a> {
                 request,
                 replica,
                 result,
-            } => {
-                view.encode(w)?;
-                w.u64(*slot)?;
-                w.u64(*client)?;
-                w.u64(*request)?;
-                w.u16(*replica)?;
-                match result {
-                    Some(result) => {
-                        w.bool(true)?;
-                        w.bytes(result)
-                    }
-                    None => w.bool(false),
-                }
-            }
+            } => w
+                .put(&reply_body_head(
+                    *view, *slot, *client, *request, *replica, *result,
+                ))
+                .and_then(|()| w.put(result.unwrap_or_default())),
             Message::GapRequest { view, slot }
             | Message::GapFind { view, slot }
             | Message::GapCommit { view, slot }
@@ -594,6 +653,42 @@ mod tests {
             assert_eq!(Message::decode(&buf[..n]).unwrap(), m);
             for len in 0..n {
                 assert!(Message::decode(&buf[..len]).is_err(), "{m:?} at {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_replicas_reply_encoder_writes_what_the_general_one_does() {
+        let view = ViewId {
+            leader_num: 3,
+            session_num: 9,
+        };
+        for result in [None, Some(&b""[..]), Some(&b"forty-two"[..])] {
+            let m = Message::Reply {
+                view,
+                slot: 77,
+                client: 5,
+                request: 6,
+                replica: 2,
+                result,
+            };
+            let mut general = vec![0u8; 256];
+            let mut w = Writer::new(&mut general);
+            m.encode(&mut w).unwrap();
+            let n = w.len();
+            general.truncate(n);
+            let mut direct = vec![0u8; 256];
+            let mut w = Writer::new(&mut direct);
+            Message::encode_reply(&mut w, view, 77, 5, 6, 2, result).unwrap();
+            let n = w.len();
+            direct.truncate(n);
+            assert_eq!(direct, general);
+            assert_eq!(Message::decode(&direct).unwrap(), m);
+            // Too small a buffer is an error, never a panic or a short datagram.
+            for room in 0..direct.len() {
+                let mut small = vec![0u8; room];
+                let mut w = Writer::new(&mut small);
+                assert!(Message::encode_reply(&mut w, view, 77, 5, 6, 2, result).is_err());
             }
         }
     }

@@ -8,7 +8,7 @@ mod sync;
 mod transfer;
 mod view_change;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use super::log::Log;
 use super::messages::Message;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
+use crate::protocol::codec::Writer;
 use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use crate::time::Time;
 
@@ -97,21 +98,23 @@ pub enum Status {
     Recovering,
 }
 
+/// A reply to a client waiting to be encoded: the per-request output, kept in a queue of
+/// its own so it is not moved through the general [`Out`].
+#[derive(Debug)]
+pub(crate) struct PendingReply {
+    pub(crate) to: SocketAddrV4,
+    pub(crate) view: ViewId,
+    pub(crate) slot: u64,
+    pub(crate) client: u64,
+    pub(crate) request: u64,
+    pub(crate) result: Option<Vec<u8>>,
+}
+
 /// A message waiting to be encoded.
 #[derive(Debug)]
 pub(crate) enum Out {
     Msg(Message<'static>),
-    Reply {
-        view: ViewId,
-        slot: u64,
-        client: u64,
-        request: u64,
-        result: Option<Vec<u8>>,
-    },
-    Chunk {
-        blob: OutgoingBlob,
-        index: u32,
-    },
+    Chunk { blob: OutgoingBlob, index: u32 },
 }
 
 /// A NOPaxos replica running application `A`.
@@ -163,6 +166,9 @@ pub struct NopaxosReplica<A> {
     pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
     pub(crate) nonce_counter: u64,
     pub(crate) outbox: Outbox<Out>,
+    /// Replies to clients, sent before the outbox's messages (they go to other
+    /// destinations, so the order between the two queues means nothing).
+    pub(crate) replies: VecDeque<PendingReply>,
     pub(crate) stats: ReplicaStats,
     pub(crate) now: Time,
     /// Byte buffers to reuse for operations and results, so the request path does not
@@ -216,6 +222,7 @@ impl<A: App> NopaxosReplica<A> {
             served_image: None,
             nonce_counter: 0,
             outbox: Outbox::default(),
+            replies: VecDeque::new(),
             stats: ReplicaStats::default(),
             now: Time::ZERO,
             spare: Vec::new(),
@@ -422,23 +429,33 @@ impl<A: App> Node for NopaxosReplica<A> {
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         let replica = self.cfg.index as u16;
-        let (transmit, out) = self.outbox.poll(buf, |out, w| match out {
-            Out::Msg(m) => m.encode(w),
-            Out::Reply {
-                view: reply_view,
-                slot,
-                client,
-                request,
-                result,
-            } => Message::Reply {
-                view: *reply_view,
-                slot: *slot,
-                client: *client,
-                request: *request,
+        while let Some(reply) = self.replies.pop_front() {
+            let mut w = Writer::new(&mut *buf);
+            let encoded = Message::encode_reply(
+                &mut w,
+                reply.view,
+                reply.slot,
+                reply.client,
+                reply.request,
                 replica,
-                result: result.as_deref(),
+                reply.result.as_deref(),
+            );
+            let len = w.len();
+            if let Some(result) = reply.result {
+                self.recycle(result);
             }
-            .encode(w),
+            match encoded {
+                Ok(()) => {
+                    return Some(Transmit {
+                        destination: Destination::Client(reply.to),
+                        len,
+                    });
+                }
+                Err(_) => self.outbox.encode_errors += 1,
+            }
+        }
+        let (transmit, _) = self.outbox.poll(buf, |out, w| match out {
+            Out::Msg(m) => m.encode(w),
             Out::Chunk { blob, index } => Message::Chunk {
                 kind: blob.kind,
                 view: blob.view,
@@ -450,13 +467,6 @@ impl<A: App> Node for NopaxosReplica<A> {
             }
             .encode(w),
         })?;
-        if let Out::Reply {
-            result: Some(result),
-            ..
-        } = out
-        {
-            self.recycle(result);
-        }
         Some(transmit)
     }
 }

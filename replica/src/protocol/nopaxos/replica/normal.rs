@@ -3,9 +3,8 @@
 use dataplane::oum::{Discard, Event, Stamp};
 use dataplane::wire::OumRepr;
 
-use super::{NopaxosReplica, Out, Status};
+use super::{NopaxosReplica, Status};
 use crate::app::{App, Execution};
-use crate::protocol::Destination;
 use crate::protocol::nopaxos::messages::Message;
 use crate::protocol::nopaxos::types::{Entry, Request};
 use crate::time::Time;
@@ -199,16 +198,14 @@ impl<A: App> NopaxosReplica<A> {
         request: u64,
         result: Option<Vec<u8>>,
     ) {
-        self.outbox.push(
-            Destination::Client(to),
-            Out::Reply {
-                view: self.view,
-                slot,
-                client,
-                request,
-                result,
-            },
-        );
+        self.replies.push_back(super::PendingReply {
+            to,
+            view: self.view,
+            slot,
+            client,
+            request,
+            result,
+        });
     }
 
     /// Every timer that may be due.
