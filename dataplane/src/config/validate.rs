@@ -10,6 +10,44 @@ fn problem(field: impl Into<String>, problem: impl Into<String>, example: &str) 
     }
 }
 
+/// A setting named `section.name` with its value.
+struct Bound {
+    section: &'static str,
+    name: &'static str,
+    value: u64,
+}
+
+impl Bound {
+    fn new(section: &'static str, name: &'static str, value: u64) -> Bound {
+        Bound {
+            section,
+            name,
+            value,
+        }
+    }
+}
+
+/// An adaptive wait's floor must not exceed its ceiling (`what` says what the ceiling is).
+fn floor_above_ceiling(
+    out: &mut Vec<Problem>,
+    floor: Bound,
+    ceiling: Bound,
+    unit: &str,
+    what: &str,
+    example: &str,
+) {
+    if floor.value > ceiling.value {
+        out.push(problem(
+            format!("{}.{}", floor.section, floor.name),
+            format!(
+                "{} {unit} is longer than {} ({} {unit}), {what}",
+                floor.value, ceiling.name, ceiling.value
+            ),
+            example,
+        ));
+    }
+}
+
 /// Every mistake in `config`, in file order; empty when it is usable.
 pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -69,17 +107,18 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
             "reorder_window_us = 1000",
         ));
     }
-    if config.oum.reorder_window_min_us > config.oum.reorder_window_us {
-        out.push(problem(
-            "oum.reorder_window_min_us",
-            format!(
-                "{} us is longer than reorder_window_us ({} us), the longest wait for a \
-                 missing message",
-                config.oum.reorder_window_min_us, config.oum.reorder_window_us
-            ),
-            "reorder_window_min_us = 0",
-        ));
-    }
+    floor_above_ceiling(
+        &mut out,
+        Bound::new(
+            "oum",
+            "reorder_window_min_us",
+            config.oum.reorder_window_min_us,
+        ),
+        Bound::new("oum", "reorder_window_us", config.oum.reorder_window_us),
+        "us",
+        "the longest wait for a missing message",
+        "reorder_window_min_us = 0",
+    );
 
     let mut seen = BTreeSet::new();
     for (i, r) in config.replicas.iter().enumerate() {
@@ -241,28 +280,22 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
             "leader_timeout_ms = 2000 with sync_period_ms = 1000",
         ));
     }
-    if t.gap_request_min_ms > t.gap_request_ms {
-        out.push(problem(
-            "timeouts.gap_request_min_ms",
-            format!(
-                "{} ms is longer than gap_request_ms ({} ms), the longest a replica waits \
-                 before retrying a gap message",
-                t.gap_request_min_ms, t.gap_request_ms
-            ),
-            "gap_request_min_ms = 1",
-        ));
-    }
-    if t.client_resend_min_ms > t.client_resend_ms {
-        out.push(problem(
-            "timeouts.client_resend_min_ms",
-            format!(
-                "{} ms is longer than client_resend_ms ({} ms), the longest a client waits \
-                 before resending",
-                t.client_resend_min_ms, t.client_resend_ms
-            ),
-            "client_resend_min_ms = 1",
-        ));
-    }
+    floor_above_ceiling(
+        &mut out,
+        Bound::new("timeouts", "gap_request_min_ms", t.gap_request_min_ms),
+        Bound::new("timeouts", "gap_request_ms", t.gap_request_ms),
+        "ms",
+        "the longest a replica waits before retrying a gap message",
+        "gap_request_min_ms = 1",
+    );
+    floor_above_ceiling(
+        &mut out,
+        Bound::new("timeouts", "client_resend_min_ms", t.client_resend_min_ms),
+        Bound::new("timeouts", "client_resend_ms", t.client_resend_ms),
+        "ms",
+        "the longest a client waits before resending",
+        "client_resend_min_ms = 1",
+    );
     if t.client_give_up_ms < t.client_resend_ms {
         out.push(problem(
             "timeouts.client_give_up_ms",
