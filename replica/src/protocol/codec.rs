@@ -201,6 +201,18 @@ impl<'a> Writer<'a> {
         Ok(at)
     }
 
+    /// The next `n` bytes, to be written in place; the writer counts them as written.
+    pub fn take(&mut self, n: usize) -> Result<&mut [u8], CodecError> {
+        let room = self.room();
+        let at = self.len;
+        let dst = self
+            .buf
+            .get_mut(at..at + n)
+            .ok_or(CodecError::TooLong { needed: n, room })?;
+        self.len += n;
+        Ok(dst)
+    }
+
     /// Rewrites bytes already written (a header whose lengths are known only at the end).
     pub fn overwrite(&mut self, at: usize, bytes: &[u8]) {
         if at + bytes.len() <= self.len {

@@ -1,5 +1,6 @@
 //! The replica's log: slots numbered from 1, kept from `start` on (older slots are
-//! truncated once synchronization has made them stable everywhere).
+//! truncated once synchronization has made them stable everywhere), with an index of its
+//! NO-OPs so a synchronization round lists them without scanning the log.
 
 use std::collections::VecDeque;
 
@@ -10,6 +11,8 @@ pub struct Log {
     /// Slot of `entries[0]`.
     start: u64,
     entries: VecDeque<Entry>,
+    /// The slots holding a NO-OP, ascending.
+    noops: VecDeque<u64>,
 }
 
 impl Log {
@@ -18,6 +21,7 @@ impl Log {
         Log {
             start: next.max(1),
             entries: VecDeque::new(),
+            noops: VecDeque::new(),
         }
     }
 
@@ -44,15 +48,41 @@ impl Log {
         self.entries.get(usize::try_from(i).ok()?)
     }
 
-    pub fn get_mut(&mut self, slot: u64) -> Option<&mut Entry> {
-        let i = slot.checked_sub(self.start)?;
-        self.entries.get_mut(usize::try_from(i).ok()?)
+    /// Makes `slot` a NO-OP (gap agreement decided so); false if the log does not hold it.
+    pub fn set_noop(&mut self, slot: u64) -> bool {
+        let Some(i) = slot
+            .checked_sub(self.start)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return false;
+        };
+        let Some(e) = self.entries.get_mut(i) else {
+            return false;
+        };
+        if !e.is_noop() {
+            *e = Entry::NoOp;
+            let at = self.noops.partition_point(|&s| s < slot);
+            self.noops.insert(at, slot);
+        }
+        true
+    }
+
+    /// The slots from `from` on that hold a NO-OP, ascending.
+    pub fn noops_from(&self, from: u64) -> impl Iterator<Item = u64> + '_ {
+        let at = self.noops.partition_point(|&s| s < from);
+        self.noops.range(at..).copied()
     }
 
     /// Appends at `end() + 1`; returns that slot.
+    #[inline]
     pub fn append(&mut self, entry: Entry) -> u64 {
+        let noop = entry.is_noop();
         self.entries.push_back(entry);
-        self.end()
+        let slot = self.end();
+        if noop {
+            self.noops.push_back(slot);
+        }
+        slot
     }
 
     /// Drops slots before `slot` (keeps `slot` and later).
@@ -61,16 +91,17 @@ impl Log {
     }
 
     /// Like [`Log::truncate_before`], handing each dropped entry to `recycle`.
-    pub fn truncate_before_with(&mut self, slot: u64, mut recycle: impl FnMut(Entry)) {
-        while self.start < slot {
-            let Some(e) = self.entries.pop_front() else {
-                break;
-            };
-            recycle(e);
-            self.start += 1;
-        }
+    pub fn truncate_before_with(&mut self, slot: u64, recycle: impl FnMut(Entry)) {
+        let dropped = slot
+            .saturating_sub(self.start)
+            .min(self.entries.len() as u64);
+        self.entries.drain(..dropped as usize).for_each(recycle);
+        self.start += dropped;
         if self.entries.is_empty() && self.start < slot {
             self.start = slot;
+        }
+        while self.noops.front().is_some_and(|&s| s < self.start) {
+            self.noops.pop_front();
         }
     }
 
@@ -78,6 +109,9 @@ impl Log {
     pub fn truncate_after(&mut self, slot: u64) {
         while self.end() > slot && !self.entries.is_empty() {
             self.entries.pop_back();
+        }
+        while self.noops.back().is_some_and(|&s| s > slot) {
+            self.noops.pop_back();
         }
     }
 
@@ -117,5 +151,40 @@ mod tests {
         log.truncate_before(10);
         assert_eq!((log.start(), log.end(), log.len()), (10, 9, 0));
         assert_eq!(log.append(Entry::NoOp), 10);
+    }
+
+    fn request(id: u64) -> Entry {
+        Entry::Request(crate::protocol::nopaxos::types::Request {
+            client: 1,
+            request: id,
+            reply_to: "127.0.0.1:1".parse().unwrap(),
+            op: vec![1, 2],
+        })
+    }
+
+    #[test]
+    fn the_noop_index_follows_appends_gap_decisions_and_truncation() {
+        let mut log = Log::starting_at(1);
+        for s in 1..=10 {
+            log.append(if s % 4 == 0 { Entry::NoOp } else { request(s) });
+        }
+        assert_eq!(log.noops_from(1).collect::<Vec<_>>(), vec![4, 8]);
+        assert!(log.set_noop(6));
+        assert!(log.set_noop(8), "already a NO-OP: still held");
+        assert!(!log.set_noop(11) && !log.set_noop(0));
+        assert_eq!(log.noops_from(5).collect::<Vec<_>>(), vec![6, 8]);
+        assert!(log.get(6).unwrap().is_noop());
+        log.truncate_before(5);
+        assert_eq!(log.noops_from(0).collect::<Vec<_>>(), vec![6, 8]);
+        log.truncate_after(7);
+        assert_eq!(log.noops_from(0).collect::<Vec<_>>(), vec![6]);
+        let scanned: Vec<u64> = log
+            .iter_from(0)
+            .filter(|(_, e)| e.is_noop())
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(scanned, vec![6]);
+        log.truncate_before(100);
+        assert_eq!(log.noops_from(0).count(), 0);
     }
 }

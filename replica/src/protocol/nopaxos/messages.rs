@@ -3,7 +3,7 @@
 
 use std::net::SocketAddrV4;
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType, OUM_HEADER_LEN, OumRepr};
+use dataplane::wire::{ENVELOPE_HEADER_LEN, EnvelopeRepr, MessageType, OUM_HEADER_LEN, OumRepr};
 
 use super::types::{Entry, ViewId};
 use crate::protocol::codec::{
@@ -123,7 +123,7 @@ pub enum Message<'a> {
 
 /// The fixed part of a REPLY's body: view, slot, client, request, replica, whether a
 /// result follows and, if so, its length.
-const REPLY_HEAD_MAX: usize = 16 + 8 + 8 + 8 + 2 + 1 + 4;
+pub(crate) const REPLY_HEAD_MAX: usize = 16 + 8 + 8 + 8 + 2 + 1 + 4;
 
 /// A REPLY's body up to its result bytes, in one piece (see [`REPLY_HEAD_MAX`]).
 fn reply_body_head(
@@ -409,13 +409,32 @@ impl<'a> Message<'a> {
     ) -> Result<(), CodecError> {
         let head = reply_body_head(view, slot, client, request, replica, result);
         let result = result.unwrap_or_default();
-        let at = w.len();
-        let mut envelope_and_head = [0u8; ENVELOPE_HEADER_LEN + REPLY_HEAD_MAX];
-        envelope_and_head[ENVELOPE_HEADER_LEN..ENVELOPE_HEADER_LEN + head.len()]
-            .copy_from_slice(&head);
-        w.put(&envelope_and_head[..ENVELOPE_HEADER_LEN + head.len()])?;
-        w.put(result)?;
-        write_envelope(w, at, MessageType(code::REPLY), head.len() + result.len())
+        let body_len = head.len() + result.len();
+        // One reservation, everything written in place: this runs once per request.
+        let dst = w.take(ENVELOPE_HEADER_LEN + body_len)?;
+        let (envelope, body) = dst.split_at_mut(ENVELOPE_HEADER_LEN);
+        EnvelopeRepr {
+            msg_type: MessageType(code::REPLY),
+            body_len,
+        }
+        .emit(envelope)
+        .map_err(|_| CodecError::TooLong {
+            needed: body_len,
+            room: u32::MAX as usize,
+        })?;
+        // Copies of a constant length (the head with or without its result length) compile
+        // to a few moves; a slice of either length would be a call to memcpy.
+        const NO_RESULT: usize = REPLY_HEAD_MAX - 4;
+        let (fixed, rest) = body.split_at_mut(head.len());
+        if let Ok(fixed) = <&mut [u8; REPLY_HEAD_MAX]>::try_from(&mut *fixed) {
+            *fixed = head.bytes;
+        } else if let Ok(fixed) = <&mut [u8; NO_RESULT]>::try_from(&mut *fixed) {
+            fixed.copy_from_slice(&head.bytes[..NO_RESULT]);
+        }
+        if !result.is_empty() {
+            rest.copy_from_slice(result);
+        }
+        Ok(())
     }
 
     /// Writes an unsequenced OUM header, then the message: a request for the sequencer.

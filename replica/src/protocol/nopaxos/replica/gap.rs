@@ -348,9 +348,7 @@ impl<A: App> NopaxosReplica<A> {
                 self.block_on(now, self.log.end() + 1);
             }
         } else if slot <= self.log.end() && slot > self.exec_point && entry.is_noop() {
-            if let Some(e) = self.log.get_mut(slot) {
-                *e = Entry::NoOp;
-            }
+            self.log.set_noop(slot);
         }
     }
 
@@ -362,9 +360,7 @@ impl<A: App> NopaxosReplica<A> {
         self.leader_heard = now;
         if slot <= self.log.end() {
             if slot > self.exec_point {
-                if let Some(e) = self.log.get_mut(slot) {
-                    *e = Entry::NoOp;
-                }
+                self.log.set_noop(slot);
             }
         } else if slot == self.log.end() + 1 && self.blocked.is_some_and(|(b, _)| b == slot) {
             self.blocked = None;

@@ -4,11 +4,12 @@
 
 mod gap;
 mod normal;
+mod reply_queue;
 mod sync;
 mod transfer;
 mod view_change;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
@@ -21,9 +22,9 @@ use super::log::Log;
 use super::messages::Message;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
-use crate::protocol::codec::Writer;
 use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use crate::time::Time;
+use reply_queue::ReplyQueue;
 
 pub(crate) use gap::{GapTimer, LeaderGap};
 pub(crate) use sync::SyncRound;
@@ -98,18 +99,6 @@ pub enum Status {
     Recovering,
 }
 
-/// A reply to a client waiting to be encoded: the per-request output, kept in a queue of
-/// its own so it is not moved through the general [`Out`].
-#[derive(Debug)]
-pub(crate) struct PendingReply {
-    pub(crate) to: SocketAddrV4,
-    pub(crate) view: ViewId,
-    pub(crate) slot: u64,
-    pub(crate) client: u64,
-    pub(crate) request: u64,
-    pub(crate) result: Option<Vec<u8>>,
-}
-
 /// A message waiting to be encoded.
 #[derive(Debug)]
 pub(crate) enum Out {
@@ -168,10 +157,10 @@ pub struct NopaxosReplica<A> {
     pub(crate) outbox: Outbox<Out>,
     /// Replies to clients, sent before the outbox's messages (they go to other
     /// destinations, so the order between the two queues means nothing).
-    pub(crate) replies: VecDeque<PendingReply>,
+    pub(crate) replies: ReplyQueue,
     pub(crate) stats: ReplicaStats,
     pub(crate) now: Time,
-    /// Byte buffers to reuse for operations and results, so the request path does not
+    /// Byte buffers to reuse for operations, so the request path does not
     /// allocate in the steady state.
     pub(crate) spare: Vec<Vec<u8>>,
 }
@@ -222,7 +211,7 @@ impl<A: App> NopaxosReplica<A> {
             served_image: None,
             nonce_counter: 0,
             outbox: Outbox::default(),
-            replies: VecDeque::new(),
+            replies: ReplyQueue::default(),
             stats: ReplicaStats::default(),
             now: Time::ZERO,
             spare: Vec::new(),
@@ -305,9 +294,28 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    /// A cleared buffer, reused if one is spare. The pool holds operations and results
-    /// alike, so every buffer starts with room for an operation: a small result buffer
-    /// reused for an operation would otherwise grow (a reallocation per request).
+    /// The next protocol message, encoded into `buf`: apart from the per-request path (its
+    /// large encoder would otherwise make every `poll_transmit` call set up its frame).
+    #[inline(never)]
+    fn poll_outbox(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+        let (transmit, _) = self.outbox.poll(buf, |out, w| match out {
+            Out::Msg(m) => m.encode(w),
+            Out::Chunk { blob, index } => Message::Chunk {
+                kind: blob.kind,
+                view: blob.view,
+                id: blob.id,
+                index: *index,
+                count: blob.count(),
+                total: blob.data.len() as u32,
+                data: chunk(&blob.data, *index),
+            }
+            .encode(w),
+        })?;
+        Some(transmit)
+    }
+
+    /// A cleared buffer for an operation, reused if one is spare (truncation returns the
+    /// log's buffers to the pool).
     pub(crate) fn buffer(&mut self) -> Vec<u8> {
         let mut b = self
             .spare
@@ -315,12 +323,6 @@ impl<A: App> NopaxosReplica<A> {
             .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY));
         b.clear();
         b
-    }
-
-    pub(crate) fn recycle(&mut self, b: Vec<u8>) {
-        if self.spare.len() < SPARE_BUFFERS && b.capacity() <= 4096 {
-            self.spare.push(b);
-        }
     }
 
     pub(crate) fn next_nonce(&mut self) -> u64 {
@@ -332,6 +334,8 @@ impl<A: App> NopaxosReplica<A> {
         self.cfg.replicas.iter().position(|a| *a == from)
     }
 
+    // Not inlined: the per-request path (an OUM datagram) should not pay for its frame.
+    #[inline(never)]
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
         let message = match Message::decode(datagram) {
             Ok(m) => m,
@@ -410,7 +414,9 @@ impl<A: App> Node for NopaxosReplica<A> {
     fn handle_datagram(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
         self.now = now;
         if datagram.starts_with(&OUM_PREAMBLE) {
-            self.on_oum_datagram(now, datagram);
+            if self.on_oum_datagram(now, datagram) {
+                return; // delivered in order: the receiver holds no event
+            }
         } else {
             self.dispatch(now, from, datagram);
         }
@@ -428,46 +434,16 @@ impl<A: App> Node for NopaxosReplica<A> {
     }
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        let replica = self.cfg.index as u16;
-        while let Some(reply) = self.replies.pop_front() {
-            let mut w = Writer::new(&mut *buf);
-            let encoded = Message::encode_reply(
-                &mut w,
-                reply.view,
-                reply.slot,
-                reply.client,
-                reply.request,
-                replica,
-                reply.result.as_deref(),
-            );
-            let len = w.len();
-            if let Some(result) = reply.result {
-                self.recycle(result);
-            }
-            match encoded {
-                Ok(()) => {
-                    return Some(Transmit {
-                        destination: Destination::Client(reply.to),
-                        len,
-                    });
-                }
-                Err(_) => self.outbox.encode_errors += 1,
-            }
+        if let Some((to, len)) = self.replies.pop_into(buf) {
+            return Some(Transmit {
+                destination: Destination::Client(to),
+                len,
+            });
         }
-        let (transmit, _) = self.outbox.poll(buf, |out, w| match out {
-            Out::Msg(m) => m.encode(w),
-            Out::Chunk { blob, index } => Message::Chunk {
-                kind: blob.kind,
-                view: blob.view,
-                id: blob.id,
-                index: *index,
-                count: blob.count(),
-                total: blob.data.len() as u32,
-                data: chunk(&blob.data, *index),
-            }
-            .encode(w),
-        })?;
-        Some(transmit)
+        if self.outbox.is_empty() {
+            return None;
+        }
+        self.poll_outbox(buf)
     }
 }
 

@@ -3,6 +3,7 @@
 use dataplane::oum::{Discard, Event, Stamp};
 use dataplane::wire::OumRepr;
 
+use super::reply_queue::ReplyFields;
 use super::{NopaxosReplica, Status};
 use crate::app::{App, Execution};
 use crate::protocol::nopaxos::messages::Message;
@@ -10,14 +11,15 @@ use crate::protocol::nopaxos::types::{Entry, Request};
 use crate::time::Time;
 
 impl<A: App> NopaxosReplica<A> {
-    /// A datagram stamped (or not) by the sequencer.
-    pub(super) fn on_oum_datagram(&mut self, now: Time, datagram: &[u8]) {
+    /// A datagram stamped (or not) by the sequencer. Returns true if it went into the log
+    /// on the in-order path, after which the receiver holds nothing to poll.
+    pub(super) fn on_oum_datagram(&mut self, now: Time, datagram: &[u8]) -> bool {
         let stamp = match OumRepr::parse_bytes(datagram) {
             Ok(OumRepr::Sequenced(stamp)) => stamp,
             Ok(OumRepr::Unsequenced) | Err(_) => {
                 // Unsequenced or broken: never delivered, never trusted (defect 2).
                 self.stats.foreign += 1;
-                return;
+                return false;
             }
         };
         // A stamped packet whose message does not decode still occupies its slot: every
@@ -41,8 +43,15 @@ impl<A: App> NopaxosReplica<A> {
         // The common case, the next message with nothing waiting: straight into the log,
         // as the receiver would deliver it on the next poll (no trip through its ring).
         if self.takes_oum_events() && self.receiver.deliver_in_order(stamp) {
-            self.deliver(now, stamp, request);
-            return;
+            let slot = self.session_base + stamp.msgnum;
+            self.stats.requests += 1;
+            let entry = request.map_or(Entry::NoOp, Entry::Request);
+            if slot == self.log.end() + 1 && self.noops_ahead.is_empty() {
+                self.append_and_apply(now, entry);
+            } else {
+                self.accept_at(now, slot, entry);
+            }
+            return true;
         }
         match self.receiver.on_stamped(now, stamp, request) {
             Ok(()) => {}
@@ -58,6 +67,7 @@ impl<A: App> NopaxosReplica<A> {
                 _ => self.stats.foreign += 1,
             },
         }
+        false
     }
 
     /// Takes OUM events while the replica can use them: normal status, no gap being agreed.
@@ -140,72 +150,51 @@ impl<A: App> NopaxosReplica<A> {
 
     /// Appends the next slot; the leader executes it and answers with the result, a follower
     /// answers without one.
+    #[inline]
     pub(crate) fn append_and_apply(&mut self, _now: Time, entry: Entry) {
         let slot = self.log.append(entry);
         if self.am_leader() {
             self.execute_through(slot, true);
         } else if let Some(Entry::Request(r)) = self.log.get(slot) {
-            let (client, request, to) = (r.client, r.request, r.reply_to);
-            self.reply(to, slot, client, request, None);
+            self.replies.push(ReplyFields {
+                to: r.reply_to,
+                view: self.view,
+                slot,
+                client: r.client,
+                request: r.request,
+                replica: self.cfg.index as u16,
+                result: None,
+            });
         }
     }
 
-    /// Executes every slot up to `upto`; `reply` makes the leader answer each request.
+    /// Executes every slot up to `upto`; `reply` makes the leader answer each request (the
+    /// reply is encoded at once, from the result the state machine still holds).
     pub(crate) fn execute_through(&mut self, upto: u64, reply: bool) {
         while self.exec_point < upto {
             let slot = self.exec_point + 1;
             let Some(entry) = self.log.get(slot) else {
                 return;
             };
-            if let Entry::Request(r) = entry {
-                let (client, request, to) = (r.client, r.request, r.reply_to);
-                // A field, not `self.buffer()`: `r` borrows the log.
-                let mut out = self
-                    .spare
-                    .pop()
-                    .unwrap_or_else(|| Vec::with_capacity(super::BUFFER_CAPACITY));
-                let answered = match self.machine.execute(client, request, &r.op) {
-                    Execution::Executed(res) | Execution::Duplicate(res) => {
-                        out.clear();
-                        out.extend_from_slice(res);
-                        true
-                    }
-                    Execution::Stale => false,
-                };
-                let result = if answered {
-                    Some(out)
-                } else {
-                    self.recycle(out);
-                    None
-                };
-                self.exec_point = slot;
-                if reply {
-                    if let Some(result) = result {
-                        self.reply(to, slot, client, request, Some(result));
-                    }
-                }
-            } else {
-                self.exec_point = slot;
+            self.exec_point = slot;
+            let Entry::Request(r) = entry else {
+                continue;
+            };
+            let execution = self.machine.execute(r.client, r.request, &r.op);
+            if let (true, Execution::Executed(result) | Execution::Duplicate(result)) =
+                (reply, execution)
+            {
+                self.replies.push(ReplyFields {
+                    to: r.reply_to,
+                    view: self.view,
+                    slot,
+                    client: r.client,
+                    request: r.request,
+                    replica: self.cfg.index as u16,
+                    result: Some(result),
+                });
             }
         }
-    }
-
-    pub(crate) fn reply(
-        &mut self,
-        to: std::net::SocketAddrV4,
-        slot: u64,
-        client: u64,
-        request: u64,
-        result: Option<Vec<u8>>,
-    ) {
-        self.replies.push_back(super::PendingReply {
-            to,
-            view: self.view,
-            slot,
-            client,
-            request,
-            result,
-        });
     }
 
     /// Every timer that may be due.

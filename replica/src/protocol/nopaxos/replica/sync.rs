@@ -67,17 +67,15 @@ impl<A: App> NopaxosReplica<A> {
     fn noops_between(&self, from: u64, upto: u64) -> (u64, Vec<u64>) {
         let mut reach = upto;
         let mut noops = Vec::new();
-        for (s, e) in self.log.iter_from(from + 1) {
+        for s in self.log.noops_from(from + 1) {
             if s > upto {
                 break;
             }
-            if e.is_noop() {
-                if noops.len() == MAX_SYNC_NOOPS {
-                    reach = s - 1;
-                    break;
-                }
-                noops.push(s);
+            if noops.len() == MAX_SYNC_NOOPS {
+                reach = s - 1;
+                break;
             }
+            noops.push(s);
         }
         (reach, noops)
     }
@@ -100,9 +98,7 @@ impl<A: App> NopaxosReplica<A> {
                 continue;
             }
             if s <= self.log.end() {
-                if let Some(e) = self.log.get_mut(s) {
-                    *e = Entry::NoOp;
-                }
+                self.log.set_noop(s);
             } else if s - self.log.end() <= self.cfg.receiver.max_gap {
                 self.noops_ahead.insert(s);
             }
