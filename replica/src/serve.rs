@@ -74,6 +74,9 @@ pub(crate) fn with_node<R: NodeRunner>(
     options: &ServeOptions,
     runner: R,
 ) -> Result<(), String> {
+    if matches!(protocol, Protocol::Nopaxos | Protocol::Spec) {
+        one_ordered_stream(config, index)?;
+    }
     match options.app {
         AppKind::Kv => with_app(config, index, protocol, options, KvStore::default, runner),
         AppKind::Null => with_app(config, index, protocol, options, NullApp::default, runner),
@@ -139,6 +142,26 @@ fn with_app<A: App, R: NodeRunner>(
             let mut node = UnreplicatedServer::new(app());
             runner.run(&mut node)
         }
+    }
+}
+
+/// A protocol on OUM orders the first group's stream, and its receiver takes one stream: a
+/// stamp does not name its group, so a second group's stamps arriving at the same replica
+/// would interleave with the first's (both count from 1) and read as duplicates and gaps.
+fn one_ordered_stream(config: &ClusterConfig, index: usize) -> Result<(), String> {
+    match config
+        .groups_of(index)
+        .find(|g| config.groups.first() != Some(*g))
+    {
+        Some(g) => Err(format!(
+            "replica {index} is a member of group \"{}\" as well as of the first group, \"{}\", \
+             whose requests the protocol orders; a replica can follow one OUM group. Leave it out \
+             of `members` of \"{}\" (later groups are for the sequencer and `--mode listen`)",
+            g.name,
+            config.groups.first().map_or("", |f| f.name.as_str()),
+            g.name
+        )),
+        None => Ok(()),
     }
 }
 
@@ -244,20 +267,28 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
     }
 }
 
+/// The counters line; docs/operations.md ("Replica counters") explains each field, and
+/// client-gen keeps these lines in its reports.
 pub(crate) fn stats_line<R: Replica>(r: &R) -> String {
     let s = r.stats();
     format!(
-        "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} stale={} \
-         foreign={} too_far_ahead={} view_changes={} state_transfers={}",
+        "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} \
+         unstamped={} stranger={} unexpected={} stale={} stale_session={} duplicate={} \
+         too_far_ahead={} beyond_window={} view_changes={} state_transfers={}",
         r.index(),
         r.is_leader(),
         s.requests,
         s.executed,
         r.commit_point(),
         s.malformed,
+        s.unstamped,
+        s.stranger,
+        s.unexpected,
         s.stale,
-        s.foreign,
+        s.stale_session,
+        s.duplicate,
         s.too_far_ahead,
+        s.beyond_window,
         s.view_changes,
         s.state_transfers
     )

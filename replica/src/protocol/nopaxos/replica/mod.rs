@@ -342,11 +342,11 @@ impl<A: App> NopaxosReplica<A> {
         };
         let Some(sender) = self.sender_index(from) else {
             // Only replicas talk to replicas; requests come through the sequencer.
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         };
         if sender == self.cfg.index {
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         }
         if self.status == Status::Recovering {
@@ -387,7 +387,7 @@ impl<A: App> NopaxosReplica<A> {
             }
             Message::Recovery { nonce, epoch } => self.on_recovery(sender, nonce, epoch),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
-            Message::Request { .. } | Message::Reply { .. } => self.stats.foreign += 1,
+            Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,
         }
     }
 
