@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use dataplane::config::ClusterConfig;
+use dataplane::oum::SessionNumber;
 
 use crate::replay::{ReplayOptions, replay};
 use crate::session_state::SessionState;
+use crate::session_survey::ask_replicas;
 use crate::udp_loop::{RunOptions, run};
 
 /// OUM end-host sequencer: stamps client requests with (session, message number) for their
@@ -43,6 +45,11 @@ struct RunArgs {
     /// Where the last session is recorded (overrides [sequencer] state_file).
     #[arg(long, value_name = "PATH")]
     state_file: Option<PathBuf>,
+    /// Before stamping, ask every replica for the newest session it has seen and wait this
+    /// long at most for the answers (less once all answered); the session chosen must be
+    /// newer than any of them. 0 skips the question (the state file and --session alone).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    session_query_ms: u64,
     /// Print a line of counters every --stats-interval seconds.
     #[arg(long)]
     stats: bool,
@@ -189,22 +196,13 @@ fn run_dpdk(args: RunArgs) -> Result<(), String> {
         .state_file
         .or_else(|| config.sequencer.state_file.clone());
     let state = SessionState::new(state_file);
-    // Fail before DPDK starts if no session can be chosen.
-    if args.session.is_none() {
-        state
-            .last()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| match state.path() {
-                Some(p) => {
-                    crate::session_state::SessionError::FirstStart(p.to_path_buf()).to_string()
-                }
-                None => crate::session_state::SessionError::NoStateFile.to_string(),
-            })?;
-    }
+    // Chosen (not yet recorded) before DPDK starts, so a refused session costs no EAL start;
+    // the DPDK loop records it once the port is up.
+    let session = choose_session(&config, &state, args.session, args.session_query_ms)?;
     crate::dpdk_loop::run(
         &config,
         state,
-        args.session,
+        Some(session.0),
         &crate::dpdk_loop::DpdkOptions {
             port: args.port,
             eal_args: args.eal_args,
@@ -242,7 +240,8 @@ fn run_udp(args: RunArgs) -> Result<(), String> {
         .state_file
         .or_else(|| config.sequencer.state_file.clone());
     let state = SessionState::new(state_file);
-    let session = state.begin(args.session).map_err(|e| e.to_string())?;
+    let chosen = choose_session(&config, &state, args.session, args.session_query_ms)?;
+    let session = state.begin(Some(chosen.0)).map_err(|e| e.to_string())?;
     run(
         &config,
         state,
@@ -254,6 +253,24 @@ fn run_udp(args: RunArgs) -> Result<(), String> {
             busy_poll: args.busy_poll,
         },
     )
+}
+
+/// The session this start uses: newer than the state file's and than any the replicas
+/// report (docs/operations.md, "Sessions"). Says on stderr how it was chosen.
+fn choose_session(
+    config: &ClusterConfig,
+    state: &SessionState,
+    requested: Option<u16>,
+    query_ms: u64,
+) -> Result<SessionNumber, String> {
+    let replicas: Vec<_> = config.replicas.iter().map(|r| r.address).collect();
+    let survey = ask_replicas(&replicas, Duration::from_millis(query_ms))
+        .map_err(|e| format!("cannot ask the replicas for their session: {e}"))?;
+    let (session, how) = state
+        .choose(requested, &survey)
+        .map_err(|e| e.to_string())?;
+    eprintln!("sequencer: {how}");
+    Ok(session)
 }
 
 fn run_replay(args: ReplayArgs) -> Result<(), String> {

@@ -6,15 +6,21 @@
 //! * [`Receiver`]: the paper's libOUM receiver API. It turns stamped packets into a stream of
 //!   [`Event`]s (a message, a drop notification per missing message number, or the end of
 //!   a session) and starts delivery at a position with [`Receiver::listen`].
+//! * [`SessionQuery`]: how a starting sequencer asks the replicas for the newest session
+//!   they have seen.
 
 mod drop_reason;
 mod receiver;
 mod sequencer;
+mod session_query;
 
 pub use crate::wire::{SessionNumber, Stamp};
 pub use drop_reason::{DropCounts, DropReason};
 pub use receiver::{
     CALM_EVENTS, Discard, Event, Receiver, ReceiverConfig, ReceiverStats, Rejected, WIDEN_STEP,
+};
+pub use session_query::{
+    SESSION_QUERY_LEN, SESSION_QUERY_MAGIC, SESSION_QUERY_VERSION, SessionQuery, newest_session,
 };
 pub use sequencer::{
     GroupId, GroupSpec, GroupStats, Sequencer, SequencerError, SequencerStats, Verdict,

@@ -74,6 +74,12 @@ pub trait Node {
     fn poll_timeout(&self) -> Option<Time>;
     /// Writes the next datagram to send into `buf` ([`MAX_DATAGRAM`] bytes suffice).
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit>;
+    /// The newest OUM session this node has seen, which its process reports to a starting
+    /// sequencer's session query (`dataplane::oum::SessionQuery`); `None` when it has seen
+    /// none, or follows no OUM session (the default).
+    fn newest_oum_session(&self) -> Option<dataplane::oum::SessionNumber> {
+        None
+    }
 }
 
 /// A replica slot's content, as the agreement checks compare it.
