@@ -21,6 +21,7 @@ use crate::protocol::spec::{SpecConfig, SpecReplica};
 use crate::protocol::unreplicated::UnreplicatedServer;
 use crate::protocol::vr::{VrConfig, VrReplica};
 use crate::protocol::{Node, Replica};
+use crate::stale_alarm::{self, StaleSessionAlarm};
 
 /// Which protocol a replica process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,9 +242,25 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
         let stats_interval = self.options.stats_interval;
         let mut driver = UdpLoop::new(node, self.io, self.addresses, loop_options);
         let mut next_stats = stats_interval.map(|i| driver.now() + i);
+        let mut alarm = StaleSessionAlarm::new(
+            driver.node.index(),
+            driver.now(),
+            driver.node.stats().stale_session,
+        );
+        let mut next_alarm = driver.now() + stale_alarm::PERIOD;
         while !self.stop.load(std::sync::atomic::Ordering::Relaxed) {
             if driver.round().map_err(|e| e.to_string())? == 0 {
                 driver.idle().map_err(|e| e.to_string())?;
+            }
+            let now = driver.now();
+            if now >= next_alarm {
+                next_alarm = now + stale_alarm::PERIOD;
+                let node = &*driver.node;
+                if let Some(line) =
+                    alarm.check(now, node.stats().stale_session, node.newest_oum_session())
+                {
+                    eprintln!("{line}");
+                }
             }
             if let (Some(at), Some(interval)) = (next_stats, stats_interval) {
                 if driver.now() >= at {

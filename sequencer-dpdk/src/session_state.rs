@@ -308,7 +308,10 @@ mod tests {
         let seen = survey(&[Some(Some(2)), Some(Some(2)), None]);
         for old in [1, 2, 32770, 40000] {
             let err = s.choose(Some(old), &seen).unwrap_err();
-            assert!(matches!(err, SessionError::NotNewer { last: 2, .. }), "{old}");
+            assert!(
+                matches!(err, SessionError::NotNewer { last: 2, .. }),
+                "{old}"
+            );
             let text = err.to_string();
             assert!(
                 text.contains("seen by replica 0") && text.contains("Omit --session to take 3"),
@@ -317,8 +320,14 @@ mod tests {
         }
         let (session, how) = s.choose(None, &seen).unwrap();
         assert_eq!(session, SessionNumber(3));
-        assert!(how.contains("the next after 2 (seen by replica 0)"), "{how}");
-        assert!(how.contains("replica 2 did not answer within 300 ms"), "{how}");
+        assert!(
+            how.contains("the next after 2 (seen by replica 0)"),
+            "{how}"
+        );
+        assert!(
+            how.contains("replica 2 did not answer within 300 ms"),
+            "{how}"
+        );
         assert_eq!(s.choose(Some(9), &seen).unwrap().0, SessionNumber(9));
         // Choosing records nothing.
         assert_eq!(s.last().unwrap(), None);

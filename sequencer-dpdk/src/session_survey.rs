@@ -44,10 +44,7 @@ impl Survey {
             .iter()
             .flatten()
             .fold(None, |acc, s| newest_session(acc, *s))?;
-        let by = self
-            .answers
-            .iter()
-            .position(|a| *a == Some(Some(newest)))?;
+        let by = self.answers.iter().position(|a| *a == Some(Some(newest)))?;
         Some((newest, by))
     }
 
@@ -180,8 +177,7 @@ mod tests {
         let ta = answer_once(a, 0, Some(7));
         let tb = answer_once(b, 1, None);
         let started = Instant::now();
-        let survey =
-            ask_replicas(&[a_addr, b_addr, c_addr], Duration::from_millis(300)).unwrap();
+        let survey = ask_replicas(&[a_addr, b_addr, c_addr], Duration::from_millis(300)).unwrap();
         assert!(started.elapsed() >= Duration::from_millis(300));
         ta.join().unwrap();
         tb.join().unwrap();

@@ -19,9 +19,9 @@ pub use drop_reason::{DropCounts, DropReason};
 pub use receiver::{
     CALM_EVENTS, Discard, Event, Receiver, ReceiverConfig, ReceiverStats, Rejected, WIDEN_STEP,
 };
-pub use session_query::{
-    SESSION_QUERY_LEN, SESSION_QUERY_MAGIC, SESSION_QUERY_VERSION, SessionQuery, newest_session,
-};
 pub use sequencer::{
     GroupId, GroupSpec, GroupStats, Sequencer, SequencerError, SequencerStats, Verdict,
+};
+pub use session_query::{
+    SESSION_QUERY_LEN, SESSION_QUERY_MAGIC, SESSION_QUERY_VERSION, SessionQuery, newest_session,
 };

@@ -518,7 +518,11 @@ fn the_newest_session_seen_is_known_before_and_after_listen() {
     assert_eq!(r.newest_session(), Some(SessionNumber(4)));
     r.listen(SessionNumber(4), 1);
     feed(&mut r, t(0), 6, 1).unwrap();
-    assert_eq!(r.newest_session(), Some(SessionNumber(6)), "terminated, not listening");
+    assert_eq!(
+        r.newest_session(),
+        Some(SessionNumber(6)),
+        "terminated, not listening"
+    );
     // An older stamp changes nothing.
     assert_eq!(feed(&mut r, t(0), 5, 1), Err(Discard::StaleSession));
     assert_eq!(r.newest_session(), Some(SessionNumber(6)));
