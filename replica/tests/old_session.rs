@@ -209,6 +209,17 @@ fn a_sequencer_without_its_state_file_may_not_go_back_and_a_flood_is_loud() {
     drop(first); // SIGKILL: the sequencer's host is gone...
     std::fs::remove_file(c.state_file()).unwrap(); // ...and its state file with it.
 
+    // What a switch failover asks before it writes a session.
+    let out = Command::new(bin_dir().join("sequencer"))
+        .arg("sessions")
+        .arg("--config")
+        .arg(&c.path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("next session: 6"), "{text}");
+
     // Older, equal, and half a turn away (which serial order cannot call newer): refused,
     // naming what the replicas said, and no session recorded.
     for old in ["1", "5", "32773"] {

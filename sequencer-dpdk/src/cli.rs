@@ -28,6 +28,9 @@ enum Command {
     Run(RunArgs),
     /// Sequence every frame of a pcap capture offline and write the stamped frames out.
     Replay(ReplayArgs),
+    /// Ask the replicas for the newest session they have seen and print the next safe one
+    /// (for a switch failover, whose sequencer keeps no state file).
+    Sessions(SessionsArgs),
     /// Measure the DPDK data path on one core, and plain forwarding on the same ports as
     /// its baseline (`bench --dpdk -- <EAL args>`).
     Bench(BenchArgs),
@@ -78,6 +81,19 @@ struct RunArgs {
     /// `-- --no-huge -m 256 --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_ring0`.
     #[arg(last = true, value_name = "EAL ARGS")]
     eal_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct SessionsArgs {
+    /// Cluster config file (replicas, state file).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Also consider this state file (overrides [sequencer] state_file).
+    #[arg(long, value_name = "PATH")]
+    state_file: Option<PathBuf>,
+    /// How long to wait for the answers at most.
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    session_query_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +165,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Replay(args)) => run_replay(args),
         Some(Command::Bench(args)) => run_bench(args),
+        Some(Command::Sessions(args)) => run_sessions(args),
         Some(Command::Run(args)) => run_serve(args),
         None => run_serve(cli.run),
     };
@@ -271,6 +288,27 @@ fn choose_session(
         .map_err(|e| e.to_string())?;
     eprintln!("sequencer: {how}");
     Ok(session)
+}
+
+/// Prints what the replicas (and the state file) know and the next session to use; a
+/// controller or operator failing over to a switch sequencer takes it from here.
+fn run_sessions(args: SessionsArgs) -> Result<(), String> {
+    let config = load_config(&args.config)?;
+    let state = SessionState::new(
+        args.state_file
+            .or_else(|| config.sequencer.state_file.clone()),
+    );
+    let replicas: Vec<_> = config.replicas.iter().map(|r| r.address).collect();
+    let survey = ask_replicas(&replicas, Duration::from_millis(args.session_query_ms))
+        .map_err(|e| format!("cannot ask the replicas for their session: {e}"))?;
+    match state.choose(None, &survey) {
+        Ok((session, how)) => {
+            println!("{how}");
+            println!("next session: {session}");
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn run_replay(args: ReplayArgs) -> Result<(), String> {
