@@ -15,7 +15,7 @@ impl<A: App> NopaxosReplica<A> {
         let stamp = match OumRepr::parse_bytes(datagram) {
             Ok(OumRepr::Sequenced(stamp)) => stamp,
             Ok(OumRepr::Unsequenced) => {
-                // Unsequenced or broken: never delivered, never trusted (defect 2).
+                // Unsequenced: never delivered, never trusted (defect 2).
                 self.stats.unstamped += 1;
                 return;
             }
