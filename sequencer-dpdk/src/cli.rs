@@ -42,7 +42,8 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Session number to start with; needed on the very first start, and it must be newer
-    /// than the last one recorded. Otherwise the next session after the recorded one is used.
+    /// than the last one recorded and than any the replicas have seen. Otherwise the next
+    /// session after the newest of those is used.
     #[arg(long, value_name = "N")]
     session: Option<u16>,
     /// Where the last session is recorded (overrides [sequencer] state_file).
