@@ -36,6 +36,10 @@ pub fn decode_all(data: &[u8]) {
     if let Ok(env) = Envelope::new_checked(data) {
         let _ = EnvelopeRepr::parse(&env);
     }
+    // A session query or answer is accepted only in its one canonical encoding.
+    if let Some(query) = crate::oum::SessionQuery::parse(data) {
+        assert_eq!(query.to_bytes().as_slice(), data, "{query:?}");
+    }
 }
 
 fn decode_oum_payload(payload: &[u8]) {
@@ -150,5 +154,29 @@ mod tests {
             super::receive_stream(&data);
             super::sequence_frame(&mut data);
         }
+    }
+
+    #[test]
+    fn mutated_session_queries_parse_only_in_canonical_form() {
+        use crate::oum::{SessionNumber, SessionQuery};
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let base = SessionQuery::Answer {
+            nonce: 7,
+            replica: 1,
+            newest: Some(SessionNumber(3)),
+        }
+        .to_bytes();
+        let mut accepted = 0;
+        for _ in 0..20_000 {
+            let mut d = base.to_vec();
+            for _ in 0..(xorshift(&mut state) % 3) {
+                let i = (xorshift(&mut state) as usize) % d.len();
+                d[i] = xorshift(&mut state) as u8;
+            }
+            d.truncate(16 + (xorshift(&mut state) % 6) as usize);
+            super::decode_all(&d);
+            accepted += usize::from(SessionQuery::parse(&d).is_some());
+        }
+        assert!(accepted > 0, "the mutations never kept a valid answer");
     }
 }

@@ -12,6 +12,7 @@ pub mod listen;
 pub mod protocol;
 pub mod serve;
 pub mod sim;
+pub mod stale_alarm;
 pub mod stream_digest;
 
 pub use dataplane::time;

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
-use dataplane::io::{PacketBuf, PacketIo};
-use dataplane::oum::{Event, Receiver, ReceiverStats};
+use dataplane::io::{Packet, PacketBuf, PacketIo};
+use dataplane::oum::{Event, Receiver, ReceiverStats, SessionNumber, SessionQuery};
 use dataplane::time::MonotonicClock;
 
 use crate::stream_digest::StreamDigest;
@@ -83,7 +83,9 @@ pub fn listen(
         io.recv_burst(&mut rx, BURST).map_err(|e| e.to_string())?;
         let now = clock.now();
         for buf in rx.drain(..) {
-            if let Err(rejected) = receiver.on_payload(now, buf) {
+            if SessionQuery::looks_like(buf.as_ref()) {
+                answer_session_query(&mut io, index, receiver.newest_session(), buf)?;
+            } else if let Err(rejected) = receiver.on_payload(now, buf) {
                 io.free(rejected.packet);
             }
         }
@@ -144,6 +146,36 @@ pub fn listen(
     let _ = writeln!(out, "{summary}");
     let _ = out.flush();
     Ok(summary)
+}
+
+/// Tells a starting sequencer the newest session this member has seen (as replicas running
+/// a protocol do, in their driver), so that it never starts an older one.
+fn answer_session_query(
+    io: &mut impl PacketIo<Buf = PacketBuf>,
+    index: usize,
+    newest: Option<SessionNumber>,
+    mut buf: PacketBuf,
+) -> Result<(), String> {
+    let Some(SessionQuery::Query { nonce }) = SessionQuery::parse(buf.as_ref()) else {
+        io.free(buf);
+        return Ok(());
+    };
+    let answer = SessionQuery::Answer {
+        nonce,
+        replica: index as u16,
+        newest,
+    }
+    .to_bytes();
+    // The query's buffer carries the answer back to the address it came from.
+    let Some(out) = buf.buffer_mut().get_mut(..answer.len()) else {
+        io.free(buf);
+        return Ok(());
+    };
+    out.copy_from_slice(&answer);
+    buf.set_len(answer.len());
+    io.send_burst(&mut vec![buf])
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The first `max` bytes of `bytes` in hex, for event lines.

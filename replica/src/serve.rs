@@ -21,6 +21,7 @@ use crate::protocol::spec::{SpecConfig, SpecReplica};
 use crate::protocol::unreplicated::UnreplicatedServer;
 use crate::protocol::vr::{VrConfig, VrReplica};
 use crate::protocol::{Node, Replica};
+use crate::stale_alarm::{self, StaleSessionAlarm};
 
 /// Which protocol a replica process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,9 @@ pub(crate) fn with_node<R: NodeRunner>(
     options: &ServeOptions,
     runner: R,
 ) -> Result<(), String> {
+    if matches!(protocol, Protocol::Nopaxos | Protocol::Spec) {
+        one_ordered_stream(config, index)?;
+    }
     match options.app {
         AppKind::Kv => with_app(config, index, protocol, options, KvStore::default, runner),
         AppKind::Null => with_app(config, index, protocol, options, NullApp::default, runner),
@@ -139,6 +143,26 @@ fn with_app<A: App, R: NodeRunner>(
             let mut node = UnreplicatedServer::new(app());
             runner.run(&mut node)
         }
+    }
+}
+
+/// A protocol on OUM orders the first group's stream, and its receiver takes one stream: a
+/// stamp does not name its group, so a second group's stamps arriving at the same replica
+/// would interleave with the first's (both count from 1) and read as duplicates and gaps.
+fn one_ordered_stream(config: &ClusterConfig, index: usize) -> Result<(), String> {
+    match config
+        .groups_of(index)
+        .find(|g| config.groups.first() != Some(*g))
+    {
+        Some(g) => Err(format!(
+            "replica {index} is a member of group \"{}\" as well as of the first group, \"{}\", \
+             whose requests the protocol orders; a replica can follow one OUM group. Leave it out \
+             of `members` of \"{}\" (later groups are for the sequencer and `--mode listen`)",
+            g.name,
+            config.groups.first().map_or("", |f| f.name.as_str()),
+            g.name
+        )),
+        None => Ok(()),
     }
 }
 
@@ -218,9 +242,25 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
         let stats_interval = self.options.stats_interval;
         let mut driver = UdpLoop::new(node, self.io, self.addresses, loop_options);
         let mut next_stats = stats_interval.map(|i| driver.now() + i);
+        let mut alarm = StaleSessionAlarm::new(
+            driver.node.index(),
+            driver.now(),
+            driver.node.stats().stale_session,
+        );
+        let mut next_alarm = driver.now() + stale_alarm::PERIOD;
         while !self.stop.load(std::sync::atomic::Ordering::Relaxed) {
             if driver.round().map_err(|e| e.to_string())? == 0 {
                 driver.idle().map_err(|e| e.to_string())?;
+            }
+            let now = driver.now();
+            if now >= next_alarm {
+                next_alarm = now + stale_alarm::PERIOD;
+                let node = &*driver.node;
+                if let Some(line) =
+                    alarm.check(now, node.stats().stale_session, node.newest_oum_session())
+                {
+                    eprintln!("{line}");
+                }
             }
             if let (Some(at), Some(interval)) = (next_stats, stats_interval) {
                 if driver.now() >= at {
@@ -244,20 +284,28 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
     }
 }
 
+/// The counters line; docs/operations.md ("Replica counters") explains each field, and
+/// client-gen keeps these lines in its reports.
 pub(crate) fn stats_line<R: Replica>(r: &R) -> String {
     let s = r.stats();
     format!(
-        "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} stale={} \
-         foreign={} too_far_ahead={} view_changes={} state_transfers={}",
+        "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} \
+         unstamped={} stranger={} unexpected={} stale={} stale_session={} duplicate={} \
+         too_far_ahead={} beyond_window={} view_changes={} state_transfers={}",
         r.index(),
         r.is_leader(),
         s.requests,
         s.executed,
         r.commit_point(),
         s.malformed,
+        s.unstamped,
+        s.stranger,
+        s.unexpected,
         s.stale,
-        s.foreign,
+        s.stale_session,
+        s.duplicate,
         s.too_far_ahead,
+        s.beyond_window,
         s.view_changes,
         s.state_transfers
     )

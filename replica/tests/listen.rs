@@ -150,3 +150,44 @@ fn an_index_outside_the_cluster_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--index 3 is not a replica"), "{err}");
 }
+
+/// A listening member answers a starting sequencer's session query too (issue 13), with
+/// the newest session it has seen, and a malformed query changes nothing.
+#[test]
+fn listen_mode_answers_session_queries() {
+    use dataplane::oum::{SessionNumber, SessionQuery};
+    let (mut listener, address) = start(0);
+    let asker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    asker
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let ask = |nonce: u64| {
+        asker
+            .send_to(&SessionQuery::Query { nonce }.to_bytes(), address)
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let (n, _) = asker.recv_from(&mut buf).expect("an answer");
+        SessionQuery::parse(&buf[..n]).expect("a well-formed answer")
+    };
+    assert_eq!(
+        ask(1),
+        SessionQuery::Answer {
+            nonce: 1,
+            replica: 1,
+            newest: None
+        }
+    );
+    asker.send_to(&stamped(7, 1), address).unwrap();
+    assert_eq!(listener.next_line(), "session-terminated old=none new=7");
+    let mut bad = SessionQuery::Query { nonce: 3 }.to_bytes();
+    bad[5] = 9;
+    asker.send_to(&bad, address).unwrap();
+    assert_eq!(
+        ask(2),
+        SessionQuery::Answer {
+            nonce: 2,
+            replica: 1,
+            newest: Some(SessionNumber(7))
+        }
+    );
+}

@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use dataplane::config::ClusterConfig;
+use dataplane::oum::SessionNumber;
 
 use crate::replay::{ReplayOptions, replay};
 use crate::session_state::SessionState;
+use crate::session_survey::ask_replicas;
 use crate::udp_loop::{RunOptions, run};
 
 /// OUM end-host sequencer: stamps client requests with (session, message number) for their
@@ -26,6 +28,9 @@ enum Command {
     Run(RunArgs),
     /// Sequence every frame of a pcap capture offline and write the stamped frames out.
     Replay(ReplayArgs),
+    /// Ask the replicas for the newest session they have seen and print the next safe one
+    /// (for a switch failover, whose sequencer keeps no state file).
+    Sessions(SessionsArgs),
     /// Measure the DPDK data path on one core, and plain forwarding on the same ports as
     /// its baseline (`bench --dpdk -- <EAL args>`).
     Bench(BenchArgs),
@@ -37,12 +42,18 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Session number to start with; needed on the very first start, and it must be newer
-    /// than the last one recorded. Otherwise the next session after the recorded one is used.
+    /// than the last one recorded and than any the replicas have seen. Otherwise the next
+    /// session after the newest of those is used.
     #[arg(long, value_name = "N")]
     session: Option<u16>,
     /// Where the last session is recorded (overrides [sequencer] state_file).
     #[arg(long, value_name = "PATH")]
     state_file: Option<PathBuf>,
+    /// Before stamping, ask every replica for the newest session it has seen and wait this
+    /// long at most for the answers (less once all answered); the session chosen must be
+    /// newer than any of them. 0 skips the question (the state file and --session alone).
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    session_query_ms: u64,
     /// Print a line of counters every --stats-interval seconds.
     #[arg(long)]
     stats: bool,
@@ -71,6 +82,19 @@ struct RunArgs {
     /// `-- --no-huge -m 256 --no-pci --no-shconf --no-telemetry -l 0 --vdev=net_ring0`.
     #[arg(last = true, value_name = "EAL ARGS")]
     eal_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct SessionsArgs {
+    /// Cluster config file (replicas, state file).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Also consider this state file (overrides [sequencer] state_file).
+    #[arg(long, value_name = "PATH")]
+    state_file: Option<PathBuf>,
+    /// How long to wait for the answers at most.
+    #[arg(long, value_name = "MS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    session_query_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +166,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Replay(args)) => run_replay(args),
         Some(Command::Bench(args)) => run_bench(args),
+        Some(Command::Sessions(args)) => run_sessions(args),
         Some(Command::Run(args)) => run_serve(args),
         None => run_serve(cli.run),
     };
@@ -189,22 +214,13 @@ fn run_dpdk(args: RunArgs) -> Result<(), String> {
         .state_file
         .or_else(|| config.sequencer.state_file.clone());
     let state = SessionState::new(state_file);
-    // Fail before DPDK starts if no session can be chosen.
-    if args.session.is_none() {
-        state
-            .last()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| match state.path() {
-                Some(p) => {
-                    crate::session_state::SessionError::FirstStart(p.to_path_buf()).to_string()
-                }
-                None => crate::session_state::SessionError::NoStateFile.to_string(),
-            })?;
-    }
+    // Chosen (not yet recorded) before DPDK starts, so a refused session costs no EAL start;
+    // the DPDK loop records it once the port is up.
+    let session = choose_session(&config, &state, args.session, args.session_query_ms)?;
     crate::dpdk_loop::run(
         &config,
         state,
-        args.session,
+        Some(session.0),
         &crate::dpdk_loop::DpdkOptions {
             port: args.port,
             eal_args: args.eal_args,
@@ -242,7 +258,8 @@ fn run_udp(args: RunArgs) -> Result<(), String> {
         .state_file
         .or_else(|| config.sequencer.state_file.clone());
     let state = SessionState::new(state_file);
-    let session = state.begin(args.session).map_err(|e| e.to_string())?;
+    let chosen = choose_session(&config, &state, args.session, args.session_query_ms)?;
+    let session = state.begin(Some(chosen.0)).map_err(|e| e.to_string())?;
     run(
         &config,
         state,
@@ -254,6 +271,45 @@ fn run_udp(args: RunArgs) -> Result<(), String> {
             busy_poll: args.busy_poll,
         },
     )
+}
+
+/// The session this start uses: newer than the state file's and than any the replicas
+/// report (docs/operations.md, "Sessions"). Says on stderr how it was chosen.
+fn choose_session(
+    config: &ClusterConfig,
+    state: &SessionState,
+    requested: Option<u16>,
+    query_ms: u64,
+) -> Result<SessionNumber, String> {
+    let replicas: Vec<_> = config.replicas.iter().map(|r| r.address).collect();
+    let survey = ask_replicas(&replicas, Duration::from_millis(query_ms))
+        .map_err(|e| format!("cannot ask the replicas for their session: {e}"))?;
+    let (session, how) = state
+        .choose(requested, &survey)
+        .map_err(|e| e.to_string())?;
+    eprintln!("sequencer: {how}");
+    Ok(session)
+}
+
+/// Prints what the replicas (and the state file) know and the next session to use; a
+/// controller or operator failing over to a switch sequencer takes it from here.
+fn run_sessions(args: SessionsArgs) -> Result<(), String> {
+    let config = load_config(&args.config)?;
+    let state = SessionState::new(
+        args.state_file
+            .or_else(|| config.sequencer.state_file.clone()),
+    );
+    let replicas: Vec<_> = config.replicas.iter().map(|r| r.address).collect();
+    let survey = ask_replicas(&replicas, Duration::from_millis(args.session_query_ms))
+        .map_err(|e| format!("cannot ask the replicas for their session: {e}"))?;
+    match state.choose(None, &survey) {
+        Ok((session, how)) => {
+            println!("{how}");
+            println!("next session: {session}");
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn run_replay(args: ReplayArgs) -> Result<(), String> {

@@ -6,6 +6,7 @@
 //!   `dpdk_engine` data path (stamp, per-member fan-out) and `dpdk_bench`.
 //! * [`replay`]: the same core offline over a pcap capture.
 //! * [`session_state`]: the session number kept across restarts.
+//! * [`session_survey`]: asking the replicas for the newest session they have seen.
 //! * [`report`]: counters, printed on demand and at exit.
 
 pub mod cli;
@@ -18,4 +19,5 @@ pub mod dpdk_loop;
 pub mod replay;
 pub mod report;
 pub mod session_state;
+pub mod session_survey;
 pub mod udp_loop;

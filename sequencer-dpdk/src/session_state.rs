@@ -7,7 +7,9 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use dataplane::oum::SessionNumber;
+use dataplane::oum::{SessionNumber, newest_session};
+
+use crate::session_survey::Survey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -23,16 +25,25 @@ pub enum SessionError {
     )]
     NoStateFile,
     #[error(
-        "--session {requested} is not newer than session {last}, the last one used (recorded \
-         in {}); a reused session wedges the replicas. Omit --session to take {next}",
-        path.display()
+        "--session {requested} is not newer than session {last}, the newest known ({learned}); \
+         replicas drop every stamp of an older or reused session as stale and the group \
+         stalls. Omit --session to take {next}, or pass a session within 32767 after {last} \
+         (16-bit serial order)"
     )]
     NotNewer {
         requested: u16,
         last: u16,
         next: u16,
-        path: PathBuf,
+        /// Where `last` was learned: "recorded in FILE" or "seen by replica I".
+        learned: String,
     },
+    #[error(
+        "no session state at {} and {survey}: no session to continue from. If this cluster \
+         never ran a sequencer, pass --session N (for example --session 1); otherwise pass a \
+         session newer than any used before, or start the replicas first so they can be asked",
+        path.display()
+    )]
+    NothingKnown { path: PathBuf, survey: String },
     #[error(
         "session state file {} holds {content:?}, not a session number (0-65535); restore \
          it, or remove it and pass --session N with N newer than any session used before",
@@ -101,7 +112,7 @@ impl SessionState {
                     requested: r,
                     last: last.0,
                     next: last.next().0,
-                    path: self.path.clone().unwrap_or_default(),
+                    learned: self.recorded_in(),
                 });
             }
             (Some(r), _) => SessionNumber(r),
@@ -115,6 +126,66 @@ impl SessionState {
         };
         self.record(session)?;
         Ok(session)
+    }
+
+    fn recorded_in(&self) -> String {
+        format!(
+            "recorded in {}",
+            self.path.as_deref().unwrap_or(Path::new("")).display()
+        )
+    }
+
+    /// Picks the session for this start from the flag, the state file and what the replicas
+    /// said (`survey`), without recording it; returns it with a sentence saying how it was
+    /// chosen. A flag must be strictly newer than the newest known session (a difference of
+    /// 32768, which serial arithmetic cannot order, is refused too); without one, the next
+    /// after the newest known is taken.
+    pub fn choose(
+        &self,
+        requested: Option<u16>,
+        survey: &Survey,
+    ) -> Result<(SessionNumber, String), SessionError> {
+        let file = self.last()?;
+        let seen = survey.newest();
+        let newest = newest_session(file, seen.map(|(s, _)| s));
+        // Which source the newest came from, for the messages (the file wins a tie).
+        let source = match (file, seen) {
+            (Some(f), _) if Some(f) == newest => self.recorded_in(),
+            (_, Some((s, by))) if Some(s) == newest => format!("seen by replica {by}"),
+            _ => String::new(),
+        };
+        match (requested, newest) {
+            (Some(r), Some(last)) if !strictly_newer(SessionNumber(r), last) => {
+                Err(SessionError::NotNewer {
+                    requested: r,
+                    last: last.0,
+                    next: last.next().0,
+                    learned: source,
+                })
+            }
+            (Some(r), Some(last)) => Ok((
+                SessionNumber(r),
+                format!("{survey}; session {r} from --session (newest known: {last}, {source})"),
+            )),
+            (Some(r), None) => Ok((
+                SessionNumber(r),
+                format!("{survey}; session {r} from --session (no session known before)"),
+            )),
+            (None, Some(last)) => Ok((
+                last.next(),
+                format!(
+                    "{survey}; session {}, the next after {last} ({source})",
+                    last.next()
+                ),
+            )),
+            (None, None) => Err(match &self.path {
+                Some(p) => SessionError::NothingKnown {
+                    path: p.clone(),
+                    survey: survey.to_string(),
+                },
+                None => SessionError::NoStateFile,
+            }),
+        }
     }
 
     /// Durably records `session` as the last one used (write, fsync, rename, fsync folder),
@@ -151,6 +222,11 @@ impl SessionState {
             .map_err(io_err("fsync the folder of"))?;
         Ok(())
     }
+}
+
+/// `a` is newer than `b` without ambiguity: `(a - b) mod 65536` in 1..=32767.
+fn strictly_newer(a: SessionNumber, b: SessionNumber) -> bool {
+    (1..=0x7fff).contains(&a.0.wrapping_sub(b.0))
 }
 
 #[cfg(test)]
@@ -212,5 +288,90 @@ mod tests {
         let s = SessionState::new(None);
         assert!(matches!(s.begin(None), Err(SessionError::NoStateFile)));
         assert_eq!(s.begin(Some(3)).unwrap(), SessionNumber(3));
+    }
+
+    fn survey(answers: &[Option<Option<u16>>]) -> Survey {
+        Survey {
+            answers: answers
+                .iter()
+                .map(|a| a.map(|s| s.map(SessionNumber)))
+                .collect(),
+            wait: std::time::Duration::from_millis(300),
+        }
+    }
+
+    /// Issue 13: with the state file gone, `--session 1` (or 32770 after 2, which serial
+    /// order cannot call newer) was accepted and the group stalled.
+    #[test]
+    fn without_the_file_an_old_session_is_caught_by_asking_the_replicas() {
+        let (_dir, s) = state();
+        let seen = survey(&[Some(Some(2)), Some(Some(2)), None]);
+        for old in [1, 2, 32770, 40000] {
+            let err = s.choose(Some(old), &seen).unwrap_err();
+            assert!(
+                matches!(err, SessionError::NotNewer { last: 2, .. }),
+                "{old}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("seen by replica 0") && text.contains("Omit --session to take 3"),
+                "{text}"
+            );
+        }
+        let (session, how) = s.choose(None, &seen).unwrap();
+        assert_eq!(session, SessionNumber(3));
+        assert!(
+            how.contains("the next after 2 (seen by replica 0)"),
+            "{how}"
+        );
+        assert!(
+            how.contains("replica 2 did not answer within 300 ms"),
+            "{how}"
+        );
+        assert_eq!(s.choose(Some(9), &seen).unwrap().0, SessionNumber(9));
+        // Choosing records nothing.
+        assert_eq!(s.last().unwrap(), None);
+    }
+
+    #[test]
+    fn the_newest_of_file_and_replicas_counts() {
+        let (_dir, s) = state();
+        s.record(SessionNumber(10)).unwrap();
+        // Replicas behind the file: the file decides.
+        let behind = survey(&[Some(Some(4)), Some(None), Some(Some(10))]);
+        let (session, how) = s.choose(None, &behind).unwrap();
+        assert_eq!(session, SessionNumber(11));
+        assert!(how.contains("recorded in"), "{how}");
+        // Replicas ahead of a stale copy of the file: they decide.
+        let ahead = survey(&[Some(Some(12)), None, None]);
+        assert_eq!(s.choose(None, &ahead).unwrap().0, SessionNumber(13));
+        assert!(s.choose(Some(12), &ahead).is_err());
+        // Nobody answered: the file alone, as before.
+        assert_eq!(
+            s.choose(None, &survey(&[None, None, None])).unwrap().0,
+            SessionNumber(11)
+        );
+    }
+
+    #[test]
+    fn nothing_known_anywhere_needs_the_flag() {
+        let (_dir, s) = state();
+        let fresh = survey(&[Some(None), None, Some(None)]);
+        let err = s.choose(None, &fresh).unwrap_err();
+        assert!(matches!(err, SessionError::NothingKnown { .. }));
+        assert!(err.to_string().contains("--session N"), "{err}");
+        let (session, how) = s.choose(Some(1), &fresh).unwrap();
+        assert_eq!(session, SessionNumber(1));
+        assert!(how.contains("no session known before"), "{how}");
+    }
+
+    #[test]
+    fn strict_order_refuses_the_ambiguous_half_turn() {
+        assert!(strictly_newer(SessionNumber(3), SessionNumber(2)));
+        assert!(strictly_newer(SessionNumber(0), SessionNumber(65535)));
+        assert!(strictly_newer(SessionNumber(32769), SessionNumber(2)));
+        assert!(!strictly_newer(SessionNumber(32770), SessionNumber(2)));
+        assert!(!strictly_newer(SessionNumber(2), SessionNumber(2)));
+        assert!(!strictly_newer(SessionNumber(1), SessionNumber(2)));
     }
 }

@@ -285,3 +285,25 @@ fn multicast_fan_out_is_optional_and_checked() {
         );
     assert_eq!(fields(&shared), vec!["group[1].multicast"]);
 }
+
+/// Issue 13: `members = [0, 1]` in a 3-replica cluster was accepted silently, and replica 2
+/// then never saw a request.
+#[test]
+fn the_replicated_group_must_list_every_replica() {
+    let text = EXAMPLE.replace(
+        "address = \"127.0.0.10\"",
+        "address = \"127.0.0.10\"\nmembers = [0, 1]",
+    );
+    let err = ClusterConfig::parse(&text).unwrap_err().to_string();
+    assert!(err.contains("`group[0].members`"), "{err}");
+    assert!(err.contains("leaves out replica(s) 2"), "{err}");
+    assert!(err.contains("members = [0, 1, 2]"), "{err}");
+
+    // Every replica in any order is the same group; later groups may be subsets.
+    let text = EXAMPLE.replace(
+        "address = \"127.0.0.10\"",
+        "address = \"127.0.0.10\"\nmembers = [2, 0, 1]",
+    );
+    let c = ClusterConfig::parse(&text).unwrap();
+    assert_eq!(c.members(&c.groups[1]), vec![2, 0]);
+}

@@ -48,6 +48,37 @@ fn floor_above_ceiling(
     }
 }
 
+/// The first group is the one the replication protocols order (replicas, clients and the
+/// simulator all take `groups[0]`): every replica must receive its stamps. A replica left
+/// out would see none of the requests, fall behind at each one and fetch every slot from a
+/// peer, and with f of them left out no quorum of up-to-date replicas is left. Later groups
+/// are OUM-level only (sequencer and `--mode listen` tests), so they may be subsets.
+fn missing_from_the_replicated_group(
+    out: &mut Vec<Problem>,
+    field: &str,
+    listed: &BTreeSet<u16>,
+    n: usize,
+) {
+    let missing: Vec<String> = (0..n)
+        .filter(|r| u16::try_from(*r).is_ok_and(|r| !listed.contains(&r)))
+        .map(|r| r.to_string())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let all: Vec<String> = (0..n).map(|r| r.to_string()).collect();
+    out.push(problem(
+        field,
+        format!(
+            "leaves out replica(s) {}: the first group is the one the replication protocols \
+             order, so every one of the {n} replicas must be a member; list them all or drop \
+             `members` (a subset is allowed only in later, OUM-only groups)",
+            missing.join(", ")
+        ),
+        &format!("members = [{}]", all.join(", ")),
+    ));
+}
+
 /// Every mistake in `config`, in file order; empty when it is usable.
 pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -255,6 +286,9 @@ pub(super) fn problems(config: &ClusterConfig) -> Vec<Problem> {
                         "members = [0, 1, 2]",
                     ));
                 }
+            }
+            if i == 0 && !members.is_empty() {
+                missing_from_the_replicated_group(&mut out, &field, &unique, n);
             }
         }
     }

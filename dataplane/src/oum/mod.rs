@@ -6,10 +6,13 @@
 //! * [`Receiver`]: the paper's libOUM receiver API. It turns stamped packets into a stream of
 //!   [`Event`]s (a message, a drop notification per missing message number, or the end of
 //!   a session) and starts delivery at a position with [`Receiver::listen`].
+//! * [`SessionQuery`]: how a starting sequencer asks the replicas for the newest session
+//!   they have seen.
 
 mod drop_reason;
 mod receiver;
 mod sequencer;
+mod session_query;
 
 pub use crate::wire::{SessionNumber, Stamp};
 pub use drop_reason::{DropCounts, DropReason};
@@ -18,4 +21,7 @@ pub use receiver::{
 };
 pub use sequencer::{
     GroupId, GroupSpec, GroupStats, Sequencer, SequencerError, SequencerStats, Verdict,
+};
+pub use session_query::{
+    SESSION_QUERY_LEN, SESSION_QUERY_MAGIC, SESSION_QUERY_VERSION, SessionQuery, newest_session,
 };

@@ -235,6 +235,17 @@ impl<P> Receiver<P> {
         }
     }
 
+    /// The newest session seen: the one being delivered, or the one that ended it and
+    /// awaits `listen`; `None` before the first stamp. A starting sequencer asks for this
+    /// ([`super::SessionQuery`]) so that it never picks an older one.
+    pub fn newest_session(&self) -> Option<SessionNumber> {
+        match self.state {
+            State::Unbound => None,
+            State::Listening { session, .. } => Some(session),
+            State::Terminated { newest, .. } => Some(newest),
+        }
+    }
+
     /// The message number the next `Message` or `Drop` event will carry, while listening.
     pub fn next_msgnum(&self) -> Option<u64> {
         match self.state {

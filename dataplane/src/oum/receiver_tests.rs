@@ -509,3 +509,21 @@ fn the_direct_path_refuses_what_is_not_next_and_alone() {
     );
     assert_eq!(r.next_msgnum(), Some(2));
 }
+
+#[test]
+fn the_newest_session_seen_is_known_before_and_after_listen() {
+    let mut r = receiver(16);
+    assert_eq!(r.newest_session(), None);
+    feed(&mut r, t(0), 4, 1).unwrap();
+    assert_eq!(r.newest_session(), Some(SessionNumber(4)));
+    r.listen(SessionNumber(4), 1);
+    feed(&mut r, t(0), 6, 1).unwrap();
+    assert_eq!(
+        r.newest_session(),
+        Some(SessionNumber(6)),
+        "terminated, not listening"
+    );
+    // An older stamp changes nothing.
+    assert_eq!(feed(&mut r, t(0), 5, 1), Err(Discard::StaleSession));
+    assert_eq!(r.newest_session(), Some(SessionNumber(6)));
+}

@@ -26,6 +26,11 @@ impl Addresses {
         }
     }
 
+    /// The replica index of the node being driven, if it is a replica.
+    pub fn me(&self) -> Option<usize> {
+        self.me
+    }
+
     /// Calls `each` with every address `destination` stands for.
     pub fn resolve(&self, destination: Destination, mut each: impl FnMut(SocketAddrV4)) {
         match destination {

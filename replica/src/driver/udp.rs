@@ -10,6 +10,7 @@ use std::time::Duration;
 use std::net::SocketAddrV4;
 
 use dataplane::io::{Packet, PacketIo};
+use dataplane::oum::SessionQuery;
 use dataplane::time::{MonotonicClock, Time};
 
 use super::Addresses;
@@ -42,6 +43,15 @@ pub struct UdpLoop<'a, N, I: PacketIo> {
     extra: Vec<SocketAddrV4>,
     rng: u64,
     pub dropped: u64,
+    /// Session queries answered, and datagrams with the query's magic that were not one.
+    pub session_queries: SessionQueryStats,
+}
+
+/// What the loop did with session queries (they never reach the core).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionQueryStats {
+    pub answered: u64,
+    pub malformed: u64,
 }
 
 impl<N, I: PacketIo> std::fmt::Debug for UdpLoop<'_, N, I> {
@@ -72,6 +82,7 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
             extra: Vec::with_capacity(8),
             rng: 0x9e37_79b9_7f4a_7c15,
             dropped: 0,
+            session_queries: SessionQueryStats::default(),
         }
     }
 
@@ -97,6 +108,9 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
         for buf in rx.drain(..) {
             if self.lose() {
                 self.dropped += 1;
+            } else if SessionQuery::looks_like(buf.as_ref()) {
+                // Answered here, for every protocol, and never shown to the core.
+                self.answer_session_query(&buf);
             } else {
                 self.node.handle_datagram(now, buf.peer(), buf.as_ref());
             }
@@ -109,6 +123,32 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
         }
         self.flush()?;
         Ok(received)
+    }
+
+    /// A starting sequencer asks for the newest OUM session seen (docs/wire-format.md, "The
+    /// session query"); the answer goes back to the asking address. Anything else with the
+    /// query's magic is counted and dropped.
+    fn answer_session_query(&mut self, query: &I::Buf) {
+        let Some(SessionQuery::Query { nonce }) = SessionQuery::parse(query.as_ref()) else {
+            self.session_queries.malformed += 1;
+            return;
+        };
+        self.session_queries.answered += 1;
+        let answer = SessionQuery::Answer {
+            nonce,
+            replica: self.addresses.me().map_or(u16::MAX, |i| i as u16),
+            newest: self.node.newest_oum_session(),
+        }
+        .to_bytes();
+        let mut buf = self.io.alloc();
+        let Some(out) = buf.buffer_mut().get_mut(..answer.len()) else {
+            self.io.free(buf);
+            return;
+        };
+        out.copy_from_slice(&answer);
+        buf.set_len(answer.len());
+        buf.set_peer(query.peer());
+        self.tx.push(buf);
     }
 
     /// Encodes every pending output into transmit buffers and sends them.

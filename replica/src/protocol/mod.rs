@@ -74,6 +74,12 @@ pub trait Node {
     fn poll_timeout(&self) -> Option<Time>;
     /// Writes the next datagram to send into `buf` ([`MAX_DATAGRAM`] bytes suffice).
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit>;
+    /// The newest OUM session this node has seen, which its process reports to a starting
+    /// sequencer's session query (`dataplane::oum::SessionQuery`); `None` when it has seen
+    /// none, or follows no OUM session (the default).
+    fn newest_oum_session(&self) -> Option<dataplane::oum::SessionNumber> {
+        None
+    }
 }
 
 /// A replica slot's content, as the agreement checks compare it.
@@ -86,21 +92,51 @@ pub enum EntryId {
     NoOp,
 }
 
-/// Counters every replica keeps of what it ignored, and why.
+/// Counters every replica keeps of what it ignored, and why: one counter per reason, so a
+/// stats line says what is wrong (docs/operations.md, "Replica counters", lists them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReplicaStats {
     pub requests: u64,
     pub executed: u64,
-    /// Datagrams that did not decode.
+    /// Datagrams that did not decode (our envelope, or an OUM header that is not one).
     pub malformed: u64,
-    /// Messages from a past view or another session.
+    /// OUM datagrams no sequencer stamped: a client sending straight to a replica instead
+    /// of to the group address, never trusted (the original's defect 2).
+    pub unstamped: u64,
+    /// Protocol messages from an address that is not a replica of the configuration.
+    pub stranger: u64,
+    /// Messages this replica's role never takes now: a request or reply sent to a replica,
+    /// a leader's message from a replica that does not lead that view, a leader-only
+    /// message at a follower.
+    pub unexpected: u64,
+    /// Messages of a past view, or answers to an exchange that is already over.
     pub stale: u64,
-    /// Messages from senders that are not members, or of types this role never receives.
-    pub foreign: u64,
+    /// Stamps of an OUM session older than the one being delivered: a sequencer started
+    /// with an old session (docs/operations.md, "Sessions") or stragglers after a failover.
+    pub stale_session: u64,
+    /// Stamps already delivered or reported dropped (the network duplicated them).
+    pub duplicate: u64,
     /// Messages too far ahead (slot or view) to act on.
     pub too_far_ahead: u64,
+    /// Stamps held out of order that the receiver's ring had no room for.
+    pub beyond_window: u64,
     pub view_changes: u64,
     pub state_transfers: u64,
+}
+
+impl ReplicaStats {
+    /// Every datagram ignored, whatever the reason.
+    pub fn ignored(&self) -> u64 {
+        self.malformed
+            + self.unstamped
+            + self.stranger
+            + self.unexpected
+            + self.stale
+            + self.stale_session
+            + self.duplicate
+            + self.too_far_ahead
+            + self.beyond_window
+    }
 }
 
 /// A replica core.

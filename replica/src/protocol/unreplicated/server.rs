@@ -54,7 +54,7 @@ impl<A: App> Node for UnreplicatedServer<A> {
                         .push(Destination::Client(from), (client, request, buf));
                 }
             }
-            Ok(Message::Reply { .. }) => self.stats.foreign += 1,
+            Ok(Message::Reply { .. }) => self.stats.unexpected += 1,
             Err(_) => self.stats.malformed += 1,
         }
     }

@@ -147,6 +147,6 @@ fn garbage_and_replies_sent_to_the_server_are_counted() {
     }
     let stats = server.stats();
     assert_eq!(stats.malformed, 1 + n as u64);
-    assert_eq!(stats.foreign, 1);
+    assert_eq!(stats.unexpected, 1);
     assert!(server.poll_transmit(&mut [0u8; 64]).is_none());
 }

@@ -83,7 +83,7 @@ fn survives_corruption<P: SimProtocol>() {
             while core.poll_transmit(&mut buf).is_some() {}
         }
         let st = core.stats();
-        let noticed = st.malformed + st.stale + st.foreign + st.too_far_ahead;
+        let noticed = st.ignored();
         assert!(
             corrupted == 0 || noticed > 0,
             "{} replica {index}: {corrupted} corrupted datagrams, none counted: {}",

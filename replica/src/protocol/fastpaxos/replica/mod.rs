@@ -623,11 +623,11 @@ impl<A: App> FastPaxosReplica<A> {
             return;
         }
         let Some(sender) = self.sender_index(from) else {
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         };
         if sender == self.me() {
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         }
         if let Some(h) = self.heard.get_mut(sender) {
@@ -638,7 +638,7 @@ impl<A: App> FastPaxosReplica<A> {
             return;
         }
         match message {
-            Message::Request { .. } | Message::Reply { .. } => self.stats.foreign += 1,
+            Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,
             Message::FastAccepted { view, slot, entry } => {
                 if self.for_leader(now, view) {
                     let entry = self.shared_entry(slot, entry);
@@ -757,7 +757,7 @@ impl<A: App> FastPaxosReplica<A> {
             return false;
         }
         if sender != self.leader_of(view) {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return false;
         }
         if self.status != Status::Normal {

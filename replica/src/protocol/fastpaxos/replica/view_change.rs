@@ -169,7 +169,7 @@ impl<A: App> FastPaxosReplica<A> {
             return;
         }
         if self.leader_of(blob.view) != self.me() {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if self.status == Status::Normal {
@@ -394,7 +394,7 @@ impl<A: App> FastPaxosReplica<A> {
     fn on_start_view_blob(&mut self, now: Time, blob: Blob) {
         let w = blob.view;
         if blob.sender != self.leader_of(w) {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if w < self.view {

@@ -474,7 +474,9 @@ fn garbage_foreign_and_stale_messages_are_counted_not_obeyed() {
     r.handle_datagram(now, itself, &vote);
     let after = r.stats();
     assert_eq!(after.malformed, before.malformed + 1);
-    assert_eq!(after.foreign, before.foreign + 3);
+    // The non-member and the replica itself are strangers; a reply is unexpected.
+    assert_eq!(after.stranger, before.stranger + 2);
+    assert_eq!(after.unexpected, before.unexpected + 1);
     // Move the cluster to view 1, then replay an old-view message.
     c.up[0] = false;
     c.appends(0, 1, "b");

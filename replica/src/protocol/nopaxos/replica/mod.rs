@@ -14,7 +14,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
-use dataplane::oum::{Receiver, ReceiverConfig};
+use dataplane::oum::{Receiver, ReceiverConfig, SessionNumber, newest_session};
 use dataplane::wire::OUM_PREAMBLE;
 
 use super::blob::{Assembler, OutgoingBlob, chunk};
@@ -346,11 +346,11 @@ impl<A: App> NopaxosReplica<A> {
         };
         let Some(sender) = self.sender_index(from) else {
             // Only replicas talk to replicas; requests come through the sequencer.
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         };
         if sender == self.cfg.index {
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         }
         if self.status == Status::Recovering {
@@ -391,7 +391,7 @@ impl<A: App> NopaxosReplica<A> {
             }
             Message::Recovery { nonce, epoch } => self.on_recovery(sender, nonce, epoch),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
-            Message::Request { .. } | Message::Reply { .. } => self.stats.foreign += 1,
+            Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,
         }
     }
 
@@ -431,6 +431,15 @@ impl<A: App> Node for NopaxosReplica<A> {
 
     fn poll_timeout(&self) -> Option<Time> {
         self.next_deadline()
+    }
+
+    fn newest_oum_session(&self) -> Option<SessionNumber> {
+        // The receiver's newest stamp, or what a view change or state transfer taught this
+        // replica (a recovered one has no stamps yet but knows the view's session).
+        [self.latest_oum_seen, self.oum_session]
+            .into_iter()
+            .map(|s| s.map(SessionNumber))
+            .fold(self.receiver.newest_session(), newest_session)
     }
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {

@@ -16,9 +16,13 @@ impl<A: App> NopaxosReplica<A> {
     pub(super) fn on_oum_datagram(&mut self, now: Time, datagram: &[u8]) -> bool {
         let stamp = match OumRepr::parse_bytes(datagram) {
             Ok(OumRepr::Sequenced(stamp)) => stamp,
-            Ok(OumRepr::Unsequenced) | Err(_) => {
-                // Unsequenced or broken: never delivered, never trusted (defect 2).
-                self.stats.foreign += 1;
+            Ok(OumRepr::Unsequenced) => {
+                // Unsequenced: never delivered, never trusted (defect 2).
+                self.stats.unstamped += 1;
+                return false;
+            }
+            Err(_) => {
+                self.stats.malformed += 1;
                 return false;
             }
         };
@@ -63,8 +67,11 @@ impl<A: App> NopaxosReplica<A> {
                         self.start_transfer(now, self.view);
                     }
                 }
-                Discard::StaleSession | Discard::Duplicate => self.stats.stale += 1,
-                _ => self.stats.foreign += 1,
+                Discard::StaleSession => self.stats.stale_session += 1,
+                Discard::Duplicate => self.stats.duplicate += 1,
+                Discard::BeyondWindow => self.stats.beyond_window += 1,
+                Discard::Malformed => self.stats.malformed += 1,
+                Discard::Unsequenced => self.stats.unstamped += 1,
             },
         }
         false

@@ -434,7 +434,7 @@ impl<A: App> NopaxosReplica<A> {
 
     pub(super) fn on_start_view_blob(&mut self, now: Time, blob: Blob) {
         if blob.sender != blob.view.leader(self.cfg.n()) {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         let Ok(image) = StartViewImage::decode(&blob.data) else {

@@ -487,7 +487,8 @@ fn unsequenced_packets_never_move_a_replica() {
     c.run_for(10);
     assert_eq!(c.replicas[1].view(), c.replicas[0].view());
     assert_eq!(c.replicas[1].status(), Status::Normal);
-    assert!(c.replicas[1].stats().foreign >= 1);
+    let s = c.replicas[1].stats();
+    assert_eq!((s.unstamped, s.stranger, s.malformed), (1, 0, 0), "{s:?}");
     append(&mut c, 0, b"k", b"b").unwrap();
 }
 
@@ -503,10 +504,18 @@ fn packets_of_an_older_session_are_ignored() {
         b"old",
     );
     let view = c.replicas[1].view();
+    let before = c.replicas[1].stats();
     let to = c.replica_addr(1);
     c.queue.push_back(Packet::new(SEQUENCER, to, old));
     c.run_for(10);
     assert_eq!(c.replicas[1].view(), view);
+    // Counted as what it is (issue 13): an old session, not a duplicate or a view.
+    let after = c.replicas[1].stats();
+    assert_eq!(after.stale_session, before.stale_session + 1, "{after:?}");
+    assert_eq!(
+        (after.duplicate, after.stale),
+        (before.duplicate, before.stale)
+    );
     append(&mut c, 0, b"k", b"c").unwrap();
 }
 
@@ -688,7 +697,7 @@ fn messages_from_strangers_are_counted_and_ignored() {
     c.queue.push_back(Packet::new(stranger, to, vec![0xff; 40]));
     c.run_for(5);
     let s = c.replicas[1].stats();
-    assert_eq!((s.foreign, s.malformed), (1, 1));
+    assert_eq!((s.stranger, s.malformed, s.unstamped), (1, 1, 0), "{s:?}");
 }
 
 #[test]

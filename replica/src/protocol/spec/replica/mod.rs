@@ -288,11 +288,11 @@ impl<A: App> SpecReplica<A> {
             return;
         }
         let Some(sender) = self.sender_index(from) else {
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         };
         if sender == self.cfg.index {
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         }
         if self.status == Status::Recovering {
@@ -346,7 +346,7 @@ impl<A: App> SpecReplica<A> {
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
             Message::Request { .. }
             | Message::SpecReply { .. }
-            | Message::ReconcileRequest { .. } => self.stats.foreign += 1,
+            | Message::ReconcileRequest { .. } => self.stats.unexpected += 1,
         }
     }
 

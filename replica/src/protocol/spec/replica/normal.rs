@@ -19,9 +19,13 @@ impl<A: App> SpecReplica<A> {
     pub(super) fn on_oum_datagram(&mut self, now: Time, datagram: &[u8]) {
         match OumRepr::parse_bytes(datagram) {
             Ok(OumRepr::Sequenced(_)) => {}
-            Ok(OumRepr::Unsequenced) | Err(_) => {
+            Ok(OumRepr::Unsequenced) => {
                 // Not through the sequencer: never trusted.
-                self.stats.foreign += 1;
+                self.stats.unstamped += 1;
+                return;
+            }
+            Err(_) => {
+                self.stats.malformed += 1;
                 return;
             }
         }
@@ -40,7 +44,7 @@ impl<A: App> SpecReplica<A> {
                     op: op.to_vec(),
                 },
             ),
-            Ok(_) => self.stats.foreign += 1,
+            Ok(_) => self.stats.unexpected += 1,
             Err(_) => self.stats.malformed += 1,
         }
     }

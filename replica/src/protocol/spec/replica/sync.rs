@@ -121,7 +121,7 @@ impl<A: App> SpecReplica<A> {
         if self.status == Status::Normal && self.am_leader() {
             self.start_sync(now);
         } else {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
         }
     }
 
@@ -137,7 +137,7 @@ impl<A: App> SpecReplica<A> {
             return;
         }
         if self.status != Status::Normal || !self.am_leader() {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         match self.sync.as_mut() {
@@ -168,7 +168,7 @@ impl<A: App> SpecReplica<A> {
             return;
         }
         if sender != self.leader() || self.am_leader() {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if self.status == Status::ViewChange {
@@ -217,7 +217,7 @@ impl<A: App> SpecReplica<A> {
             return;
         }
         if sender != self.leader() || self.am_leader() {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if self.status != Status::Normal {

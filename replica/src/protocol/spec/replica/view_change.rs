@@ -346,7 +346,7 @@ impl<A: App> SpecReplica<A> {
             return;
         };
         if blob.sender != blob.view.leader(self.n()) {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if blob.view < self.view {

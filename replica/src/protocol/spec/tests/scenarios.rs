@@ -335,7 +335,11 @@ fn unsequenced_garbage_and_foreign_messages_are_counted_not_trusted() {
     });
     c.replicas[0].handle_datagram(Time::ZERO, client, &rr);
     let s = c.replicas[1].stats();
-    assert_eq!((s.foreign, s.malformed), (3, 1), "{s:?}");
+    assert_eq!(
+        (s.unstamped, s.stranger, s.unexpected, s.malformed),
+        (1, 1, 1, 1),
+        "{s:?}"
+    );
     assert_eq!(c.replicas[0].stats().stale, 1);
     assert_eq!(c.replicas[1].ledger().end(), 0);
     assert_eq!(c.replicas[1].view(), ViewId::INITIAL);

@@ -464,7 +464,7 @@ impl<A: App> VrReplica<A> {
         {
             if sender.is_some() {
                 // Replicas never send requests.
-                self.stats.foreign += 1;
+                self.stats.unexpected += 1;
             } else {
                 self.on_request(now, from, client, request, op);
             }
@@ -472,11 +472,11 @@ impl<A: App> VrReplica<A> {
         }
         let Some(sender) = sender else {
             // Only replicas send anything else to a replica.
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         };
         if sender == self.me() {
-            self.stats.foreign += 1;
+            self.stats.stranger += 1;
             return;
         }
         if self.status == Status::Recovering {
@@ -503,7 +503,7 @@ impl<A: App> VrReplica<A> {
             } => self.on_get_state(sender, view, op, commit, nonce, mode),
             Message::Recovery { nonce } => self.on_recovery(sender, nonce),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
-            Message::Request { .. } | Message::Reply { .. } => self.stats.foreign += 1,
+            Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,
         }
     }
 

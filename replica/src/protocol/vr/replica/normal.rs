@@ -266,7 +266,7 @@ impl<A: App> VrReplica<A> {
         entries: Entries<'_>,
     ) {
         if sender != self.primary_of(view) {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if !self.accept_primary_message(now, view) {
@@ -302,7 +302,7 @@ impl<A: App> VrReplica<A> {
 
     pub(super) fn on_commit(&mut self, now: Time, sender: usize, view: u64, commit: u64) {
         if sender != self.primary_of(view) {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if !self.accept_primary_message(now, view) {

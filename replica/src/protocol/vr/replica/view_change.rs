@@ -153,7 +153,7 @@ impl<A: App> VrReplica<A> {
             return;
         }
         if self.status != Status::ViewChange || self.primary_of(view) != self.me() {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         let Ok(d) = DoViewChange::decode(&blob.data) else {
@@ -265,7 +265,7 @@ impl<A: App> VrReplica<A> {
     pub(super) fn on_start_view_blob(&mut self, now: Time, blob: Blob) {
         let view = blob.view;
         if blob.sender != self.primary_of(view) {
-            self.stats.foreign += 1;
+            self.stats.unexpected += 1;
             return;
         }
         if view < self.view || (view == self.view && self.status == Status::Normal) {

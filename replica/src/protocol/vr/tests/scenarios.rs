@@ -492,7 +492,8 @@ fn strangers_stale_views_and_garbage_are_counted() {
         }),
     );
     let after = r.stats();
-    assert_eq!(after.foreign, before.foreign + 3);
+    assert_eq!(after.stranger, before.stranger + 1);
+    assert_eq!(after.unexpected, before.unexpected + 2);
     assert_eq!(after.malformed, before.malformed + 1);
     // A PREPARE-OK of an older view at the primary of a newer one.
     c.crash(0);

@@ -1,0 +1,289 @@
+//! Issue 13 with the real binaries on loopback: a sequencer whose state file is gone may not
+//! start with an old session (the replicas are asked), a sequencer that stamps with one
+//! anyway (the check skipped) makes every replica say so loudly, and the replicas' counters
+//! name each reason a datagram was ignored.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use dataplane::config::ClusterConfig;
+use replica::app::kv::KvOp;
+use replica::protocol::codec::Writer;
+use replica::protocol::nopaxos::messages::Message;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    /// SIGINT (the replica prints its counters), then its stdout and stderr.
+    fn stop(mut self) -> (String, String) {
+        // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let _ = self.0.wait();
+        let mut out = String::new();
+        let mut err = String::new();
+        self.0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (out, err)
+    }
+}
+
+/// The folder with the workspace's binaries (the sequencer belongs to another package).
+fn bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_replica"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !dir.join("sequencer").is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "sequencer-dpdk"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success());
+    }
+    dir
+}
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    config: ClusterConfig,
+    path: PathBuf,
+    replicas: Vec<Proc>,
+}
+
+impl Cluster {
+    /// Three NOPaxos replicas, running; no sequencer yet.
+    fn start(group: Ipv4Addr) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = free_ports(4);
+        let mut config = ClusterConfig::local(3, 0, group);
+        for (r, p) in config.replicas.iter_mut().zip(&ports) {
+            r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
+        }
+        config.oum.port = ports[3];
+        config.sequencer.state_file = Some(dir.path().join("session"));
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, config.to_toml()).unwrap();
+        let replicas = (0..3)
+            .map(|i| {
+                let child = Command::new(env!("CARGO_BIN_EXE_replica"))
+                    .arg("--config")
+                    .arg(&path)
+                    .args(["--index", &i.to_string(), "--mode", "nopaxos"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                Proc(child)
+            })
+            .collect();
+        // Bound once they answer a session query; until then, give them a moment.
+        sleep(Duration::from_millis(300));
+        Cluster {
+            dir,
+            config,
+            path,
+            replicas,
+        }
+    }
+
+    fn sequencer(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin_dir().join("sequencer"));
+        cmd.arg("--config").arg(&self.path).args(args);
+        cmd
+    }
+
+    /// Starts a sequencer and waits for its first stdout line.
+    fn serve(&self, args: &[&str], ready: &str) -> Proc {
+        use std::io::{BufRead, BufReader};
+        let mut child = self
+            .sequencer(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains(ready), "{line}");
+        Proc(child)
+    }
+
+    fn state_file(&self) -> PathBuf {
+        self.dir.path().join("session")
+    }
+
+    fn group(&self) -> SocketAddrV4 {
+        self.config.group_socket(&self.config.groups[0])
+    }
+}
+
+/// A client request with an unsequenced OUM header, as a client sends it to the group.
+fn request(client: u64, n: u64, reply_to: SocketAddrV4) -> Vec<u8> {
+    let op = KvOp::Put {
+        key: b"k",
+        value: &n.to_be_bytes(),
+    }
+    .to_bytes();
+    let mut buf = vec![0u8; 512];
+    let mut w = Writer::new(&mut buf);
+    Message::Request {
+        client,
+        request: n,
+        reply_to,
+        op: &op,
+    }
+    .encode_sequenced(&mut w)
+    .unwrap();
+    let len = w.len();
+    buf.truncate(len);
+    buf
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The value of `name=` in the last stats line of `stdout`.
+fn counter(stdout: &str, name: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("stats "))
+        .unwrap_or_else(|| panic!("no stats line in {stdout}"));
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {line}"))
+}
+
+#[test]
+fn a_sequencer_without_its_state_file_may_not_go_back_and_a_flood_is_loud() {
+    let c = Cluster::start(Ipv4Addr::new(127, 0, 0, 81));
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let std::net::SocketAddr::V4(me) = client.local_addr().unwrap() else {
+        unreachable!()
+    };
+
+    // Session 5, and a request through it so every replica has seen session 5.
+    let first = c.serve(&["--session", "5"], "sequencer: session 5");
+    client.send_to(&request(1, 1, me), c.group()).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    client.recv_from(&mut buf).expect("a reply in session 5");
+    drop(first); // SIGKILL: the sequencer's host is gone...
+    std::fs::remove_file(c.state_file()).unwrap(); // ...and its state file with it.
+
+    // What a switch failover asks before it writes a session.
+    let out = Command::new(bin_dir().join("sequencer"))
+        .arg("sessions")
+        .arg("--config")
+        .arg(&c.path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("next session: 6"), "{text}");
+
+    // Older, equal, and half a turn away (which serial order cannot call newer): refused,
+    // naming what the replicas said, and no session recorded.
+    for old in ["1", "5", "32773"] {
+        let out = c.sequencer(&["--session", old]).output().unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "--session {old} accepted: {err}");
+        assert!(
+            err.contains(&format!("--session {old} is not newer than session 5"))
+                && err.contains("seen by replica")
+                && err.contains("Omit --session to take 6"),
+            "{err}"
+        );
+        assert!(!c.state_file().exists());
+    }
+
+    // Without --session the replicas' newest decides.
+    let mut next = c.sequencer(&[]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(next.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = next.kill();
+    let _ = next.wait();
+    assert!(line.starts_with("sequencer: session 6 "), "{line}");
+
+    // An operator who skips the question (and lost the file again) gets the old behaviour:
+    // every replica drops the stamps, and now says so at once.
+    std::fs::remove_file(c.state_file()).unwrap();
+    let stale = c.serve(
+        &["--session", "2", "--session-query-ms", "0"],
+        "sequencer: session 2",
+    );
+    let until = Instant::now() + Duration::from_millis(2500);
+    let mut n = 100;
+    while Instant::now() < until {
+        n += 1;
+        client.send_to(&request(2, n, me), c.group()).unwrap();
+        sleep(Duration::from_millis(20));
+    }
+    drop(stale);
+    // Counters by reason: one request straight to replica 1 (never stamped) and garbage.
+    let r1 = c.config.replicas[1].address;
+    client.send_to(&request(3, 1, me), r1).unwrap();
+    client.send_to(b"not a message", r1).unwrap();
+    sleep(Duration::from_millis(200));
+
+    let mut replicas = c.replicas;
+    let (out1, err1) = replicas.remove(1).stop();
+    assert!(
+        err1.contains("replica 1: WARN")
+            && err1.contains("older than session 5")
+            && err1.contains("--session 6 or newer"),
+        "no warning: {err1}"
+    );
+    assert!(counter(&out1, "stale_session") >= 50, "{out1}");
+    assert_eq!(counter(&out1, "unstamped"), 1, "{out1}");
+    assert_eq!(counter(&out1, "malformed"), 1, "{out1}");
+    assert_eq!(counter(&out1, "stranger"), 0, "{out1}");
+    assert_eq!(counter(&out1, "duplicate"), 0, "{out1}");
+    for r in replicas {
+        let (out, err) = r.stop();
+        assert!(err.contains(": WARN "), "{err}");
+        assert!(counter(&out, "stale_session") >= 50, "{out}");
+    }
+}
