@@ -170,8 +170,9 @@ pub struct NopaxosReplica<A> {
 /// runs dry and every request after that allocates. The log held all of them a moment
 /// before, so keeping them costs no memory beyond the log's own peak.
 pub(crate) const SPARE_BUFFERS: usize = 1 << 16;
-/// Bytes a new pooled buffer can hold before it grows (key-value operations are smaller).
-pub(crate) const BUFFER_CAPACITY: usize = 256;
+/// Bytes a new pooled buffer can hold before it grows: a key-value operation fits. Small
+/// buffers keep the pool of a sync period (thousands of them) within the caches.
+pub(crate) const BUFFER_CAPACITY: usize = 64;
 
 impl<A: App> NopaxosReplica<A> {
     /// A replica of a freshly started cluster: view (0, 0), empty log, waiting for the first
