@@ -225,6 +225,7 @@ impl<P: SimProtocol> World<'_, P> {
             return;
         }
         host.paused = false;
+        host.resumed = true;
         let _ = self.net.set_host_paused(host.io.host(), false);
         if self.trace.on(1) {
             self.trace.line(

@@ -38,6 +38,11 @@ struct ReplicaHost<R> {
     up: bool,
     /// Stopped (the pause fault): handles no datagram and no timer until resumed.
     paused: bool,
+    /// Just resumed: its next step reads one burst of the queued datagrams and then fires
+    /// its overdue timer, as the replica's event loop does (`driver::udp`: receive a burst,
+    /// handle it, fire due timers), so a full buffer of stale datagrams does not hide the
+    /// timeout the way draining it all first would.
+    resumed: bool,
     /// Restarted without its memory and not yet back to normal.
     recovering: bool,
     /// For the trace: the role last reported.
@@ -129,6 +134,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
                 io,
                 up: true,
                 paused: false,
+                resumed: false,
                 recovering: false,
                 role,
             });
@@ -286,6 +292,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
                 continue;
             }
             let label = Label::Replica(i);
+            let one_burst = std::mem::take(&mut host.resumed);
             *misrouted += deliver(
                 &mut host.core,
                 &mut host.io,
@@ -295,6 +302,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
                 scratch,
                 trace,
                 label,
+                one_burst,
             );
             *misrouted += fire_timer(&mut host.core, &mut host.io, now, routes, Some(i), scratch);
         }
@@ -309,6 +317,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
                 scratch,
                 trace,
                 label,
+                false,
             );
             *misrouted += fire_timer(&mut c.core, &mut c.io, now, routes, None, scratch);
             c.collect(now, workload, *heal_at, trace);
