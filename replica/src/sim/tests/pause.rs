@@ -243,3 +243,48 @@ fn a_crashed_spec_leader_is_replaced_promptly() {
 fn a_crashed_fast_paxos_leader_is_replaced_promptly() {
     crashed_leader_is_replaced_promptly::<FastPaxos>(2);
 }
+
+/// A paused replica handles nothing until it resumes, counts against the at-most-f budget
+/// (a crash that would exceed it is skipped), and is marked in the state lines.
+#[test]
+fn a_paused_replica_is_frozen_and_counts_as_unavailable() {
+    let (mut world, t, leader) = settled::<Nopaxos>(3);
+    let follower = (leader + 1) % 3;
+    let other = (leader + 2) % 3;
+    world.apply(
+        t,
+        Action::Pause {
+            slot: 0,
+            target: CrashTarget::Replica(follower),
+        },
+    );
+    let frozen = world.describe()[follower].clone();
+    assert!(frozen.contains("[paused]"), "{frozen}");
+    world.apply(
+        t,
+        Action::Crash {
+            slot: 0,
+            target: CrashTarget::Replica(other),
+            memory_loss: false,
+        },
+    );
+    assert_eq!(
+        world.replica_flags(other),
+        Some((true, false)),
+        "f = 1: crash skipped"
+    );
+    world.run_until(t + Duration::from_millis(500)).unwrap();
+    assert_eq!(
+        world.describe()[follower],
+        frozen,
+        "nothing handled while paused"
+    );
+    world.apply(t + Duration::from_millis(500), Action::Resume { slot: 0 });
+    world.run_until(t + Duration::from_millis(510)).unwrap();
+    assert!(!world.describe()[follower].contains("[paused]"));
+    assert_ne!(
+        world.describe()[follower],
+        frozen,
+        "the queued burst was handled"
+    );
+}
