@@ -11,6 +11,7 @@ pub mod fastpaxos;
 pub mod nopaxos;
 mod outbox;
 pub mod pending;
+pub mod prevote;
 pub mod spec;
 #[cfg(test)]
 mod test_harness;

@@ -76,6 +76,12 @@ pub enum Action {
     Hold { chance: f64 },
     /// No more datagrams are held back (those held stay held until their release).
     Unhold,
+    /// Pause slot `slot` begins: a replica's process is stopped (SIGSTOP), its memory and
+    /// timers intact; datagrams for it queue in its bounded socket buffer.
+    Pause { slot: u32, target: CrashTarget },
+    /// The replica of pause slot `slot` continues (SIGCONT): the queued burst and every
+    /// overdue timer at once.
+    Resume { slot: u32 },
     /// End of the fault period: perfect links, no partitions, every replica and the
     /// sequencer up.
     HealAll,
@@ -89,13 +95,15 @@ impl Action {
             | Action::Unpartition { .. }
             | Action::Restart { .. }
             | Action::SequencerUp
-            | Action::Unhold => 0,
+            | Action::Unhold
+            | Action::Resume { .. } => 0,
             Action::HealAll => 1,
             Action::Links { .. }
             | Action::Partition { .. }
             | Action::Crash { .. }
             | Action::SequencerDown
-            | Action::Hold { .. } => 2,
+            | Action::Hold { .. }
+            | Action::Pause { .. } => 2,
         }
     }
 }
@@ -143,7 +151,8 @@ fn between(rng: &mut SimRng, lo: u64, hi: u64) -> u64 {
 
 impl FaultSchedule {
     /// Draws a schedule from `rng`. Lanes are drawn in a fixed order (links, partitions,
-    /// crashes, failovers, long holds), each only if its kinds are enabled.
+    /// crashes, failovers, long holds, pauses), each only if its kinds are enabled; a new
+    /// lane goes last, so older lanes draw the same for a seed as before it existed.
     pub fn generate(p: &ScheduleParams, rng: &mut SimRng) -> FaultSchedule {
         let period = p.heal_at.as_nanos();
         let mut actions = Vec::new();
@@ -165,6 +174,9 @@ impl FaultSchedule {
             }
             if p.faults.contains(FaultKind::LongHold) && p.replicas > 1 {
                 hold_lane(period, rng, &mut actions);
+            }
+            if p.faults.contains(FaultKind::Pause) && p.max_down > 0 && p.replicas > 0 {
+                pause_lane(p, period, rng, &mut actions);
             }
         }
         actions.push(TimedAction {
@@ -424,6 +436,34 @@ fn hold_lane(period: u64, rng: &mut SimRng, out: &mut Vec<TimedAction>) {
             action: Action::Unhold,
         });
         t = end;
+    }
+}
+
+/// Pause slots, a few per run, at most one open at a time. Most outlast the leader timeout
+/// (a stopped follower must not depose a healthy leader when it continues; a stopped leader
+/// must be replaced and must step down when it continues); some are shorter. At run time a
+/// pause is skipped when it would leave more than `max_down` replicas unavailable, crashes
+/// included.
+fn pause_lane(p: &ScheduleParams, period: u64, rng: &mut SimRng, out: &mut Vec<TimedAction>) {
+    let count = 1 + rng.up_to(period / (700 * MS));
+    let slot_len = period / count;
+    for i in 0..count {
+        let start = i * slot_len + rng.up_to(slot_len / 2);
+        let end = (start + between(rng, period / 100, slot_len / 2)).min(period);
+        let target = if rng.chance(0.3) {
+            CrashTarget::Leader
+        } else {
+            CrashTarget::Replica(rng.up_to(p.replicas as u64 - 1) as usize)
+        };
+        let slot = i as u32;
+        out.push(TimedAction {
+            at: Time::from_nanos(start),
+            action: Action::Pause { slot, target },
+        });
+        out.push(TimedAction {
+            at: Time::from_nanos(end),
+            action: Action::Resume { slot },
+        });
     }
 }
 

@@ -32,11 +32,15 @@ pub enum FaultKind {
     /// until their sender has crashed and restarted (and recovered, after a memory loss)
     /// or, if it does not crash, for one to four recovery allowances; then delivered.
     LongHold,
+    /// A replica's process is stopped (SIGSTOP) and later continued: it handles nothing
+    /// meanwhile, its socket buffer fills up to a bound, and on resuming it handles the
+    /// stale burst and every overdue timer at once.
+    Pause,
 }
 
 impl FaultKind {
     /// Every kind, in the canonical order used for printing.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Loss,
         FaultKind::Duplicate,
         FaultKind::Reorder,
@@ -46,6 +50,7 @@ impl FaultKind {
         FaultKind::MemoryLoss,
         FaultKind::Failover,
         FaultKind::LongHold,
+        FaultKind::Pause,
     ];
 
     /// The name on the command line.
@@ -60,6 +65,7 @@ impl FaultKind {
             FaultKind::MemoryLoss => "memory-loss",
             FaultKind::Failover => "failover",
             FaultKind::LongHold => "long-hold",
+            FaultKind::Pause => "pause",
         }
     }
 

@@ -70,6 +70,8 @@ pub trait SimProtocol {
         if Self::max_down(config) == 0 {
             set.remove(FaultKind::Crash);
             set.remove(FaultKind::MemoryLoss);
+            // A paused replica is as unavailable as a crashed one while it lasts.
+            set.remove(FaultKind::Pause);
         }
         if Self::recovering_replica(config, 0, 0, Time::ZERO).is_none() {
             set.remove(FaultKind::MemoryLoss);

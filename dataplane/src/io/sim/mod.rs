@@ -28,6 +28,6 @@ mod tests;
 pub use error::SimError;
 pub use host::SimIo;
 pub use link::LinkConfig;
-pub use network::{HostId, SimNetwork};
+pub use network::{HostId, PAUSED_SOCKET_BUFFER, SimNetwork};
 pub use rng::SimRng;
 pub use stats::SimStats;

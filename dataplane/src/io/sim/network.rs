@@ -17,6 +17,11 @@ use crate::time::Time;
 /// Buffers the shared pool starts with (it keeps up to twice as many returned ones).
 const POOL_BUFFERS: usize = 256;
 
+/// Datagrams a paused host's socket buffer holds: Linux's default receive buffer
+/// (`net.core.rmem_default`, 208 KiB) charges each small datagram about 768 bytes of
+/// `skb` truesize, so roughly 270 fit; later arrivals are dropped, as the kernel drops them.
+pub const PAUSED_SOCKET_BUFFER: usize = 256;
+
 /// A host of one [`SimNetwork`], as handed out by [`SimNetwork::add_host`]. Links,
 /// partitions and crashes are set per host, not per address, as a machine fails as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,6 +54,8 @@ pub struct SimNetwork {
 struct Host {
     addrs: Vec<SocketAddrV4>,
     up: bool,
+    /// Stopped (SIGSTOP): receives into a bounded socket buffer, delivers nothing.
+    paused: bool,
     isolated: bool,
     inbox: Inbox,
 }
@@ -133,6 +140,7 @@ impl SimNetwork {
         state.hosts.push(Host {
             addrs: addrs.to_vec(),
             up: true,
+            paused: false,
             isolated: false,
             inbox: Inbox::default(),
         });
@@ -154,10 +162,16 @@ impl SimNetwork {
 
     /// When the earliest datagram in flight to any host is due, so a driver can jump time
     /// straight there; `None` when nothing is in flight. At or before [`SimNetwork::now`]
-    /// when a datagram is already due but not yet received.
+    /// when a datagram is already due but not yet received. A paused host's datagrams wait
+    /// for it to resume, so they do not count.
     pub fn next_delivery(&self) -> Option<Time> {
         let state = self.state();
-        state.hosts.iter().filter_map(|h| h.inbox.next_at()).min()
+        state
+            .hosts
+            .iter()
+            .filter(|h| !h.paused)
+            .filter_map(|h| h.inbox.next_at())
+            .min()
     }
 
     /// Copies sent but not yet received (including those already due).
@@ -249,6 +263,21 @@ impl SimNetwork {
             }
         }
         Ok(())
+    }
+
+    /// Pauses (`true`) or resumes a host, as SIGSTOP and SIGCONT do to a process: while
+    /// paused it receives nothing, but its kernel still does. Datagrams arriving for it queue
+    /// up to [`PAUSED_SOCKET_BUFFER`] in all (those already queued count), later ones are
+    /// dropped (counted as `socket_buffer_full`); on resume the queue is delivered in a
+    /// burst, stale as it is. Datagrams already in flight keep their delivery times.
+    pub fn set_host_paused(&self, host: HostId, paused: bool) -> Result<(), SimError> {
+        self.state().host_mut(host)?.paused = paused;
+        Ok(())
+    }
+
+    /// Whether `host` is paused; `false` for an unknown host.
+    pub fn is_host_paused(&self, host: HostId) -> bool {
+        self.state().hosts.get(host.0).is_some_and(|h| h.paused)
     }
 
     /// Whether `host` is up; `false` for an unknown host.
@@ -357,6 +386,12 @@ impl State {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
         match self.hosts.get_mut(to.0) {
+            // The count includes copies still on the wire, which a real buffer would not
+            // hold yet: a paused host loses a few datagrams early, never late.
+            Some(h) if h.paused && h.inbox.len() >= PAUSED_SOCKET_BUFFER => {
+                self.stats.socket_buffer_full += 1;
+                self.pool.put(buf);
+            }
             Some(h) => h.inbox.push(at, seq, buf),
             // Unreachable: `to` came from `owners`, which only names added hosts.
             None => {
@@ -377,7 +412,7 @@ impl State {
         let Some(h) = self.hosts.get_mut(host.0) else {
             return 0;
         };
-        if !h.up {
+        if !h.up || h.paused {
             return 0;
         }
         let mut n = 0;

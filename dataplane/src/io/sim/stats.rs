@@ -4,7 +4,7 @@
 /// exactly one bucket, so a test or a replay can check that nothing vanished unexplained:
 ///
 /// `sent + duplicated == delivered + lost + blocked_by_partition + to_down_host +
-/// from_down_host + undeliverable + discarded_by_crash + in_flight`
+/// from_down_host + undeliverable + discarded_by_crash + socket_buffer_full + in_flight`
 /// (see [`SimStats::unaccounted`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SimStats {
@@ -26,6 +26,8 @@ pub struct SimStats {
     pub undeliverable: u64,
     /// Copies in flight to a host when it crashed.
     pub discarded_by_crash: u64,
+    /// Copies that reached a paused host whose socket buffer was full.
+    pub socket_buffer_full: u64,
 }
 
 impl SimStats {
@@ -41,6 +43,7 @@ impl SimStats {
             self.from_down_host,
             self.undeliverable,
             self.discarded_by_crash,
+            self.socket_buffer_full,
         ]
         .into_iter()
         .try_fold(0u64, u64::checked_add)?;

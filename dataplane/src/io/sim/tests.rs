@@ -489,6 +489,40 @@ fn isolate_cuts_a_host_from_everyone() {
 }
 
 #[test]
+fn paused_host_buffers_a_bounded_burst_and_delivers_it_on_resume() {
+    let net = network(23, LinkConfig::default());
+    let mut ios = hosts(&net, 2);
+    let b = ios[1].host();
+    send(&mut ios[0], addr(2, 5000), b"in flight");
+    net.set_host_paused(b, true).expect("known host");
+    assert!(net.is_host_paused(b));
+    for i in 0..PAUSED_SOCKET_BUFFER + 10 {
+        send(&mut ios[0], addr(2, 5000), format!("{i}").as_bytes());
+    }
+    // Nothing is due while paused: a driver must not spin on the queued datagrams.
+    assert_eq!(net.next_delivery(), None);
+    net.advance_to(Time::from_millis(10));
+    assert!(
+        recv(&mut ios[1]).is_empty(),
+        "a stopped process reads nothing"
+    );
+    assert_eq!(net.in_flight(), PAUSED_SOCKET_BUFFER);
+    assert_eq!(net.stats().socket_buffer_full, 11);
+    assert_accounted(&net);
+
+    net.set_host_paused(b, false).expect("known host");
+    let burst = recv(&mut ios[1]);
+    assert_eq!(
+        burst.len(),
+        PAUSED_SOCKET_BUFFER,
+        "the whole buffer, at once"
+    );
+    assert_eq!(burst[0].as_ref(), b"in flight", "oldest first");
+    assert_eq!(net.in_flight(), 0);
+    assert_accounted(&net);
+}
+
+#[test]
 fn crashed_host_loses_in_flight_and_receives_nothing() {
     let net = network(16, LinkConfig::default());
     let mut ios = hosts(&net, 2);

@@ -10,6 +10,7 @@ use crate::protocol::codec::{
     CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
 };
 use crate::protocol::msg_type::NOPAXOS_BASE;
+pub use crate::protocol::prevote::Ballot;
 use crate::protocol::{ClientId, RequestId};
 
 pub use crate::protocol::blob::ChunkKind;
@@ -119,6 +120,14 @@ pub enum Message<'a> {
         nonce: u64,
         epochs: Vec<u64>,
     },
+    /// The pre-vote (see `protocol::prevote`): a follower whose leader timed out asks
+    /// whether the others lost the leader of `view` (its own view) too, `attempt` numbering
+    /// the ask; the answers carry the responder's own view.
+    PreVote {
+        view: ViewId,
+        attempt: u64,
+        ballot: Ballot,
+    },
 }
 
 /// The fixed part of a REPLY's body: view, slot, client, request, replica, whether a
@@ -187,6 +196,7 @@ mod code {
     pub(super) const RECOVERY: u8 = B + 15;
     pub(super) const RECOVERY_RESPONSE: u8 = B + 16;
     pub(super) const SYNC_FETCH: u8 = B + 17;
+    pub(super) const PRE_VOTE: u8 = B + 18;
 }
 
 /// Most NO-OPs one SYNC-PREPARE lists; the leader syncs to an earlier slot if there are more.
@@ -287,6 +297,11 @@ impl<'a> Message<'a> {
             code::START_VIEW_REPLY => Message::StartViewReply {
                 view: ViewId::decode(r)?,
             },
+            code::PRE_VOTE => Message::PreVote {
+                view: ViewId::decode(r)?,
+                attempt: r.u64()?,
+                ballot: Ballot::from_code(r.u8()?)?,
+            },
             code::SYNC_PREPARE => {
                 let view = ViewId::decode(r)?;
                 let prev = r.u64()?;
@@ -360,6 +375,7 @@ impl<'a> Message<'a> {
             Message::StateTransferRequest { .. } => code::STATE_TRANSFER_REQUEST,
             Message::Recovery { .. } => code::RECOVERY,
             Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
+            Message::PreVote { .. } => code::PRE_VOTE,
         }
     }
 
@@ -481,6 +497,15 @@ impl<'a> Message<'a> {
             | Message::SyncFetch { view, from: slot } => {
                 view.encode(w)?;
                 w.u64(*slot)
+            }
+            Message::PreVote {
+                view,
+                attempt,
+                ballot,
+            } => {
+                view.encode(w)?;
+                w.u64(*attempt)?;
+                w.u8(ballot.code())
             }
             Message::GapReply { view, slot, answer } => {
                 view.encode(w)?;
@@ -640,6 +665,21 @@ mod tests {
                 data: b"chunk",
             },
             Message::StartViewReply { view: v },
+            Message::PreVote {
+                view: v,
+                attempt: 12,
+                ballot: Ballot::Ask,
+            },
+            Message::PreVote {
+                view: v,
+                attempt: 12,
+                ballot: Ballot::Grant,
+            },
+            Message::PreVote {
+                view: v,
+                attempt: 13,
+                ballot: Ballot::Refuse,
+            },
             Message::SyncPrepare {
                 view: v,
                 prev: 2,

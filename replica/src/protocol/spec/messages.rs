@@ -10,6 +10,7 @@ use crate::protocol::codec::{
     CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
 };
 use crate::protocol::msg_type::SPEC_BASE;
+pub use crate::protocol::prevote::Ballot;
 use crate::protocol::{ClientId, RequestId};
 
 pub use crate::protocol::blob::ChunkKind;
@@ -93,6 +94,14 @@ pub enum Message<'a> {
         view: ViewId,
         nonce: u64,
     },
+    /// The pre-vote (see `protocol::prevote`): a follower whose leader timed out asks
+    /// whether the others lost the leader of `view` (its own view) too, `attempt` numbering
+    /// the ask; the answers carry the responder's own view.
+    PreVote {
+        view: ViewId,
+        attempt: u64,
+        ballot: Ballot,
+    },
 }
 
 mod code {
@@ -109,6 +118,7 @@ mod code {
     pub(super) const STATE_REQUEST: u8 = B + 9;
     pub(super) const RECOVERY: u8 = B + 10;
     pub(super) const RECOVERY_RESPONSE: u8 = B + 11;
+    pub(super) const PRE_VOTE: u8 = B + 12;
 }
 
 impl<'a> Message<'a> {
@@ -191,6 +201,11 @@ impl<'a> Message<'a> {
                 view: ViewId::decode(r)?,
                 nonce: r.u64()?,
             },
+            code::PRE_VOTE => Message::PreVote {
+                view: ViewId::decode(r)?,
+                attempt: r.u64()?,
+                ballot: Ballot::from_code(r.u8()?)?,
+            },
             t => return Err(invalid("Speculative Paxos message type", u64::from(t))),
         })
     }
@@ -209,6 +224,7 @@ impl<'a> Message<'a> {
             Message::StateRequest { .. } => code::STATE_REQUEST,
             Message::Recovery { .. } => code::RECOVERY,
             Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
+            Message::PreVote { .. } => code::PRE_VOTE,
         }
     }
 
@@ -328,6 +344,15 @@ impl<'a> Message<'a> {
                 view.encode(w)?;
                 w.u64(*nonce)
             }
+            Message::PreVote {
+                view,
+                attempt,
+                ballot,
+            } => {
+                view.encode(w)?;
+                w.u64(*attempt)?;
+                w.u8(ballot.code())
+            }
         }
     }
 }
@@ -412,6 +437,16 @@ mod tests {
             },
             Message::Recovery { nonce: 78 },
             Message::RecoveryResponse { view: v, nonce: 78 },
+            Message::PreVote {
+                view: v,
+                attempt: 4,
+                ballot: Ballot::Ask,
+            },
+            Message::PreVote {
+                view: v,
+                attempt: 4,
+                ballot: Ballot::Refuse,
+            },
         ]
     }
 
@@ -439,7 +474,7 @@ mod tests {
                 "{m:?} with a trailing byte"
             );
         }
-        assert_eq!(codes.len(), 12, "every type is sampled");
+        assert_eq!(codes.len(), 13, "every type is sampled");
     }
 
     #[test]
@@ -472,7 +507,7 @@ mod tests {
         let n = w.len();
         buf[n - 1] = 2; // not a boolean
         assert!(Message::decode(&buf[..n]).is_err());
-        buf[5] = SPEC_BASE + 0x0c; // unused type
+        buf[5] = SPEC_BASE + 0x0d; // unused type
         assert!(Message::decode(&buf[..n]).is_err());
     }
 

@@ -9,6 +9,7 @@ use crate::protocol::codec::{
     CodecError, Reader, Writer, decode_enveloped, invalid, write_envelope,
 };
 use crate::protocol::msg_type::VR_BASE;
+pub use crate::protocol::prevote::Ballot;
 use crate::protocol::{ClientId, MAX_DATAGRAM, RequestId};
 
 /// Message type numbers (0x30..=0x3f).
@@ -25,6 +26,7 @@ pub mod code {
     pub const GET_STATE: u8 = B + 7;
     pub const RECOVERY: u8 = B + 8;
     pub const RECOVERY_RESPONSE: u8 = B + 9;
+    pub const PRE_VOTE: u8 = B + 10;
 }
 
 /// Envelope, view, first op number, commit number and entry count.
@@ -164,6 +166,14 @@ pub enum Message<'a> {
         view: u64,
         nonce: u64,
     },
+    /// The pre-vote (see `protocol::prevote`): a follower whose leader timed out asks
+    /// whether the others lost the leader of `view` (its own view) too, `attempt` numbering
+    /// the ask; the answers carry the responder's own view.
+    PreVote {
+        view: u64,
+        attempt: u64,
+        ballot: Ballot,
+    },
 }
 
 impl<'a> Message<'a> {
@@ -233,6 +243,11 @@ impl<'a> Message<'a> {
                 view: r.u64()?,
                 nonce: r.u64()?,
             },
+            code::PRE_VOTE => Message::PreVote {
+                view: r.u64()?,
+                attempt: r.u64()?,
+                ballot: Ballot::from_code(r.u8()?)?,
+            },
             t => return Err(invalid("message type", u64::from(t))),
         })
     }
@@ -249,6 +264,7 @@ impl<'a> Message<'a> {
             Message::GetState { .. } => code::GET_STATE,
             Message::Recovery { .. } => code::RECOVERY,
             Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
+            Message::PreVote { .. } => code::PRE_VOTE,
         }
     }
 
@@ -323,6 +339,15 @@ impl<'a> Message<'a> {
             Message::RecoveryResponse { view, nonce } => {
                 w.u64(view)?;
                 w.u64(nonce)?;
+            }
+            Message::PreVote {
+                view,
+                attempt,
+                ballot,
+            } => {
+                w.u64(view)?;
+                w.u64(attempt)?;
+                w.u8(ballot.code())?;
             }
         }
         let body_len = w.len() - at - ENVELOPE_HEADER_LEN;

@@ -7,6 +7,7 @@ mod fakes;
 mod memory_loss;
 mod mutation;
 mod options;
+mod pause;
 mod schedule;
 mod sequencer;
 mod sweep;

@@ -111,6 +111,14 @@ fn a_schedule_is_well_formed_and_ends_healed() {
                     assert!(open.insert("hold".into(), a.at).is_none(), "holds overlap");
                 }
                 Action::Unhold => assert!(open.remove("hold").is_some()),
+                Action::Pause { slot, .. } => {
+                    assert!(!open.keys().any(|k| k.starts_with('s')), "pauses overlap");
+                    assert!(open.insert(format!("s{slot}"), a.at).is_none());
+                }
+                Action::Resume { slot } => {
+                    let start = open.remove(&format!("s{slot}")).unwrap();
+                    assert!(start <= a.at);
+                }
                 Action::HealAll => {}
             }
         }
@@ -202,6 +210,7 @@ fn every_kind_shows_up_under_all() {
                 }),
                 Action::SequencerDown => seen.insert(FaultKind::Failover),
                 Action::Hold { .. } => seen.insert(FaultKind::LongHold),
+                Action::Pause { .. } => seen.insert(FaultKind::Pause),
                 _ => {}
             }
         }

@@ -54,7 +54,8 @@ fn nopaxos_sweep(replicas: usize, faults: &str, seeds: &str, expect: u64) {
 }
 
 /// The bounded NOPaxos sweep of CI: every fault kind (loss, duplication, reordering, delay,
-/// partitions, crashes with and without memory loss, sequencer failover) on 3 replicas.
+/// partitions, crashes with and without memory loss, sequencer failover, long holds, pauses)
+/// on 3 replicas.
 #[test]
 fn nopaxos_survives_200_seeds_of_every_fault_on_3_replicas() {
     nopaxos_sweep(3, "all", "0..200", 200);

@@ -20,8 +20,9 @@ pub(super) enum Label {
     Client(usize),
 }
 
-/// Hands every datagram due at `host` to its core, draining the core's transmits after each.
-/// Returns the transmits that named no host.
+/// Hands the datagrams due at `host` to its core, draining the core's transmits after each:
+/// all of them, or with `one_burst` only the first receive call's worth (what a process's
+/// event loop reads before it checks its timers). Returns the transmits that named no host.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn deliver<N: Node>(
     core: &mut N,
@@ -32,9 +33,12 @@ pub(super) fn deliver<N: Node>(
     scratch: &mut Scratch,
     trace: &mut Trace<'_>,
     label: Label,
+    one_burst: bool,
 ) -> u64 {
     let mut misrouted = 0;
-    loop {
+    let mut bursts = 0;
+    while !(one_burst && bursts == 1) {
+        bursts += 1;
         let got = io.recv_burst(&mut scratch.rx, BURST).unwrap_or(0);
         if got == 0 {
             break;

@@ -64,7 +64,8 @@ impl<P: SimProtocol> World<'_, P> {
         self.net.now()
     }
 
-    /// Each replica's state line (and the sequencer's), marked when down or recovering.
+    /// Each replica's state line (and the sequencer's), marked when down, paused or
+    /// recovering.
     pub(crate) fn describe(&self) -> Vec<String> {
         let mut lines: Vec<String> = self
             .replicas
@@ -73,6 +74,7 @@ impl<P: SimProtocol> World<'_, P> {
             .map(|(i, r)| {
                 let state = match (r.up, r.recovering) {
                     (false, _) => " [down]",
+                    (true, _) if r.paused => " [paused]",
                     (true, true) => " [recovering]",
                     (true, false) => "",
                 };

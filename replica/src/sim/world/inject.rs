@@ -56,6 +56,12 @@ impl<P: SimProtocol> World<'_, P> {
                 }
             }
             Action::SequencerUp => self.sequencer_up(now),
+            Action::Pause { slot, target } => self.pause(now, slot, target),
+            Action::Resume { slot } => {
+                if let Some(index) = self.paused.remove(&slot) {
+                    self.resume(now, index);
+                }
+            }
             Action::Hold { chance } => self.scratch.hold.chance = chance,
             Action::Unhold => self.scratch.hold.chance = 0.0,
             Action::HealAll => {
@@ -66,6 +72,10 @@ impl<P: SimProtocol> World<'_, P> {
                 let crashed = mem::take(&mut self.crashed);
                 for (_, (index, memory_loss)) in crashed {
                     self.restart(now, index, memory_loss);
+                }
+                let paused = mem::take(&mut self.paused);
+                for (_, index) in paused {
+                    self.resume(now, index);
                 }
                 self.sequencer_up(now);
             }
@@ -149,12 +159,80 @@ impl<P: SimProtocol> World<'_, P> {
         }
     }
 
-    /// Replicas down, or restarted empty and not yet recovered.
+    /// Replicas down, paused, or restarted empty and not yet recovered.
     fn unavailable(&self) -> usize {
         self.replicas
             .iter()
-            .filter(|r| !r.up || r.recovering)
+            .filter(|r| !r.up || r.paused || r.recovering)
             .count()
+    }
+
+    /// The replica a crash or pause aimed at `target` hits: the target if it is available,
+    /// else the next available one.
+    fn pick(&self, target: CrashTarget) -> Option<usize> {
+        let n = self.replicas.len();
+        let available = |r: &ReplicaHost<P::R>| r.up && !r.paused && !r.recovering;
+        let preferred = match target {
+            CrashTarget::Leader => self
+                .replicas
+                .iter()
+                .position(|r| available(r) && r.core.is_leader())
+                .unwrap_or(0),
+            CrashTarget::Replica(i) => i % n.max(1),
+        };
+        (0..n)
+            .map(|k| (preferred + k) % n)
+            .find(|&i| available(&self.replicas[i]))
+    }
+
+    fn pause(&mut self, now: Time, slot: u32, target: CrashTarget) {
+        // Pauses and crashes share the at-most-max_down budget: a stopped replica is as
+        // unavailable as a crashed one while it lasts.
+        if self.unavailable() >= self.max_down {
+            if self.trace.on(1) {
+                self.trace.line(
+                    now,
+                    format_args!(
+                        "pause slot {slot} skipped: {} replicas unavailable",
+                        self.max_down
+                    ),
+                );
+            }
+            return;
+        }
+        let Some(index) = self.pick(target) else {
+            return;
+        };
+        let host = &mut self.replicas[index];
+        host.paused = true;
+        let _ = self.net.set_host_paused(host.io.host(), true);
+        self.paused.insert(slot, index);
+        if self.trace.on(1) {
+            self.trace.line(
+                now,
+                format_args!("replica {index} pauses: {}", host.core.describe()),
+            );
+        }
+    }
+
+    /// Continues a paused replica; the driver's next step hands it the queued datagrams
+    /// and fires its overdue timer, as a continued process finds them.
+    fn resume(&mut self, now: Time, index: usize) {
+        let Some(host) = self.replicas.get_mut(index) else {
+            return;
+        };
+        if !host.paused {
+            return;
+        }
+        host.paused = false;
+        host.resumed = true;
+        let _ = self.net.set_host_paused(host.io.host(), false);
+        if self.trace.on(1) {
+            self.trace.line(
+                now,
+                format_args!("replica {index} resumes: {}", host.core.describe()),
+            );
+        }
     }
 
     fn crash(&mut self, now: Time, slot: u32, target: CrashTarget, memory_loss: bool) {
@@ -172,20 +250,7 @@ impl<P: SimProtocol> World<'_, P> {
             }
             return;
         }
-        let n = self.replicas.len();
-        let available = |r: &ReplicaHost<P::R>| r.up && !r.recovering;
-        let preferred = match target {
-            CrashTarget::Leader => self
-                .replicas
-                .iter()
-                .position(|r| available(r) && r.core.is_leader())
-                .unwrap_or(0),
-            CrashTarget::Replica(i) => i % n.max(1),
-        };
-        let Some(index) = (0..n)
-            .map(|k| (preferred + k) % n)
-            .find(|&i| available(&self.replicas[i]))
-        else {
+        let Some(index) = self.pick(target) else {
             return;
         };
         let host = &mut self.replicas[index];

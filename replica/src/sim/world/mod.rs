@@ -36,6 +36,13 @@ struct ReplicaHost<R> {
     core: R,
     io: SimIo,
     up: bool,
+    /// Stopped (the pause fault): handles no datagram and no timer until resumed.
+    paused: bool,
+    /// Just resumed: its next step reads one burst of the queued datagrams and then fires
+    /// its overdue timer, as the replica's event loop does (`driver::udp`: receive a burst,
+    /// handle it, fire due timers), so a full buffer of stale datagrams does not hide the
+    /// timeout the way draining it all first would.
+    resumed: bool,
     /// Restarted without its memory and not yet back to normal.
     recovering: bool,
     /// For the trace: the role last reported.
@@ -59,6 +66,8 @@ pub(crate) struct World<'t, P: SimProtocol> {
     partitions: BTreeMap<u32, Cut>,
     /// Crash slots in force: slot -> (replica, memory loss).
     crashed: BTreeMap<u32, (usize, bool)>,
+    /// Pause slots in force: slot -> replica.
+    paused: BTreeMap<u32, usize>,
     /// Links given their own model by a storm on one host.
     link_overrides: Vec<(HostId, HostId)>,
     heal_at: Time,
@@ -124,6 +133,8 @@ impl<'t, P: SimProtocol> World<'t, P> {
                 core,
                 io,
                 up: true,
+                paused: false,
+                resumed: false,
                 recovering: false,
                 role,
             });
@@ -181,6 +192,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
             next_action: 0,
             partitions: BTreeMap::new(),
             crashed: BTreeMap::new(),
+            paused: BTreeMap::new(),
             link_overrides: Vec::new(),
             heal_at,
             end,
@@ -276,10 +288,11 @@ impl<'t, P: SimProtocol> World<'t, P> {
             s.step(scratch);
         }
         for (i, host) in replicas.iter_mut().enumerate() {
-            if !host.up {
+            if !host.up || host.paused {
                 continue;
             }
             let label = Label::Replica(i);
+            let one_burst = std::mem::take(&mut host.resumed);
             *misrouted += deliver(
                 &mut host.core,
                 &mut host.io,
@@ -289,6 +302,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
                 scratch,
                 trace,
                 label,
+                one_burst,
             );
             *misrouted += fire_timer(&mut host.core, &mut host.io, now, routes, Some(i), scratch);
         }
@@ -303,6 +317,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
                 scratch,
                 trace,
                 label,
+                false,
             );
             *misrouted += fire_timer(&mut c.core, &mut c.io, now, routes, None, scratch);
             c.collect(now, workload, *heal_at, trace);
@@ -349,7 +364,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
         consider(self.net.next_delivery());
         consider(self.scratch.hold.next_time(self.net.now()));
         consider(self.schedule.actions.get(self.next_action).map(|a| a.at));
-        for r in self.replicas.iter().filter(|r| r.up) {
+        for r in self.replicas.iter().filter(|r| r.up && !r.paused) {
             consider(r.core.poll_timeout());
         }
         for c in &self.clients {
@@ -365,7 +380,7 @@ impl<'t, P: SimProtocol> World<'t, P> {
             due.push("a datagram".to_string());
         }
         for (i, r) in self.replicas.iter().enumerate() {
-            if r.up && r.core.poll_timeout().is_some_and(|t| t <= now) {
+            if r.up && !r.paused && r.core.poll_timeout().is_some_and(|t| t <= now) {
                 due.push(format!("replica {i}'s timer"));
             }
         }

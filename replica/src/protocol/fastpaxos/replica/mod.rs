@@ -5,6 +5,7 @@
 
 mod fast;
 mod log;
+mod prevote;
 mod transfer;
 mod view_change;
 
@@ -20,6 +21,7 @@ use super::blob::{Assembler, OutgoingBlob, chunk};
 use super::messages::{EntryRef, Message, VoteRef};
 use super::types::{Entry, Quorums, Report, Request, Round};
 use crate::app::{App, StateMachine};
+use crate::protocol::prevote::{Ballot, PreVote};
 use crate::protocol::{
     ClientId, Destination, EntryId, Node, Outbox, Replica, ReplicaStats, RequestId, Transmit,
 };
@@ -220,6 +222,8 @@ pub struct FastPaxosReplica<A> {
     pub(crate) start_view_sent: Vec<Option<Time>>,
     // Follower.
     pub(crate) leader_heard: Time,
+    /// Asking the others before deposing a leader that timed out.
+    pub(crate) pre_vote: PreVote<u64>,
     // View change, transfer, recovery.
     pub(crate) vc: Option<ViewChange>,
     pub(crate) transfer: Option<Transfer>,
@@ -275,6 +279,7 @@ impl<A: App> FastPaxosReplica<A> {
             adopted: 0,
             start_view_sent: vec![None; n],
             leader_heard: Time::ZERO,
+            pre_vote: PreVote::default(),
             vc: None,
             transfer: None,
             amnesia: None,
@@ -722,6 +727,17 @@ impl<A: App> FastPaxosReplica<A> {
                 );
             }
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
+            Message::PreVote {
+                view,
+                attempt,
+                ballot,
+            } => match ballot {
+                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
+                answer => {
+                    let granted = answer == Ballot::Grant;
+                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
+                }
+            },
         }
     }
 
@@ -771,12 +787,7 @@ impl<A: App> FastPaxosReplica<A> {
     fn on_timers(&mut self, now: Time) {
         match self.status {
             Status::Normal if self.am_leader() => self.leader_timers(now),
-            Status::Normal => {
-                if now >= self.leader_heard + self.cfg.timeouts.leader_timeout {
-                    let next = self.view + 1;
-                    self.start_view_change(now, next);
-                }
-            }
+            Status::Normal => self.leader_timer(now),
             Status::ViewChange => self.view_change_timer(now),
             Status::Recovering => self.recovery_timer(now),
         }
@@ -795,7 +806,7 @@ impl<A: App> FastPaxosReplica<A> {
                 consider(Some(self.next_heartbeat));
                 consider(self.next_slot_check);
             }
-            Status::Normal => consider(Some(self.leader_heard + self.cfg.timeouts.leader_timeout)),
+            Status::Normal => consider(Some(self.leader_deadline())),
             Status::ViewChange => consider(self.vc.as_ref().map(|vc| {
                 vc.resend_at
                     .min(vc.started + self.cfg.timeouts.leader_timeout)

@@ -1,5 +1,6 @@
 //! The bounded simulator sweeps of CI: every fault kind Fast Paxos supports (loss,
-//! duplication, reordering, delay, partitions, crashes with and without memory loss).
+//! duplication, reordering, delay, partitions, crashes with and without memory loss, long
+//! holds, pauses).
 
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,7 @@
 
 mod gap;
 mod normal;
+mod prevote;
 mod reply_queue;
 mod sync;
 mod transfer;
@@ -22,6 +23,7 @@ use super::log::Log;
 use super::messages::Message;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
+use crate::protocol::prevote::{Ballot, PreVote};
 use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use crate::time::Time;
 use reply_queue::ReplyQueue;
@@ -144,6 +146,8 @@ pub struct NopaxosReplica<A> {
     /// SYNC-PREPAREs that said so were received without a hole).
     pub(crate) noops_applied: u64,
     pub(crate) leader_heard: Time,
+    /// Asking the others before deposing a leader that timed out.
+    pub(crate) pre_vote: PreVote<ViewId>,
     // View change, state transfer, recovery.
     pub(crate) vc: Option<ViewChangeState>,
     pub(crate) transfer: Option<Transfer>,
@@ -204,6 +208,7 @@ impl<A: App> NopaxosReplica<A> {
             catch_up_to: 0,
             noops_applied: 0,
             leader_heard: Time::ZERO,
+            pre_vote: PreVote::default(),
             vc: None,
             transfer: None,
             recovery: None,
@@ -392,6 +397,17 @@ impl<A: App> NopaxosReplica<A> {
             }
             Message::Recovery { nonce, epoch } => self.on_recovery(sender, nonce, epoch),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
+            Message::PreVote {
+                view,
+                attempt,
+                ballot,
+            } => match ballot {
+                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
+                answer => {
+                    let granted = answer == Ballot::Grant;
+                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
+                }
+            },
             Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,
         }
     }

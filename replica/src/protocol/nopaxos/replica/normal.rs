@@ -216,14 +216,9 @@ impl<A: App> NopaxosReplica<A> {
                     self.start_view_timer(now);
                 } else {
                     self.follower_gap_timer(now);
-                    if now >= self.leader_heard + self.cfg.timeouts.leader_timeout
-                        && self.transfer.is_none()
-                    {
-                        let next = super::ViewId {
-                            leader_num: self.view.leader_num + 1,
-                            session_num: self.view.session_num,
-                        };
-                        self.start_view_change(now, next);
+                    // A transfer in progress has its own timer (see next_deadline).
+                    if self.transfer.is_none() {
+                        self.leader_timer(now);
                     }
                 }
             }
@@ -257,7 +252,7 @@ impl<A: App> NopaxosReplica<A> {
                     // A transfer in progress has its own timer; the leader is not suspected
                     // meanwhile (see on_timers).
                     if self.transfer.is_none() {
-                        consider(Some(self.leader_heard + self.cfg.timeouts.leader_timeout));
+                        consider(Some(self.leader_deadline()));
                     }
                 }
             }

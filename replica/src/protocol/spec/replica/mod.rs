@@ -4,6 +4,7 @@
 //! (state transfer and recovery after memory loss).
 
 mod normal;
+mod prevote;
 mod sync;
 mod transfer;
 mod view_change;
@@ -20,6 +21,7 @@ use super::ledger::{Ledger, LedgerStats};
 use super::messages::Message;
 use super::types::{LogHash, Request, ViewId, superquorum};
 use crate::app::App;
+use crate::protocol::prevote::{Ballot, PreVote};
 use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use crate::time::Time;
 
@@ -155,6 +157,8 @@ pub struct SpecReplica<A> {
     /// Slot of a SYNC this replica answers once its log reaches it.
     pub(crate) pending_sync: Option<u64>,
     pub(crate) leader_heard: Time,
+    /// Asking the others before deposing a leader that timed out.
+    pub(crate) pre_vote: PreVote<ViewId>,
     // View change, state transfer, recovery.
     pub(crate) vc: Option<ViewChangeState>,
     pub(crate) deferred: VecDeque<Request>,
@@ -186,6 +190,7 @@ impl<A: App> SpecReplica<A> {
             start_view: None,
             pending_sync: None,
             leader_heard: Time::ZERO,
+            pre_vote: PreVote::default(),
             vc: None,
             deferred: VecDeque::new(),
             transfer: None,
@@ -344,6 +349,17 @@ impl<A: App> SpecReplica<A> {
             } => self.on_state_request(now, sender, view, nonce, from, recovery),
             Message::Recovery { nonce } => self.on_recovery(now, sender, nonce),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
+            Message::PreVote {
+                view,
+                attempt,
+                ballot,
+            } => match ballot {
+                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
+                answer => {
+                    let granted = answer == Ballot::Grant;
+                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
+                }
+            },
             Message::Request { .. }
             | Message::SpecReply { .. }
             | Message::ReconcileRequest { .. } => self.stats.unexpected += 1,
@@ -377,7 +393,7 @@ impl<A: App> SpecReplica<A> {
                     consider(t);
                 }
             }
-            Status::Normal => consider(self.leader_heard + self.cfg.timeouts.leader_timeout),
+            Status::Normal => consider(self.leader_deadline()),
             Status::ViewChange => {
                 if let Some(vc) = &self.vc {
                     consider(vc.resend_at);
@@ -407,12 +423,7 @@ impl<A: App> SpecReplica<A> {
                 }
                 self.start_view_timer(now);
             }
-            Status::Normal => {
-                if now >= self.leader_heard + self.cfg.timeouts.leader_timeout {
-                    let next = self.view.next_leader();
-                    self.start_view_change(now, next);
-                }
-            }
+            Status::Normal => self.leader_timer(now),
             Status::ViewChange => self.view_change_timer(now),
             Status::Recovering => {}
         }

@@ -4,6 +4,7 @@
 //! recovery).
 
 mod normal;
+mod prevote;
 mod transfer;
 mod view_change;
 
@@ -19,6 +20,7 @@ use super::messages::{ChunkKind, Message, encode_prepare, encode_reply};
 use super::types::{Entry, Log};
 use crate::app::{App, StateMachine};
 use crate::protocol::codec::Writer;
+use crate::protocol::prevote::{Ballot, PreVote};
 use crate::protocol::{
     ClientId, Destination, EntryId, Node, Replica, ReplicaStats, RequestId, Transmit,
 };
@@ -280,6 +282,8 @@ pub struct VrReplica<A> {
     pub(crate) start_view_blob: Option<OutgoingBlob>,
     // Backup.
     pub(crate) leader_heard: Time,
+    /// Asking the others before deposing a primary that timed out.
+    pub(crate) pre_vote: PreVote<u64>,
     // View change, state transfer, recovery.
     pub(crate) vc: Option<ViewChange>,
     pub(crate) transfer: Option<Transfer>,
@@ -321,6 +325,7 @@ impl<A: App> VrReplica<A> {
             prepare_timer: PrepareTimer::new(&cfg.timeouts),
             start_view_blob: None,
             leader_heard: Time::ZERO,
+            pre_vote: PreVote::default(),
             vc: None,
             transfer: None,
             recovery: None,
@@ -493,6 +498,17 @@ impl<A: App> VrReplica<A> {
             Message::PrepareOk { view, op } => self.on_prepare_ok(now, sender, view, op),
             Message::Commit { view, commit } => self.on_commit(now, sender, view, commit),
             Message::StartViewChange { view } => self.on_start_view_change(now, sender, view),
+            Message::PreVote {
+                view,
+                attempt,
+                ballot,
+            } => match ballot {
+                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
+                answer => {
+                    let granted = answer == Ballot::Grant;
+                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
+                }
+            },
             Message::Chunk(c) => self.on_chunk(now, sender, c),
             Message::GetState {
                 view,
@@ -523,7 +539,7 @@ impl<A: App> VrReplica<A> {
                     consider(self.commit_notify_at);
                     consider(self.prepare_resend_at);
                 } else {
-                    consider(Some(self.leader_heard + self.cfg.timeouts.leader_timeout));
+                    consider(Some(self.primary_deadline()));
                 }
             }
             Status::ViewChange => {

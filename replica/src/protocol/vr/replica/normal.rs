@@ -387,8 +387,8 @@ impl<A: App> VrReplica<A> {
                 self.heartbeat_at = now + self.cfg.timeouts.heartbeat;
                 self.commit_notify_at = None;
             }
-        } else if now >= self.leader_heard + self.cfg.timeouts.leader_timeout {
-            self.start_view_change(now, self.view + 1);
+        } else {
+            self.primary_timer(now);
         }
     }
 

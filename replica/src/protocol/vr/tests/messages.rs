@@ -6,7 +6,7 @@ use dataplane::io::sim::SimRng;
 use crate::protocol::MAX_DATAGRAM;
 use crate::protocol::codec::{CodecError, Writer};
 use crate::protocol::vr::messages::{
-    ChunkIn, ChunkKind, MAX_OP, Message, PREPARE_HEADER, StateMode, code, encode_prepare,
+    Ballot, ChunkIn, ChunkKind, MAX_OP, Message, PREPARE_HEADER, StateMode, code, encode_prepare,
 };
 use crate::protocol::vr::types::{ENTRY_OVERHEAD, Entry};
 
@@ -89,6 +89,16 @@ fn samples() -> Vec<Vec<u8>> {
         }),
         encode(&Message::Recovery { nonce: 78 }),
         encode(&Message::RecoveryResponse { view: 6, nonce: 78 }),
+        encode(&Message::PreVote {
+            view: 6,
+            attempt: 3,
+            ballot: Ballot::Ask,
+        }),
+        encode(&Message::PreVote {
+            view: 6,
+            attempt: 3,
+            ballot: Ballot::Grant,
+        }),
     ];
     out.push(prepare_bytes(&[entry(1, 3), entry(2, 0), entry(3, 10)]));
     out.push(prepare_bytes(&[]));
@@ -181,7 +191,7 @@ fn forged_counts_and_bad_fields_are_errors() {
     assert!(Message::decode(&get).is_err());
     // Types outside VR's range, and the range's unused numbers.
     let mut other = samples()[3].clone();
-    for t in [0x01u8, 0x10, code::RECOVERY_RESPONSE + 1, 0x3f, 0x40] {
+    for t in [0x01u8, 0x10, code::PRE_VOTE + 1, 0x3f, 0x40] {
         other[5] = t;
         assert!(Message::decode(&other).is_err(), "type {t:#x}");
     }

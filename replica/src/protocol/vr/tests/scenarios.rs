@@ -654,9 +654,11 @@ fn a_view_change_attempt_past_its_deadline_does_not_complete() {
         let mut c = Cluster::new(3, 1);
         assert!(c.call(0, append(b"k", b"a"), 100).is_some());
         c.crash(0);
-        c.crash(2);
-        // Replica 1 times out and starts view 1, which it would lead.
+        // Replicas 1 and 2 time out, agree in a pre-vote that the primary is gone, and
+        // replica 1 joins view 1, which it would lead; replica 2 crashes before its
+        // DO-VIEW-CHANGE can complete it.
         c.run_until(5000, |c| c.replicas[1].status() == Status::ViewChange);
+        c.crash(2);
         let started = c.replicas[1].vc.as_ref().unwrap().started;
         let deadline = started + c.vr_config(0).timeouts.leader_timeout;
         let dvc = DoViewChange {

@@ -33,7 +33,8 @@ pub(crate) fn vr_sweep(opts: &SimOptions, seeds: &str) -> String {
 }
 
 /// The bounded VR sweep of CI: every fault kind VR supports (loss, duplication,
-/// reordering, delay, partitions, crashes with and without memory loss) on 3 replicas.
+/// reordering, delay, partitions, crashes with and without memory loss, long holds, pauses)
+/// on 3 replicas.
 #[test]
 fn vr_survives_150_seeds_of_every_fault_on_3_replicas() {
     vr_sweep(&options(3, "all", 3000), "0..150");

@@ -1,0 +1,198 @@
+//! Issue 13 with the real binaries on loopback: a sequencer and three NOPaxos replicas under
+//! a busy client; one follower is stopped with SIGSTOP for ten leader timeouts and then
+//! continued with SIGCONT. Its socket buffer fills with stale requests meanwhile, so on
+//! resuming it times out on the leader before it reads anything from it. The leader must
+//! stay the leader: no replica may count a view change beyond the first session's.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dataplane::config::ClusterConfig;
+use dataplane::io::PacketIo;
+use dataplane::io::udp::{UdpConfig, UdpIo};
+use replica::app::kv::KvOp;
+use replica::driver::Addresses;
+use replica::driver::udp::{LoopOptions, UdpLoop};
+use replica::protocol::Client;
+use replica::protocol::nopaxos::NopaxosClient;
+use replica::protocol::pending::ClientTimeouts;
+
+/// A child process, killed when dropped (a failed assertion must not leave it running).
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.0.id()).unwrap();
+        // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
+    /// Stops the process with SIGTERM and returns what it printed after its first line.
+    fn finish(mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let mut out = String::new();
+        if let Some(stdout) = self.0.stdout.as_mut() {
+            stdout.read_to_string(&mut out).unwrap();
+        }
+        let _ = self.0.wait();
+        out
+    }
+}
+
+/// The folder with the workspace's binaries (the sequencer belongs to another package).
+fn bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_replica"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !dir.join("sequencer").is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "sequencer-dpdk"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success());
+    }
+    dir
+}
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+/// Starts `cmd` and waits for its first line, which must contain `ready`. Reads the line
+/// byte by byte so nothing the process prints later is buffered away from `finish`.
+fn spawn(cmd: &mut Command, ready: &str) -> Proc {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = Vec::new();
+    let stdout = child.stdout.as_mut().unwrap();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&line);
+    assert!(line.contains(ready), "{line}");
+    Proc(child)
+}
+
+/// The value of `key=` in a replica's final stats line.
+fn stat<'a>(out: &'a str, key: &str) -> &'a str {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("stats replica="))
+        .unwrap_or_else(|| panic!("no stats line in {out:?}"));
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+}
+
+#[test]
+fn a_follower_stopped_with_sigstop_does_not_depose_the_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = free_ports(4);
+    let mut config = ClusterConfig::local(3, 0, Ipv4Addr::new(127, 0, 0, 72));
+    for (r, p) in config.replicas.iter_mut().zip(&ports) {
+        r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
+    }
+    config.oum.port = ports[3];
+    // Short timeouts keep the pause (ten leader timeouts) to a few seconds.
+    config.timeouts.sync_period_ms = 50;
+    config.timeouts.leader_timeout_ms = 200;
+    config.timeouts.client_give_up_ms = 30_000;
+    config.sequencer.state_file = Some(dir.path().join("session"));
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, config.to_toml()).unwrap();
+
+    let bins = bin_dir();
+    let _sequencer = spawn(
+        Command::new(bins.join("sequencer"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--session", "1"]),
+        "sequencer: session 1",
+    );
+    let replicas: Vec<Proc> = (0..3)
+        .map(|i| {
+            spawn(
+                Command::new(env!("CARGO_BIN_EXE_replica"))
+                    .arg("--config")
+                    .arg(&path)
+                    .args(["--index", &i.to_string(), "--mode", "nopaxos"]),
+                "serving",
+            )
+        })
+        .collect();
+
+    let mut io = UdpIo::bind(
+        &[SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)],
+        UdpConfig::default(),
+    )
+    .unwrap();
+    let me = io.local_addrs()[0];
+    let mut client = NopaxosClient::new(7, me, 3, 1, ClientTimeouts::from_config(&config.timeouts));
+    let addresses = Addresses::new(&config, None);
+    let mut driver = UdpLoop::new(&mut client, &mut io, &addresses, LoopOptions::default());
+    let leader_timeout = Duration::from_millis(config.timeouts.leader_timeout_ms);
+    let mut run_for = |phase: Duration| {
+        let until = Instant::now() + phase;
+        let mut i = 0u64;
+        while Instant::now() < until {
+            i += 1;
+            let key = [b'k', b'0' + (i % 4) as u8];
+            let bytes = KvOp::Append {
+                key: &key,
+                value: b"x",
+            }
+            .to_bytes();
+            let invoke = driver.now();
+            let request = driver.node.invoke(invoke, &bytes).unwrap();
+            driver.flush().unwrap();
+            let completion = loop {
+                if let Some(c) = driver.node.poll_completion() {
+                    break c;
+                }
+                if driver.round().unwrap() == 0 {
+                    driver.idle().unwrap();
+                }
+            };
+            assert_eq!(completion.request, request);
+            completion.result.unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+
+    // Warm up: the first session's view change, then a busy steady state.
+    run_for(5 * leader_timeout);
+    let follower = &replicas[1];
+    follower.signal(libc::SIGSTOP);
+    run_for(10 * leader_timeout);
+    follower.signal(libc::SIGCONT);
+    run_for(10 * leader_timeout);
+
+    let outs: Vec<String> = replicas.into_iter().map(Proc::finish).collect();
+    assert_eq!(stat(&outs[0], "leader"), "true", "{outs:#?}");
+    for out in &outs {
+        // One view change each: (0, 0) to (0, 1), for the first session.
+        assert_eq!(stat(out, "view_changes"), "1", "{outs:#?}");
+    }
+}
