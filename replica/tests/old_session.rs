@@ -3,9 +3,12 @@
 //! anyway (the check skipped) makes every replica say so loudly, and the replicas' counters
 //! name each reason a datagram was ignored.
 
+mod support;
+use support::{bin_dir, free_ports};
+
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -46,34 +49,6 @@ impl Proc {
             .unwrap();
         (out, err)
     }
-}
-
-/// The folder with the workspace's binaries (the sequencer belongs to another package).
-fn bin_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_replica"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    if !dir.join("sequencer").is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "sequencer-dpdk"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success());
-    }
-    dir
-}
-
-fn free_ports(n: usize) -> Vec<u16> {
-    let sockets: Vec<UdpSocket> = (0..n)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().unwrap().port())
-        .collect()
 }
 
 struct Cluster {

@@ -4,9 +4,11 @@
 //! resuming it times out on the leader before it reads anything from it. The leader must
 //! stay the leader: no replica may count a view change beyond the first session's.
 
+mod support;
+use support::{bin_dir, free_ports};
+
 use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,34 +49,6 @@ impl Proc {
         let _ = self.0.wait();
         out
     }
-}
-
-/// The folder with the workspace's binaries (the sequencer belongs to another package).
-fn bin_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_replica"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    if !dir.join("sequencer").is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "sequencer-dpdk"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success());
-    }
-    dir
-}
-
-fn free_ports(n: usize) -> Vec<u16> {
-    let sockets: Vec<UdpSocket> = (0..n)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().unwrap().port())
-        .collect()
 }
 
 /// Starts `cmd` and waits for its first line, which must contain `ready`. Reads the line

@@ -177,6 +177,101 @@ pub(crate) fn grants(
     !leader && now >= leader_heard + timeout
 }
 
+/// A replica's state as the pre-vote sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Standing<V> {
+    pub(crate) view: V,
+    /// When this replica last heard from its view's leader.
+    pub(crate) leader_heard: Time,
+    pub(crate) leader_timeout: Duration,
+    /// How often an unanswered round asks again.
+    pub(crate) resend: Duration,
+    /// Replicas that must agree the leader is gone, this one included.
+    pub(crate) quorum: usize,
+    pub(crate) normal: bool,
+    pub(crate) leader: bool,
+}
+
+/// What the pre-vote needs of a protocol's replica; the functions below run the pre-vote on
+/// any replica that provides it, so each protocol writes only this glue.
+pub(crate) trait PreVoteHost {
+    type View: Copy + PartialEq;
+
+    fn pre_vote(&mut self) -> &mut PreVote<Self::View>;
+    fn pre_vote_ref(&self) -> &PreVote<Self::View>;
+    fn standing(&self) -> Standing<Self::View>;
+    /// Joins `view` if it is newer, as for any message of a newer view; true if `view` is
+    /// (still) this replica's view.
+    fn same_view(&mut self, now: Time, view: Self::View) -> bool;
+    /// Sends a PRE-VOTE to replica `to`, or to every other replica.
+    fn send_pre_vote(&mut self, to: Option<usize>, view: Self::View, attempt: u64, ballot: Ballot);
+    /// Starts the view change to the next leader's view.
+    fn depose_leader(&mut self, now: Time);
+}
+
+/// When a normal follower's leader timer next wants attention.
+pub(crate) fn deadline<H: PreVoteHost>(h: &H) -> Time {
+    let s = h.standing();
+    h.pre_vote_ref()
+        .deadline(s.view, s.leader_heard, s.leader_timeout)
+}
+
+/// A normal follower's leader timer: past the leader timeout, ask (or ask again) whether the
+/// others lost the leader too.
+pub(crate) fn on_leader_timer<H: PreVoteHost>(h: &mut H, now: Time) {
+    let s = h.standing();
+    let Some(attempt) =
+        h.pre_vote()
+            .on_timer(now, s.view, s.leader_heard, s.leader_timeout, s.resend)
+    else {
+        return;
+    };
+    if s.quorum <= 1 {
+        // Alone, this replica is the majority.
+        h.depose_leader(now);
+        return;
+    }
+    h.send_pre_vote(None, s.view, attempt, Ballot::Ask);
+}
+
+/// A PRE-VOTE from `sender`: an ask, answered with this replica's view, or an answer.
+pub(crate) fn on_message<H: PreVoteHost>(
+    h: &mut H,
+    now: Time,
+    sender: usize,
+    view: H::View,
+    attempt: u64,
+    ballot: Ballot,
+) {
+    if ballot == Ballot::Ask {
+        // A newer view is joined, as any message of one is (the asker is normal in it).
+        h.same_view(now, view);
+        let s = h.standing();
+        let granted =
+            view == s.view && grants(now, s.normal, s.leader, s.leader_heard, s.leader_timeout);
+        // The answer carries this replica's view: a newer one tells the asker to join it.
+        let answer = if granted {
+            Ballot::Grant
+        } else {
+            Ballot::Refuse
+        };
+        h.send_pre_vote(Some(sender), s.view, attempt, answer);
+        return;
+    }
+    if !h.same_view(now, view) || ballot == Ballot::Refuse {
+        return;
+    }
+    let s = h.standing();
+    if !s.normal || s.leader {
+        return;
+    }
+    if h.pre_vote()
+        .on_grant(view, attempt, sender, s.leader_heard, s.quorum)
+    {
+        h.depose_leader(now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

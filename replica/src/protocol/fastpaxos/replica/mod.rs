@@ -21,7 +21,7 @@ use super::blob::{Assembler, OutgoingBlob, chunk};
 use super::messages::{EntryRef, Message, VoteRef};
 use super::types::{Entry, Quorums, Report, Request, Round};
 use crate::app::{App, StateMachine};
-use crate::protocol::prevote::{Ballot, PreVote};
+use crate::protocol::prevote::PreVote;
 use crate::protocol::{
     ClientId, Destination, EntryId, Node, Outbox, Replica, ReplicaStats, RequestId, Transmit,
 };
@@ -731,13 +731,7 @@ impl<A: App> FastPaxosReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => match ballot {
-                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
-                answer => {
-                    let granted = answer == Ballot::Grant;
-                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
-                }
-            },
+            } => crate::protocol::prevote::on_message(self, now, sender, view, attempt, ballot),
         }
     }
 
@@ -787,7 +781,7 @@ impl<A: App> FastPaxosReplica<A> {
     fn on_timers(&mut self, now: Time) {
         match self.status {
             Status::Normal if self.am_leader() => self.leader_timers(now),
-            Status::Normal => self.leader_timer(now),
+            Status::Normal => crate::protocol::prevote::on_leader_timer(self, now),
             Status::ViewChange => self.view_change_timer(now),
             Status::Recovering => self.recovery_timer(now),
         }
@@ -806,7 +800,7 @@ impl<A: App> FastPaxosReplica<A> {
                 consider(Some(self.next_heartbeat));
                 consider(self.next_slot_check);
             }
-            Status::Normal => consider(Some(self.leader_deadline())),
+            Status::Normal => consider(Some(crate::protocol::prevote::deadline(self))),
             Status::ViewChange => consider(self.vc.as_ref().map(|vc| {
                 vc.resend_at
                     .min(vc.started + self.cfg.timeouts.leader_timeout)

@@ -23,7 +23,7 @@ use super::log::Log;
 use super::messages::Message;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
-use crate::protocol::prevote::{Ballot, PreVote};
+use crate::protocol::prevote::PreVote;
 use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use crate::time::Time;
 use reply_queue::ReplyQueue;
@@ -401,13 +401,7 @@ impl<A: App> NopaxosReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => match ballot {
-                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
-                answer => {
-                    let granted = answer == Ballot::Grant;
-                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
-                }
-            },
+            } => crate::protocol::prevote::on_message(self, now, sender, view, attempt, ballot),
             Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,
         }
     }

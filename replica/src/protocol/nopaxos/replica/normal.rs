@@ -218,7 +218,7 @@ impl<A: App> NopaxosReplica<A> {
                     self.follower_gap_timer(now);
                     // A transfer in progress has its own timer (see next_deadline).
                     if self.transfer.is_none() {
-                        self.leader_timer(now);
+                        crate::protocol::prevote::on_leader_timer(self, now);
                     }
                 }
             }
@@ -252,7 +252,7 @@ impl<A: App> NopaxosReplica<A> {
                     // A transfer in progress has its own timer; the leader is not suspected
                     // meanwhile (see on_timers).
                     if self.transfer.is_none() {
-                        consider(Some(self.leader_deadline()));
+                        consider(Some(crate::protocol::prevote::deadline(self)));
                     }
                 }
             }

@@ -21,7 +21,7 @@ use super::ledger::{Ledger, LedgerStats};
 use super::messages::Message;
 use super::types::{LogHash, Request, ViewId, superquorum};
 use crate::app::App;
-use crate::protocol::prevote::{Ballot, PreVote};
+use crate::protocol::prevote::PreVote;
 use crate::protocol::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use crate::time::Time;
 
@@ -353,13 +353,7 @@ impl<A: App> SpecReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => match ballot {
-                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
-                answer => {
-                    let granted = answer == Ballot::Grant;
-                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
-                }
-            },
+            } => crate::protocol::prevote::on_message(self, now, sender, view, attempt, ballot),
             Message::Request { .. }
             | Message::SpecReply { .. }
             | Message::ReconcileRequest { .. } => self.stats.unexpected += 1,
@@ -393,7 +387,7 @@ impl<A: App> SpecReplica<A> {
                     consider(t);
                 }
             }
-            Status::Normal => consider(self.leader_deadline()),
+            Status::Normal => consider(crate::protocol::prevote::deadline(self)),
             Status::ViewChange => {
                 if let Some(vc) = &self.vc {
                     consider(vc.resend_at);
@@ -423,7 +417,7 @@ impl<A: App> SpecReplica<A> {
                 }
                 self.start_view_timer(now);
             }
-            Status::Normal => self.leader_timer(now),
+            Status::Normal => crate::protocol::prevote::on_leader_timer(self, now),
             Status::ViewChange => self.view_change_timer(now),
             Status::Recovering => {}
         }

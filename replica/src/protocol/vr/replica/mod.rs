@@ -20,7 +20,7 @@ use super::messages::{ChunkKind, Message, encode_prepare, encode_reply};
 use super::types::{Entry, Log};
 use crate::app::{App, StateMachine};
 use crate::protocol::codec::Writer;
-use crate::protocol::prevote::{Ballot, PreVote};
+use crate::protocol::prevote::PreVote;
 use crate::protocol::{
     ClientId, Destination, EntryId, Node, Replica, ReplicaStats, RequestId, Transmit,
 };
@@ -502,13 +502,7 @@ impl<A: App> VrReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => match ballot {
-                Ballot::Ask => self.on_pre_vote(now, sender, view, attempt),
-                answer => {
-                    let granted = answer == Ballot::Grant;
-                    self.on_pre_vote_reply(now, sender, view, attempt, granted);
-                }
-            },
+            } => crate::protocol::prevote::on_message(self, now, sender, view, attempt, ballot),
             Message::Chunk(c) => self.on_chunk(now, sender, c),
             Message::GetState {
                 view,
@@ -539,7 +533,7 @@ impl<A: App> VrReplica<A> {
                     consider(self.commit_notify_at);
                     consider(self.prepare_resend_at);
                 } else {
-                    consider(Some(self.primary_deadline()));
+                    consider(Some(crate::protocol::prevote::deadline(self)));
                 }
             }
             Status::ViewChange => {

@@ -388,7 +388,7 @@ impl<A: App> VrReplica<A> {
                 self.commit_notify_at = None;
             }
         } else {
-            self.primary_timer(now);
+            crate::protocol::prevote::on_leader_timer(self, now);
         }
     }
 

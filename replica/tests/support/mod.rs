@@ -1,0 +1,36 @@
+//! Helpers shared by the tests that run the real binaries on loopback.
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The folder with the workspace's binaries. The sequencer belongs to another package, so
+/// `cargo test -p replica` does not build it: build it here when it is missing or older
+/// than this package's binary (a stale one would run yesterday's code).
+pub(crate) fn bin_dir() -> PathBuf {
+    let replica = Path::new(env!("CARGO_BIN_EXE_replica"));
+    let dir = replica.parent().unwrap().to_path_buf();
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let sequencer = dir.join("sequencer");
+    if modified(&sequencer) < modified(replica) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "sequencer-dpdk"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success());
+    }
+    dir
+}
+
+/// `n` UDP ports free on 127.0.0.1 a moment ago.
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
