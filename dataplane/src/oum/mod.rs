@@ -8,6 +8,7 @@
 //!   a session) and starts delivery at a position with [`Receiver::listen`].
 
 mod drop_reason;
+mod plain_frame;
 mod receiver;
 mod sequencer;
 

@@ -1,0 +1,170 @@
+//! Recognising the common request frame with a handful of wide loads, for the sequencer's
+//! fast path: Ethernet II, IPv4 without options and not a fragment, UDP to the OUM port,
+//! an OUM header with the preamble and "not yet sequenced", lengths that the full parser
+//! would accept. Anything else is left to the parser (`Sequencer::try_stamp_parsed`),
+//! which decides and counts.
+//!
+//! Why masks over 16-byte words instead of field-by-field compares: on the DPDK path the
+//! sequencer has a budget of a few nanoseconds per frame on top of plain forwarding
+//! (docs/benchmarks.md), and every field compare is a load, a byte swap and a branch. Two
+//! masked 16-byte compares cover every fixed field at once.
+
+use crate::wire::{
+    ETHERNET_HEADER_LEN, EtherType, IPV4_MIN_HEADER_LEN, IpProtocol, OUM_HEADER_LEN, OUM_PREAMBLE,
+    OUM_UNSEQUENCED_HEADER_SIZE, UDP_HEADER_LEN,
+};
+
+/// Offsets of a frame without IPv4 options.
+const IP: usize = ETHERNET_HEADER_LEN;
+pub(super) const UDP: usize = IP + IPV4_MIN_HEADER_LEN;
+pub(super) const OUM: usize = UDP + UDP_HEADER_LEN;
+/// Bytes a plain request has at least; the fast path reads and writes none beyond.
+pub(super) const END: usize = OUM + OUM_HEADER_LEN;
+
+/// First byte of the two compared words: [12, 28) holds the EtherType, version and header
+/// length, the fragment field and the protocol; [32, 48) the UDP destination port, the
+/// OUM preamble and the header size. The IPv4 destination (30..34) is the group's key.
+const HEAD: usize = 12;
+const TAIL: usize = 32;
+const DST: usize = IP + 16;
+const WORD: usize = 16;
+
+/// The fixed bytes of a plain request to one OUM port, as (value, mask) per word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PlainFrame {
+    head: u128,
+    head_mask: u128,
+    tail: u128,
+    tail_mask: u128,
+}
+
+impl PlainFrame {
+    pub(super) fn new(oum_port: u16) -> PlainFrame {
+        let mut value = [0u8; END];
+        let mut mask = [0u8; END];
+        let mut expect = |at: usize, bytes: &[u8], bits: &[u8]| {
+            value[at..at + bytes.len()].copy_from_slice(bytes);
+            mask[at..at + bits.len()].copy_from_slice(bits);
+        };
+        expect(12, &EtherType::IPV4.0.to_be_bytes(), &[0xff; 2]);
+        expect(IP, &[0x45], &[0xff]);
+        // Flags and fragment offset: only the more-fragments bit and the offset matter
+        // (a set DF bit is normal).
+        expect(IP + 6, &[0, 0], &0x3fffu16.to_be_bytes());
+        expect(IP + 9, &[IpProtocol::UDP.0], &[0xff]);
+        expect(UDP + 2, &oum_port.to_be_bytes(), &[0xff; 2]);
+        expect(OUM, &OUM_PREAMBLE, &[0xff; 4]);
+        expect(
+            OUM + 4,
+            &OUM_UNSEQUENCED_HEADER_SIZE.to_be_bytes(),
+            &[0xff; 2],
+        );
+        let word = |bytes: &[u8; END], at: usize| load(bytes, at);
+        PlainFrame {
+            head: word(&value, HEAD),
+            head_mask: word(&mask, HEAD),
+            tail: word(&value, TAIL),
+            tail_mask: word(&mask, TAIL),
+        }
+    }
+
+    /// The IPv4 destination of a plain request, as its four bytes read natively (see
+    /// [`address_key`]); None if `frame` (whose first END bytes are `f`, `len` bytes in
+    /// all) is anything else.
+    #[inline(always)]
+    pub(super) fn destination(&self, f: &[u8; END], len: usize) -> Option<u32> {
+        let head = load(f, HEAD);
+        let tail = load(f, TAIL);
+        let fixed = ((head ^ self.head) & self.head_mask) | ((tail ^ self.tail) & self.tail_mask);
+        // The lengths the parser checks: the IPv4 total length fits the frame, the UDP
+        // length fits the IPv4 payload, and the UDP payload holds the OUM header.
+        let total = usize::from(u16::from_be_bytes([f[IP + 2], f[IP + 3]]));
+        let udp_len = usize::from(u16::from_be_bytes([f[UDP + 4], f[UDP + 5]]));
+        let bad_lengths = (IP + total > len)
+            | (IPV4_MIN_HEADER_LEN + udp_len > total)
+            | (udp_len < UDP_HEADER_LEN + OUM_HEADER_LEN);
+        if fixed != 0 || bad_lengths {
+            return None;
+        }
+        Some(u32::from_ne_bytes([
+            f[DST],
+            f[DST + 1],
+            f[DST + 2],
+            f[DST + 3],
+        ]))
+    }
+}
+
+/// The key a group address is looked up by: its four bytes as they lie in a frame, read
+/// in native order, so the fast path needs no byte swap.
+pub(super) fn address_key(octets: [u8; 4]) -> u32 {
+    u32::from_ne_bytes(octets)
+}
+
+#[inline(always)]
+fn load(f: &[u8; END], at: usize) -> u128 {
+    let mut word = [0u8; WORD];
+    word.copy_from_slice(&f[at..at + WORD]);
+    u128::from_ne_bytes(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::build::{UdpFrameSpec, oum_payload};
+    use crate::wire::{OUM_DEFAULT_PORT, OumRepr, Stamp};
+    use std::net::Ipv4Addr;
+
+    fn first(frame: &[u8]) -> &[u8; END] {
+        frame[..END].try_into().unwrap()
+    }
+
+    #[test]
+    fn a_plain_request_is_recognised_and_its_neighbours_are_not() {
+        let plain = PlainFrame::new(OUM_DEFAULT_PORT);
+        let dst = Ipv4Addr::new(10, 0, 0, 100);
+        let spec = UdpFrameSpec {
+            dst_ip: dst,
+            ..UdpFrameSpec::default()
+        };
+        let frame = spec
+            .build(&oum_payload(OumRepr::Unsequenced, b"x"))
+            .unwrap();
+        assert_eq!(
+            plain.destination(first(&frame), frame.len()),
+            Some(address_key(dst.octets()))
+        );
+        // DF set, as most stacks send it.
+        let mut df = frame.clone();
+        df[IP + 6] = 0x40;
+        assert!(plain.destination(first(&df), df.len()).is_some());
+        let sequenced = spec
+            .build(&oum_payload(OumRepr::Sequenced(Stamp::new(1, 1)), b"x"))
+            .unwrap();
+        assert_eq!(plain.destination(first(&sequenced), sequenced.len()), None);
+        for (at, value) in [
+            (12, 0x86),
+            (IP, 0x46),
+            (IP + 6, 0x20),
+            (IP + 7, 1),
+            (IP + 9, 6),
+        ]
+        .into_iter()
+        .chain([(UDP + 2, 0), (OUM, 0), (OUM + 3, 0), (OUM + 5, 10)])
+        {
+            let mut changed = frame.clone();
+            changed[at] = value;
+            assert_eq!(
+                plain.destination(first(&changed), changed.len()),
+                None,
+                "{at}"
+            );
+        }
+        // A frame shorter than its IPv4 total length says.
+        assert_eq!(plain.destination(first(&frame), frame.len() - 1), None);
+        assert_eq!(
+            PlainFrame::new(OUM_DEFAULT_PORT + 1).destination(first(&frame), frame.len()),
+            None
+        );
+    }
+}
