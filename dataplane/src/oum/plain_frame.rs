@@ -1,13 +1,16 @@
 //! Recognising the common request frame with a handful of wide loads, for the sequencer's
 //! fast path: Ethernet II, IPv4 without options and not a fragment, UDP to the OUM port,
-//! an OUM header with the preamble and "not yet sequenced", lengths that the full parser
-//! would accept. Anything else is left to the parser (`Sequencer::try_stamp_parsed`),
-//! which decides and counts.
+//! an OUM header with the preamble and "not yet sequenced", and lengths that fill the
+//! frame exactly (IPv4 total length = frame - 14, UDP length = total - 20). Anything else
+//! (Ethernet padding and IPv4 trailers included, which the parser accepts) is left to the
+//! parser (`Sequencer::try_stamp_parsed`), which decides and counts.
 //!
 //! Why masks over 16-byte words instead of field-by-field compares: on the DPDK path the
 //! sequencer has a budget of a few nanoseconds per frame on top of plain forwarding
 //! (docs/benchmarks.md), and every field compare is a load, a byte swap and a branch. Two
-//! masked 16-byte compares cover every fixed field at once.
+//! masked 16-byte compares cover every fixed field at once, and the two length fields too,
+//! against values computed from the frame's length alone: the frame's bytes then feed
+//! one compare and nothing else, so the core need not wait for them to go on.
 
 use crate::wire::{
     ETHERNET_HEADER_LEN, EtherType, IPV4_MIN_HEADER_LEN, IpProtocol, OUM_HEADER_LEN, OUM_PREAMBLE,
@@ -48,6 +51,10 @@ impl PlainFrame {
         };
         expect(12, &EtherType::IPV4.0.to_be_bytes(), &[0xff; 2]);
         expect(IP, &[0x45], &[0xff]);
+        // The IPv4 total length and the UDP length: compared, their values filled in per
+        // frame (`destination`).
+        expect(IP + 2, &[0, 0], &[0xff; 2]);
+        expect(UDP + 4, &[0, 0], &[0xff; 2]);
         // Flags and fragment offset: only the more-fragments bit and the offset matter
         // (a set DF bit is normal).
         expect(IP + 6, &[0, 0], &0x3fffu16.to_be_bytes());
@@ -73,17 +80,15 @@ impl PlainFrame {
     /// all) is anything else.
     #[inline(always)]
     pub(super) fn destination(&self, f: &[u8; END], len: usize) -> Option<u32> {
-        let head = load(f, HEAD);
-        let tail = load(f, TAIL);
-        let fixed = ((head ^ self.head) & self.head_mask) | ((tail ^ self.tail) & self.tail_mask);
-        // The lengths the parser checks: the IPv4 total length fits the frame, the UDP
-        // length fits the IPv4 payload, and the UDP payload holds the OUM header.
-        let total = usize::from(u16::from_be_bytes([f[IP + 2], f[IP + 3]]));
-        let udp_len = usize::from(u16::from_be_bytes([f[UDP + 4], f[UDP + 5]]));
-        let bad_lengths = (IP + total > len)
-            | (IPV4_MIN_HEADER_LEN + udp_len > total)
-            | (udp_len < UDP_HEADER_LEN + OUM_HEADER_LEN);
-        if fixed != 0 || bad_lengths {
+        // len >= END, so neither subtraction wraps; a frame too long for the 16-bit
+        // length fields is not plain.
+        let total = u16::try_from(len - IP).ok()?;
+        let udp_len = total - IPV4_MIN_HEADER_LEN as u16;
+        let head = self.head | place(HEAD, IP + 2, total);
+        let tail = self.tail | place(TAIL, UDP + 4, udp_len);
+        let fixed =
+            ((load(f, HEAD) ^ head) & self.head_mask) | ((load(f, TAIL) ^ tail) & self.tail_mask);
+        if fixed != 0 {
             return None;
         }
         Some(u32::from_ne_bytes([
@@ -99,6 +104,15 @@ impl PlainFrame {
 /// in native order, so the fast path needs no byte swap.
 pub(super) fn address_key(octets: [u8; 4]) -> u32 {
     u32::from_ne_bytes(octets)
+}
+
+/// A word (starting at frame offset `word`) holding `value` big-endian at frame offset
+/// `at`, zero elsewhere.
+#[inline(always)]
+fn place(word: usize, at: usize, value: u16) -> u128 {
+    let mut bytes = [0u8; WORD];
+    bytes[at - word..at - word + 2].copy_from_slice(&value.to_be_bytes());
+    u128::from_ne_bytes(bytes)
 }
 
 #[inline(always)]
@@ -160,8 +174,19 @@ mod tests {
                 "{at}"
             );
         }
-        // A frame shorter than its IPv4 total length says.
+        // A frame shorter or longer (padded) than its IPv4 total length says, and UDP
+        // lengths short of the IPv4 payload.
         assert_eq!(plain.destination(first(&frame), frame.len() - 1), None);
+        assert_eq!(plain.destination(first(&frame), frame.len() + 1), None);
+        for udp_len_low in [0x17, 0x18] {
+            let mut short = frame.clone();
+            short[UDP + 5] = udp_len_low;
+            assert_eq!(plain.destination(first(&short), short.len()), None);
+        }
+        assert_eq!(
+            plain.destination(first(&frame), usize::from(u16::MAX) + IP + 1),
+            None
+        );
         assert_eq!(
             PlainFrame::new(OUM_DEFAULT_PORT + 1).destination(first(&frame), frame.len()),
             None
