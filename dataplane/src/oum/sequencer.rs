@@ -90,8 +90,9 @@ pub struct Sequencer {
     /// The (address key, group) the fast path met last. Checked before any search: on a
     /// busy group the next request almost always goes to the same group, and a compare
     /// against a remembered key lets the core go on by branch prediction instead of
-    /// waiting for a search over the frame's address.
-    recent: Option<(u32, GroupId)>,
+    /// waiting for a search over the frame's address. Without groups it names group
+    /// 65535, which does not exist, so the fast path declines.
+    recent: (u32, GroupId),
     groups: Box<[GroupState]>,
     drops: DropCounts,
 }
@@ -130,7 +131,10 @@ impl Sequencer {
             sequenced: sequenced_word(session),
             oum_port,
             plain: PlainFrame::new(oum_port),
-            recent: by_address.first().copied(),
+            recent: by_address
+                .first()
+                .copied()
+                .unwrap_or((0, GroupId(u16::MAX))),
             by_address: by_address.into_boxed_slice(),
             groups,
             drops: DropCounts::default(),
@@ -279,22 +283,21 @@ impl Sequencer {
         let f: &mut [u8; END] = frame.get_mut(..END)?.try_into().ok()?;
         let key = self.plain.destination(f, len)?;
         let group = match self.recent {
-            Some((recent, group)) if recent == key => group,
+            (recent, group) if recent == key => group,
             _ => {
                 let group = self.group_by_key(key)?;
-                self.recent = Some((key, group));
+                self.recent = (key, group);
                 group
             }
         };
         let state = self.groups.get_mut(usize::from(group.0))?;
-        if state.last == u64::MAX {
-            return None;
-        }
-        state.last += 1;
+        // An exhausted counter is the parser's to count.
+        let msgnum = state.last.checked_add(1)?;
+        state.last = msgnum;
         state.stamped += 1;
         f[UDP + 6..UDP + 8].fill(0);
         f[OUM + 4..OUM + 8].copy_from_slice(&self.sequenced);
-        f[OUM + 8..END].copy_from_slice(&state.last.to_be_bytes());
+        f[OUM + 8..END].copy_from_slice(&msgnum.to_be_bytes());
         Some(group)
     }
 
@@ -565,6 +568,17 @@ mod tests {
                 assert_eq!((va, &fa), (vb, &fb));
             }
             assert_eq!(a.stats(), b.stats());
+        }
+        // Without groups nothing is stamped, whatever the address.
+        let mut none =
+            Sequencer::new(SessionNumber(1), crate::wire::OUM_DEFAULT_PORT, &[]).unwrap();
+        for dst in [GROUP, Ipv4Addr::UNSPECIFIED] {
+            let mut frame = request(dst, vec![], 0);
+            assert_eq!(none.stamp_plain(&mut frame), None);
+            assert_eq!(
+                none.stamp_frame(&mut frame),
+                Verdict::Drop(DropReason::UnknownGroup)
+            );
         }
         // A new session changes what the fast path writes.
         let mut s = sequencer(5);
