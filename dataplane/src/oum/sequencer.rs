@@ -309,6 +309,13 @@ impl Sequencer {
         }
     }
 
+    /// [`stamp_frame`](Self::stamp_frame) without the fast path: every frame through the
+    /// checked views. For the fuzz target and tests, which check that the two agree.
+    #[doc(hidden)]
+    pub fn stamp_frame_parsed(&mut self, frame: &mut [u8]) -> Verdict {
+        self.stamp_unusual(frame)
+    }
+
     /// Everything but the common frame: kept out of line so the fast path stays small
     /// where it is inlined.
     #[inline(never)]
