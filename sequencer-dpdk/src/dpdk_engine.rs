@@ -1,5 +1,6 @@
 //! The sequencer's DPDK data path, one run-to-completion step at a time: receive a burst of
-//! frames, stamp each in place with [`Sequencer::stamp_frame`], make one copy per group
+//! frames, stamp each in place ([`Sequencer::stamp_plain`] inline for the common request,
+//! [`Sequencer::stamp_frame`] out of line for anything else), make one copy per group
 //! member with that member's destination (MAC, IPv4, UDP port), transmit the burst. The
 //! same engine also forwards without stamping ([`DpdkSequencer::poll_forward`]), the
 //! baseline `sequencer bench --dpdk` compares the stamped path with.
