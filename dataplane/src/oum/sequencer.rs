@@ -235,10 +235,13 @@ impl Sequencer {
     /// ("none") since the stamp changed the payload.
     #[inline]
     pub fn stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
-        match self.stamp_plain(frame) {
-            Some(group) => Verdict::Multicast {
+        match self.stamp_common(frame) {
+            Some((group, msgnum)) => Verdict::Multicast {
                 group,
-                stamp: self.last_stamp(group),
+                stamp: Stamp {
+                    session: self.session,
+                    msgnum,
+                },
             },
             None => self.stamp_unusual(frame),
         }
@@ -278,6 +281,12 @@ impl Sequencer {
     /// bytes and counters on every truncation and on byte changes at every offset.
     #[inline(always)]
     pub fn stamp_plain(&mut self, frame: &mut [u8]) -> Option<GroupId> {
+        self.stamp_common(frame).map(|(group, _)| group)
+    }
+
+    /// [`stamp_plain`](Self::stamp_plain), also returning the message number given.
+    #[inline(always)]
+    fn stamp_common(&mut self, frame: &mut [u8]) -> Option<(GroupId, u64)> {
         use plain_frame::{END, OUM, UDP};
         let len = frame.len();
         let f: &mut [u8; END] = frame.get_mut(..END)?.try_into().ok()?;
@@ -298,15 +307,7 @@ impl Sequencer {
         f[UDP + 6..UDP + 8].fill(0);
         f[OUM + 4..OUM + 8].copy_from_slice(&self.sequenced);
         f[OUM + 8..END].copy_from_slice(&msgnum.to_be_bytes());
-        Some(group)
-    }
-
-    /// The stamp `group`'s last packet got.
-    fn last_stamp(&self, group: GroupId) -> Stamp {
-        Stamp {
-            session: self.session,
-            msgnum: self.groups.get(usize::from(group.0)).map_or(0, |g| g.last),
-        }
+        Some((group, msgnum))
     }
 
     /// [`stamp_frame`](Self::stamp_frame) without the fast path: every frame through the
