@@ -32,8 +32,8 @@ const TAIL: usize = 32;
 const DST: usize = IP + 16;
 const WORD: usize = 16;
 
-/// The length fields' places in the compared words, in 16-bit units: the IPv4 total
-/// length in the first, the UDP length in the second.
+/// Where the length fields lie: the IPv4 total length in the first word, the UDP length in
+/// the second, each at an even offset into its word (a 16-bit lane).
 const TOTAL_AT: usize = IP + 2;
 const UDP_LEN_AT: usize = UDP + 4;
 

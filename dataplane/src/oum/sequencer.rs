@@ -278,7 +278,8 @@ impl Sequencer {
     /// Why a separate path: on DPDK, stamping is what the sequencer adds to plain
     /// forwarding (docs/benchmarks.md), and this one does it in a few dozen instructions.
     /// `fast_path_agrees_with_the_parser` checks that both paths give the same verdicts,
-    /// bytes and counters on every truncation and on byte changes at every offset.
+    /// bytes and counters on every truncation and on byte changes at every offset, and the
+    /// fuzz target `sequencer_frame` on whatever it generates.
     #[inline(always)]
     pub fn stamp_plain(&mut self, frame: &mut [u8]) -> Option<GroupId> {
         self.stamp_common(frame).map(|(group, _)| group)
