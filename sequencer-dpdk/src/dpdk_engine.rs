@@ -1,5 +1,6 @@
 //! The sequencer's DPDK data path, one run-to-completion step at a time: receive a burst of
-//! frames, stamp each in place with [`Sequencer::stamp_frame`], make one copy per group
+//! frames, stamp each in place ([`Sequencer::stamp_plain`] inline for the common request,
+//! [`Sequencer::stamp_frame`] out of line for anything else), make one copy per group
 //! member with that member's destination (MAC, IPv4, UDP port), transmit the burst. The
 //! same engine also forwards without stamping ([`DpdkSequencer::poll_forward`]), the
 //! baseline `sequencer bench --dpdk` compares the stamped path with.
@@ -274,21 +275,18 @@ impl DpdkSequencer {
             self.stats.drops.add(FrameDrop::MultiSegment);
             return;
         }
-        let frame = mbuf.data_mut();
-        // ARP requests for a group address are answered (clients on the LAN resolve the
-        // group address to us); any other ARP goes on to the core, which drops it as
-        // not-ipv4 like every sequencer implementation.
-        if frame.get(12..14) == Some(&EtherType::ARP.0.to_be_bytes())
-            && self.arp.handle(frame, self.config.mac, &self.group_ips) == ArpOutcome::Reply
-        {
-            self.stats.arp_replies += 1;
-            self.queue(mbuf);
-            return;
+        // The common request is stamped inline; anything else (ARP included) goes the
+        // careful way, out of line. The fast path's IPv4 header length is a constant, so
+        // the fan-out below compiles for it without the checks a variable one needs.
+        match self.sequencer.stamp_plain(mbuf.data_mut()) {
+            Some(group) => self.fan_out(mbuf, group, IPV4_MIN_HEADER_LEN),
+            None => self.handle_unusual(mbuf),
         }
-        let Verdict::Multicast { group, .. } = self.sequencer.stamp_frame(frame) else {
-            return; // counted by the sequencer core; the mbuf is freed here
-        };
-        let ihl = usize::from(frame[ETHERNET_HEADER_LEN] & 0x0f) * 4;
+    }
+
+    /// Sends a stamped frame (IPv4 header `ihl` bytes long) to every member of `group`.
+    #[inline(always)]
+    fn fan_out(&mut self, mut mbuf: Mbuf, group: GroupId, ihl: usize) {
         let header_len = ETHERNET_HEADER_LEN + ihl + UDP_HEADER_LEN;
         let members = std::mem::take(&mut self.members[usize::from(group.0)]);
         if let Some((last, others)) = members.split_last() {
@@ -311,6 +309,29 @@ impl DpdkSequencer {
             self.queue(mbuf);
         }
         self.members[usize::from(group.0)] = members;
+    }
+
+    /// A frame the fast path left alone: an ARP request for a group address is answered,
+    /// anything else goes through the full parser, which stamps it (and it is fanned out)
+    /// or counts why not.
+    #[inline(never)]
+    fn handle_unusual(&mut self, mut mbuf: Mbuf) {
+        let frame = mbuf.data_mut();
+        // ARP requests for a group address are answered (clients on the LAN resolve the
+        // group address to us); any other ARP goes on to the core, which drops it as
+        // not-ipv4 like every sequencer implementation.
+        if frame.get(12..14) == Some(&EtherType::ARP.0.to_be_bytes())
+            && self.arp.handle(frame, self.config.mac, &self.group_ips) == ArpOutcome::Reply
+        {
+            self.stats.arp_replies += 1;
+            self.queue(mbuf);
+            return;
+        }
+        let Verdict::Multicast { group, .. } = self.sequencer.stamp_frame(frame) else {
+            return; // counted by the sequencer core; the mbuf is freed here
+        };
+        let ihl = usize::from(frame[ETHERNET_HEADER_LEN] & 0x0f) * 4;
+        self.fan_out(mbuf, group, ihl);
     }
 
     fn full_copy(&mut self, original: &Mbuf) -> Option<Mbuf> {

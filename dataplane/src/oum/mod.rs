@@ -10,6 +10,7 @@
 //!   they have seen.
 
 mod drop_reason;
+mod plain_frame;
 mod receiver;
 mod sequencer;
 mod session_query;

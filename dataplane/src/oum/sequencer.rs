@@ -2,11 +2,11 @@
 
 use std::net::Ipv4Addr;
 
+use super::plain_frame::{self, PlainFrame, address_key};
 use super::{DropCounts, DropReason, SessionNumber, Stamp};
 use crate::wire::{
-    ETHERNET_HEADER_LEN, EtherType, EthernetFrame, IPV4_MIN_HEADER_LEN, IpProtocol, Ipv4Packet,
-    OUM_HEADER_LEN, OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE, OUM_UNSEQUENCED_HEADER_SIZE,
-    OumPacket, UDP_HEADER_LEN, UdpPacket,
+    EtherType, EthernetFrame, IpProtocol, Ipv4Packet, OUM_SEQUENCED_HEADER_SIZE,
+    OUM_UNSEQUENCED_HEADER_SIZE, OumPacket, UdpPacket,
 };
 
 /// Index of a group in the sequencer's configuration order.
@@ -79,9 +79,20 @@ impl SequencerStats {
 #[derive(Debug)]
 pub struct Sequencer {
     session: SessionNumber,
+    /// The OUM header's bytes 4..8 once stamped: header size 10 and the session, both
+    /// big-endian, kept ready so a stamp writes them with one store.
+    sequenced: [u8; 4],
     oum_port: u16,
-    /// (address, group) sorted by address, for a binary search per packet.
+    plain: PlainFrame,
+    /// (address key, group) sorted by key, for a search per packet (linear while there are
+    /// few groups); the key is `plain_frame::address_key`.
     by_address: Box<[(u32, GroupId)]>,
+    /// The (address key, group) the fast path met last. Checked before any search: on a
+    /// busy group the next request almost always goes to the same group, and a compare
+    /// against a remembered key lets the core go on by branch prediction instead of
+    /// waiting for a search over the frame's address. Without groups it names group
+    /// 65535, which does not exist, so the fast path declines.
+    recent: (u32, GroupId),
     groups: Box<[GroupState]>,
     drops: DropCounts,
 }
@@ -98,12 +109,12 @@ impl Sequencer {
         let mut by_address: Vec<(u32, GroupId)> = groups
             .iter()
             .enumerate()
-            .map(|(i, g)| (u32::from(g.address), GroupId(i as u16)))
+            .map(|(i, g)| (address_key(g.address.octets()), GroupId(i as u16)))
             .collect();
         by_address.sort_unstable();
         if let Some(w) = by_address.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(SequencerError::DuplicateGroupAddress(Ipv4Addr::from(
-                w[0].0,
+                w[0].0.to_ne_bytes(),
             )));
         }
         let groups = groups
@@ -117,7 +128,13 @@ impl Sequencer {
             .collect();
         Ok(Sequencer {
             session,
+            sequenced: sequenced_word(session),
             oum_port,
+            plain: PlainFrame::new(oum_port),
+            recent: by_address
+                .first()
+                .copied()
+                .unwrap_or((0, GroupId(u16::MAX))),
             by_address: by_address.into_boxed_slice(),
             groups,
             drops: DropCounts::default(),
@@ -140,6 +157,7 @@ impl Sequencer {
     /// makes sure `session` was never used before (the `sequencer` binary persists it first).
     pub fn start_session(&mut self, session: SessionNumber) {
         self.session = session;
+        self.sequenced = sequenced_word(session);
         for g in self.groups.iter_mut() {
             g.last = 0;
         }
@@ -164,7 +182,20 @@ impl Sequencer {
     }
 
     pub fn group_by_address(&self, address: Ipv4Addr) -> Option<GroupId> {
-        let key = u32::from(address);
+        self.group_by_key(address_key(address.octets()))
+    }
+
+    #[inline(always)]
+    fn group_by_key(&self, key: u32) -> Option<GroupId> {
+        // A scan of a few entries costs less than a binary search's dependent steps.
+        const SCAN: usize = 8;
+        if self.by_address.len() <= SCAN {
+            return self
+                .by_address
+                .iter()
+                .find(|&&(a, _)| a == key)
+                .map(|&(_, g)| g);
+        }
         self.by_address
             .binary_search_by_key(&key, |&(a, _)| a)
             .ok()
@@ -202,12 +233,18 @@ impl Sequencer {
     /// Stamps an Ethernet frame in place, as a sequencer on raw frames (DPDK, a pcap file)
     /// does: the group is the IPv4 destination address, and the UDP checksum is set to zero
     /// ("none") since the stamp changed the payload.
+    #[inline]
     pub fn stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
-        let verdict = self.try_stamp_frame(frame);
-        if let Verdict::Drop(reason) = verdict {
-            self.drops.add(reason);
+        match self.stamp_common(frame) {
+            Some((group, msgnum)) => Verdict::Multicast {
+                group,
+                stamp: Stamp {
+                    session: self.session,
+                    msgnum,
+                },
+            },
+            None => self.stamp_unusual(frame),
         }
-        verdict
     }
 
     /// Stamps a burst of frames; `verdicts` is cleared and receives one verdict per frame.
@@ -229,68 +266,67 @@ impl Sequencer {
         verdict
     }
 
-    fn try_stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
-        match self.stamp_plain_request(frame) {
-            Some(verdict) => verdict,
-            None => self.try_stamp_parsed(frame),
-        }
+    /// The fast path of [`stamp_frame`](Self::stamp_frame), for a caller that handles
+    /// the common frame inline: an Ethernet II frame carrying IPv4 without options, not a
+    /// fragment, UDP to the OUM port, an unsequenced OUM header, lengths that fill the
+    /// frame exactly (no Ethernet padding), to a known group whose counter is not
+    /// exhausted. Such a frame is stamped with exactly the writes the full
+    /// parser makes and its group returned (the IPv4 header is 20 bytes). For anything else
+    /// it returns `None` having written and counted nothing: pass the frame to
+    /// `stamp_frame`, which decides and counts.
+    ///
+    /// Why a separate path: on DPDK, stamping is what the sequencer adds to plain
+    /// forwarding (docs/benchmarks.md), and this one does it in a few dozen instructions.
+    /// `fast_path_agrees_with_the_parser` checks that both paths give the same verdicts,
+    /// bytes and counters on every truncation and on byte changes at every offset, and the
+    /// fuzz target `sequencer_frame` on whatever it generates.
+    #[inline(always)]
+    pub fn stamp_plain(&mut self, frame: &mut [u8]) -> Option<GroupId> {
+        self.stamp_common(frame).map(|(group, _)| group)
     }
 
-    /// The common case at fixed offsets: an Ethernet II frame carrying IPv4 without
-    /// options, not a fragment, UDP to the OUM port, an unsequenced OUM header, a known
-    /// group whose counter is not exhausted. It is stamped with the same writes
-    /// [`try_stamp_parsed`](Self::try_stamp_parsed) makes; anything else returns `None`
-    /// without a write and the full parser decides. Why: on the DPDK path stamping is
-    /// most of what the sequencer adds to plain forwarding (docs/dpdk.md), and this takes
-    /// about 40% off `stamp_frame` (criterion, 27.6 -> 17.2 ns on a loaded machine);
-    /// `plain_request_path_agrees_with_the_parser` checks that the two agree on every
-    /// truncation and on byte changes at every offset.
+    /// [`stamp_plain`](Self::stamp_plain), also returning the message number given.
     #[inline(always)]
-    fn stamp_plain_request(&mut self, frame: &mut [u8]) -> Option<Verdict> {
-        const IP: usize = ETHERNET_HEADER_LEN;
-        const UDP: usize = IP + IPV4_MIN_HEADER_LEN;
-        const OUM: usize = UDP + UDP_HEADER_LEN;
-        const END: usize = OUM + OUM_HEADER_LEN;
+    fn stamp_common(&mut self, frame: &mut [u8]) -> Option<(GroupId, u64)> {
+        use plain_frame::{END, OUM, UDP};
         let len = frame.len();
         let f: &mut [u8; END] = frame.get_mut(..END)?.try_into().ok()?;
-        let be16 = |f: &[u8; END], at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
-        if be16(f, 12) != EtherType::IPV4.0
-            || f[IP] != 0x45
-            || be16(f, IP + 6) & 0x3fff != 0 // more-fragments flag or an offset
-            || f[IP + 9] != IpProtocol::UDP.0
-            || be16(f, UDP + 2) != self.oum_port
-            || f[OUM..OUM + 4] != OUM_PREAMBLE
-            || be16(f, OUM + 4) != OUM_UNSEQUENCED_HEADER_SIZE
-        {
-            return None;
-        }
-        // The lengths the parser checks: the IPv4 total length fits the frame, the UDP
-        // length fits the IPv4 payload, and the UDP payload holds the OUM header.
-        let total = usize::from(be16(f, IP + 2));
-        let udp_len = usize::from(be16(f, UDP + 4));
-        if IP + total > len
-            || UDP - IP + udp_len > total
-            || udp_len < UDP_HEADER_LEN + OUM_HEADER_LEN
-        {
-            return None;
-        }
-        let dst = Ipv4Addr::new(f[IP + 16], f[IP + 17], f[IP + 18], f[IP + 19]);
-        let group = self.group_by_address(dst)?;
-        let state = self.groups.get_mut(usize::from(group.0))?;
-        if state.last == u64::MAX {
-            return None;
-        }
-        state.last += 1;
-        state.stamped += 1;
-        let stamp = Stamp {
-            session: self.session,
-            msgnum: state.last,
+        let key = self.plain.destination(f, len)?;
+        let group = match self.recent {
+            (recent, group) if recent == key => group,
+            _ => {
+                let group = self.group_by_key(key)?;
+                self.recent = (key, group);
+                group
+            }
         };
+        let state = self.groups.get_mut(usize::from(group.0))?;
+        // An exhausted counter is the parser's to count.
+        let msgnum = state.last.checked_add(1)?;
+        state.last = msgnum;
+        state.stamped += 1;
         f[UDP + 6..UDP + 8].fill(0);
-        f[OUM + 4..OUM + 6].copy_from_slice(&OUM_SEQUENCED_HEADER_SIZE.to_be_bytes());
-        f[OUM + 6..OUM + 8].copy_from_slice(&stamp.session.0.to_be_bytes());
-        f[OUM + 8..END].copy_from_slice(&stamp.msgnum.to_be_bytes());
-        Some(Verdict::Multicast { group, stamp })
+        f[OUM + 4..OUM + 8].copy_from_slice(&self.sequenced);
+        f[OUM + 8..END].copy_from_slice(&msgnum.to_be_bytes());
+        Some((group, msgnum))
+    }
+
+    /// [`stamp_frame`](Self::stamp_frame) without the fast path: every frame through the
+    /// checked views. For the fuzz target and tests, which check that the two agree.
+    #[doc(hidden)]
+    pub fn stamp_frame_parsed(&mut self, frame: &mut [u8]) -> Verdict {
+        self.stamp_unusual(frame)
+    }
+
+    /// Everything but the common frame: kept out of line so the fast path stays small
+    /// where it is inlined.
+    #[inline(never)]
+    fn stamp_unusual(&mut self, frame: &mut [u8]) -> Verdict {
+        let verdict = self.try_stamp_parsed(frame);
+        if let Verdict::Drop(reason) = verdict {
+            self.drops.add(reason);
+        }
+        verdict
     }
 
     /// Stamps any frame, through the checked views of every layer.
@@ -358,6 +394,13 @@ impl Sequencer {
     }
 }
 
+/// The OUM header's bytes 4..8 of a packet stamped in `session`.
+fn sequenced_word(session: SessionNumber) -> [u8; 4] {
+    let [a, b] = OUM_SEQUENCED_HEADER_SIZE.to_be_bytes();
+    let [c, d] = session.0.to_be_bytes();
+    [a, b, c, d]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,28 +409,38 @@ mod tests {
 
     const GROUP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 
-    fn sequencer(last: u64) -> Sequencer {
-        let groups = [
-            GroupSpec {
-                address: Ipv4Addr::new(10, 0, 0, 7),
-                members: vec![0],
-            },
-            GroupSpec {
-                address: GROUP,
+    /// A sequencer whose group 1 is GROUP with `last` handed out, among `groups` groups in
+    /// all (more than 8 takes the binary search), in `session`.
+    fn sequencer_of(groups: u8, session: u16, last: u64) -> Sequencer {
+        let groups: Vec<GroupSpec> = (0..groups)
+            .map(|i| GroupSpec {
+                address: match i {
+                    1 => GROUP,
+                    _ => Ipv4Addr::new(10, 0, i, 7),
+                },
                 members: vec![0, 1, 2],
-            },
-        ];
-        let mut s =
-            Sequencer::new(SessionNumber(9), crate::wire::OUM_DEFAULT_PORT, &groups).unwrap();
+            })
+            .collect();
+        let mut s = Sequencer::new(
+            SessionNumber(session),
+            crate::wire::OUM_DEFAULT_PORT,
+            &groups,
+        )
+        .unwrap();
         s.set_last_msgnum(GroupId(1), last);
         s
     }
 
+    fn sequencer(last: u64) -> Sequencer {
+        sequencer_of(2, 9, last)
+    }
+
     /// Both paths on a copy of `frame`, with sequencers in the same state: the same
-    /// verdict, bytes and counters.
-    fn agree(frame: &[u8], last: u64) {
-        let (mut a, mut b) = (sequencer(last), sequencer(last));
-        let (mut fa, mut fb) = (frame.to_vec(), frame.to_vec());
+    /// verdict, bytes and counters. And `stamp_plain` alone either stamps exactly as the
+    /// parser does or leaves the frame and every counter as they were.
+    fn agree_with(frame: &[u8], make: impl Fn() -> Sequencer) {
+        let (mut a, mut b, mut c) = (make(), make(), make());
+        let (mut fa, mut fb, mut fc) = (frame.to_vec(), frame.to_vec(), frame.to_vec());
         let va = a.stamp_frame(&mut fa);
         let vb = match b.try_stamp_parsed(&mut fb) {
             Verdict::Drop(reason) => {
@@ -399,29 +452,54 @@ mod tests {
         assert_eq!(va, vb, "{frame:02x?}");
         assert_eq!(fa, fb, "{frame:02x?}");
         assert_eq!(a.stats(), b.stats(), "{frame:02x?}");
+        let before = c.stats();
+        match c.stamp_plain(&mut fc) {
+            Some(group) => {
+                assert!(matches!(va, Verdict::Multicast { group: g, .. } if g == group));
+                assert_eq!(fc, fa, "{frame:02x?}");
+                assert_eq!(c.stats(), a.stats(), "{frame:02x?}");
+            }
+            None => {
+                assert_eq!(fc, frame, "{frame:02x?}");
+                assert_eq!(c.stats(), before, "{frame:02x?}");
+            }
+        }
+    }
+
+    fn agree(frame: &[u8], last: u64) {
+        agree_with(frame, || sequencer(last));
+    }
+
+    fn request(dst_ip: Ipv4Addr, ip_options: Vec<u8>, body: usize) -> Vec<u8> {
+        UdpFrameSpec {
+            dst_ip,
+            udp_checksum: true,
+            ip_options,
+            ..UdpFrameSpec::default()
+        }
+        .build(&oum_payload(OumRepr::Unsequenced, &vec![0x5a; body]))
+        .unwrap()
     }
 
     #[test]
-    fn plain_request_path_agrees_with_the_parser() {
+    fn fast_path_agrees_with_the_parser() {
         let mut frames = Vec::new();
         for body in [0, 1, 30] {
             for ip_options in [vec![], vec![1, 1, 1, 1]] {
-                frames.push(
-                    UdpFrameSpec {
-                        dst_ip: GROUP,
-                        udp_checksum: true,
-                        ip_options,
-                        ..UdpFrameSpec::default()
-                    }
-                    .build(&oum_payload(OumRepr::Unsequenced, &vec![0x5a; body]))
-                    .unwrap(),
-                );
+                frames.push(request(GROUP, ip_options, body));
             }
         }
         let mut padded = frames[0].clone();
         padded.extend_from_slice(&[0; 6]);
         frames.push(padded);
+        let mut df = frames[0].clone();
+        df[14 + 6] = 0x40;
+        df[14 + 10..14 + 12].fill(0);
+        let sum = crate::wire::ipv4_header_checksum(&df[14..34]);
+        df[14 + 10..14 + 12].copy_from_slice(&sum.to_be_bytes());
+        frames.push(df);
         let mut stamped = 0;
+        let mut fast = 0;
         for frame in &frames {
             for last in [0, u64::MAX - 1, u64::MAX] {
                 agree(frame, last);
@@ -431,8 +509,9 @@ mod tests {
             }
             for at in 0..frame.len() {
                 let original = frame[at];
-                for value in [0, 1, 0x05, 0x0a, 0x11, 0x20, 0x45, 0x46, 0xff]
+                for value in [0, 1, 0x05, 0x07, 0x0a, 0x11, 0x20, 0x3f, 0x40, 0x45, 0x46]
                     .into_iter()
+                    .chain([0x64, 0x80, 0xff])
                     .chain([original.wrapping_add(1), original.wrapping_sub(1)])
                 {
                     let mut changed = frame.clone();
@@ -444,8 +523,81 @@ mod tests {
             if matches!(s.stamp_frame(&mut frame.clone()), Verdict::Multicast { .. }) {
                 stamped += 1;
             }
+            if s.stamp_plain(&mut frame.clone()).is_some() {
+                fast += 1;
+            }
         }
-        // Every unchanged frame is a valid request (the test covers the accepting path).
+        // Every unchanged frame is a valid request (the test covers the accepting path),
+        // and the ones without IPv4 options or padding take the fast path.
         assert_eq!(stamped, frames.len());
+        assert_eq!(fast, frames.len() - 4);
+    }
+
+    #[test]
+    fn fast_path_agrees_on_group_tables_and_sessions() {
+        for groups in [1u8, 2, 8, 9, 40] {
+            for session in [0, 1, 0x1234, u16::MAX] {
+                for dst in [
+                    GROUP,
+                    Ipv4Addr::new(10, 0, 0, 7),
+                    Ipv4Addr::new(10, 0, 3, 7),
+                ]
+                .into_iter()
+                .chain([Ipv4Addr::new(10, 0, 39, 7), Ipv4Addr::new(10, 0, 40, 7)])
+                {
+                    for last in [0, 41, u64::MAX - 1, u64::MAX] {
+                        let frame = request(dst, vec![], 3);
+                        agree_with(&frame, || sequencer_of(groups, session, last));
+                    }
+                }
+            }
+        }
+        // A stream switching between groups (the remembered group changes), known and
+        // unknown, through one sequencer per path.
+        for groups in [1u8, 3, 12] {
+            let (mut a, mut b) = (sequencer_of(groups, 7, 0), sequencer_of(groups, 7, 0));
+            let mut seed = 99u32;
+            for _ in 0..500 {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let pick = (seed >> 16) as u8 % (groups + 1);
+                let dst = match pick {
+                    1 => GROUP,
+                    _ => Ipv4Addr::new(10, 0, pick, 7),
+                };
+                let frame = request(dst, vec![], usize::from(pick));
+                let (mut fa, mut fb) = (frame.clone(), frame.clone());
+                let va = a.stamp_frame(&mut fa);
+                let vb = match b.try_stamp_parsed(&mut fb) {
+                    Verdict::Drop(reason) => {
+                        b.drops.add(reason);
+                        Verdict::Drop(reason)
+                    }
+                    v => v,
+                };
+                assert_eq!((va, &fa), (vb, &fb));
+            }
+            assert_eq!(a.stats(), b.stats());
+        }
+        // Without groups nothing is stamped, whatever the address.
+        let mut none =
+            Sequencer::new(SessionNumber(1), crate::wire::OUM_DEFAULT_PORT, &[]).unwrap();
+        for dst in [GROUP, Ipv4Addr::UNSPECIFIED] {
+            let mut frame = request(dst, vec![], 0);
+            assert_eq!(none.stamp_plain(&mut frame), None);
+            assert_eq!(
+                none.stamp_frame(&mut frame),
+                Verdict::Drop(DropReason::UnknownGroup)
+            );
+        }
+        // A new session changes what the fast path writes.
+        let mut s = sequencer(5);
+        s.start_session(SessionNumber(0xabcd));
+        let mut frame = request(GROUP, vec![], 0);
+        assert_eq!(s.stamp_plain(&mut frame), Some(GroupId(1)));
+        let oum = OumPacket::new_checked(&frame[42..]).unwrap();
+        assert_eq!(
+            OumRepr::parse(&oum).unwrap(),
+            OumRepr::Sequenced(Stamp::new(0xabcd, 1))
+        );
     }
 }
