@@ -33,11 +33,7 @@ impl<A: App> PreVoteHost for FastPaxosReplica<A> {
     }
 
     fn same_view(&mut self, now: Time, view: u64) -> bool {
-        if view > self.view {
-            // Behind: join the newer view, as for any message of one.
-            self.start_view_change(now, view);
-        }
-        view == self.view
+        self.check_view(now, view)
     }
 
     fn send_pre_vote(&mut self, to: Option<usize>, view: u64, attempt: u64, ballot: Ballot) {
