@@ -268,7 +268,7 @@ fn nopaxos_on_dpdk_across_namespaces_serves_dpdk_and_kernel_clients_and_survives
 
     let config = dir.path().join("cluster.toml");
     let mut text = format!(
-        "f = 1\n[sequencer]\nstate_file = \"session\"\n[timeouts]\nsync_period_ms = 300\nleader_timeout_ms = 1000\n\
+        "f = 1\n[sequencer]\nstate_file = \"session\"\nkind = \"dpdk\"\n[timeouts]\nsync_period_ms = 300\nleader_timeout_ms = 1000\n\
          [[group]]\nname = \"kv\"\naddress = \"{GROUP}\"\n"
     );
     for i in 0..3 {

@@ -36,6 +36,11 @@ pub fn decode_all(data: &[u8]) {
     if let Ok(env) = Envelope::new_checked(data) {
         let _ = EnvelopeRepr::parse(&env);
     }
+    // An authenticated stamp: any bytes give an error or a shorter plain stamped datagram.
+    let mut copy = data.to_vec();
+    if let Ok(len) = crate::oum::StampKey::new([7; 16]).open(0, &mut copy) {
+        assert!(len + crate::oum::AUTH_TAG_LEN == data.len(), "{len}");
+    }
     // A session query or answer is accepted only in its one canonical encoding.
     if let Some(query) = crate::oum::SessionQuery::parse(data) {
         assert_eq!(query.to_bytes().as_slice(), data, "{query:?}");

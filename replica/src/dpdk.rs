@@ -180,8 +180,9 @@ fn bench_config(n: usize) -> Result<ClusterConfig, String> {
     } else {
         ""
     };
+    // The frames stand for a DPDK sequencer's: stamped, with the client's source address.
     let mut text = format!(
-        "f = {}\n{sync}[[group]]\nname = \"bench\"\naddress = \"10.0.0.100\"\n",
+        "f = {}\n{sync}[sequencer]\nkind = \"dpdk\"\n[[group]]\nname = \"bench\"\naddress = \"10.0.0.100\"\n",
         n / 2
     );
     for i in 0..n {

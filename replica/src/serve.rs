@@ -266,7 +266,7 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
                 if driver.now() >= at {
                     println!(
                         "{}{}",
-                        stats_line(&*driver.node),
+                        stats_line(&*driver.node, driver.stranger_stamps),
                         (self.extra_stats)(&*driver.io)
                     );
                     next_stats = Some(driver.now() + interval);
@@ -274,10 +274,11 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
             }
         }
         let dropped = driver.dropped;
+        let stranger_stamps = driver.stranger_stamps;
         let extra = (self.extra_stats)(&*driver.io);
         println!(
             "{} (dropped by --drop-rate: {dropped}){extra}",
-            stats_line(&*node)
+            stats_line(&*node, stranger_stamps)
         );
         println!("{}", node.describe());
         Ok(())
@@ -285,13 +286,14 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
 }
 
 /// The counters line; docs/operations.md ("Replica counters") explains each field, and
-/// client-gen keeps these lines in its reports.
-pub(crate) fn stats_line<R: Replica>(r: &R) -> String {
+/// client-gen keeps these lines in its reports. `stranger_stamp` is the driver's count of
+/// stamped datagrams from a source that is no sequencer (they never reach the core).
+pub(crate) fn stats_line<R: Replica>(r: &R, stranger_stamps: u64) -> String {
     let s = r.stats();
     format!(
         "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} \
          unstamped={} stranger={} unexpected={} stale={} stale_session={} duplicate={} \
-         too_far_ahead={} beyond_window={} view_changes={} state_transfers={}",
+         too_far_ahead={} beyond_window={} view_changes={} state_transfers={} stranger_stamp={}",
         r.index(),
         r.is_leader(),
         s.requests,
@@ -307,6 +309,7 @@ pub(crate) fn stats_line<R: Replica>(r: &R) -> String {
         s.too_far_ahead,
         s.beyond_window,
         s.view_changes,
-        s.state_transfers
+        s.state_transfers,
+        stranger_stamps
     )
 }

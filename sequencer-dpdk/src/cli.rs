@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use dataplane::config::ClusterConfig;
+use dataplane::config::{ClusterConfig, SequencerKind};
 use dataplane::oum::SessionNumber;
 
 use crate::replay::{ReplayOptions, replay};
@@ -217,6 +217,7 @@ fn run_dpdk(args: RunArgs) -> Result<(), String> {
     // Chosen (not yet recorded) before DPDK starts, so a refused session costs no EAL start;
     // the DPDK loop records it once the port is up.
     let session = choose_session(&config, &state, args.session, args.session_query_ms)?;
+    warn_if_kind_differs(&config, SequencerKind::Dpdk);
     crate::dpdk_loop::run(
         &config,
         state,
@@ -249,6 +250,34 @@ fn run_bench(args: BenchArgs) -> Result<(), String> {
     })
 }
 
+/// The replicas decide from `[sequencer] kind` whether a stamp's source address must be a
+/// group socket (docs/operations.md, "Who may stamp"); a sequencer of another kind than the
+/// config says is either dropped wholesale (`stranger_stamp`) or unchecked, so say so.
+fn warn_if_kind_differs(config: &ClusterConfig, running: SequencerKind) {
+    let configured = config.sequencer.kind;
+    if configured == running {
+        return;
+    }
+    let consequence = if configured.stamps_from_group_socket() {
+        "replicas will drop every stamp as stranger_stamp, since this sequencer keeps the \
+         client's source address"
+    } else {
+        "replicas will not check that stamps come from the group socket"
+    };
+    let name = |k: SequencerKind| match k {
+        SequencerKind::Udp => "udp",
+        SequencerKind::Dpdk => "dpdk",
+        SequencerKind::Switch => "switch",
+    };
+    eprintln!(
+        "sequencer: WARN the config says [sequencer] kind = \"{}\" but this is a {} \
+         sequencer: {consequence}. Set kind = \"{}\".",
+        name(configured),
+        name(running),
+        name(running)
+    );
+}
+
 fn run_udp(args: RunArgs) -> Result<(), String> {
     let path = args
         .config
@@ -259,6 +288,7 @@ fn run_udp(args: RunArgs) -> Result<(), String> {
         .or_else(|| config.sequencer.state_file.clone());
     let state = SessionState::new(state_file);
     let chosen = choose_session(&config, &state, args.session, args.session_query_ms)?;
+    warn_if_kind_differs(&config, SequencerKind::Udp);
     let session = state.begin(Some(chosen.0)).map_err(|e| e.to_string())?;
     run(
         &config,

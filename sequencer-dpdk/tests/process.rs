@@ -248,6 +248,46 @@ fn stats_lines_appear_with_the_flag() {
     stop(child);
 }
 
+/// A config that says the sequencer is a DPDK one turns the replicas' source check off; the
+/// kernel-UDP sequencer says so at start (and stays quiet when the config matches).
+#[test]
+fn a_sequencer_of_another_kind_than_the_config_says_warns() {
+    let c = cluster(Ipv4Addr::new(127, 0, 0, 64));
+    let text = std::fs::read_to_string(&c.config).unwrap();
+    assert!(text.contains("kind = \"udp\""), "{text}");
+    let quiet = stop_err_of(&c.config, &text, "1");
+    assert!(!quiet.contains("WARN"), "{quiet}");
+    let dpdk = text.replace("kind = \"udp\"", "kind = \"dpdk\"");
+    let err = stop_err_of(&c.config, &dpdk, "2");
+    assert!(
+        err.contains("WARN the config says [sequencer] kind = \"dpdk\" but this is a udp")
+            && err.contains("Set kind = \"udp\""),
+        "{err}"
+    );
+}
+
+/// Writes `text` as the config, runs the sequencer until it is up, and returns its stderr.
+fn stop_err_of(config: &Path, text: &str, session: &str) -> String {
+    std::fs::write(config, text).unwrap();
+    let (child, first) = start(config, &["--session", session]);
+    assert!(first.contains("sequencer: session"), "{first}");
+    stop_with_stderr(child)
+}
+
+fn stop_with_stderr(mut child: Child) -> String {
+    // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let _ = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    err
+}
+
 #[test]
 fn a_bad_config_names_the_problem() {
     let dir = tempfile::tempdir().unwrap();

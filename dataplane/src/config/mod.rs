@@ -96,6 +96,32 @@ pub struct SequencerConfig {
     /// Where the sequencer keeps the last session number it used, so a restart never reuses
     /// one. Relative paths are relative to the config file's folder.
     pub state_file: Option<PathBuf>,
+    /// What stamps the requests, which decides whether replicas can judge a stamp by its
+    /// source address (docs/operations.md, "Who may stamp").
+    pub kind: SequencerKind,
+}
+
+/// Where the stamps come from. Only the kernel-UDP end host sends stamped copies from an
+/// address of its own (the group socket); a DPDK sequencer or a switch forwards the
+/// client's frame with the client's source address, so there a replica cannot tell a
+/// sequencer's stamp from a forged one by where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SequencerKind {
+    /// `sequencer --udp`: replicas accept stamped datagrams only from a group socket.
+    #[default]
+    Udp,
+    /// `sequencer` on DPDK: the source is the client's; no source check.
+    Dpdk,
+    /// A P4 switch (or the Cavium sequencer): the source is the client's; no source check.
+    Switch,
+}
+
+impl SequencerKind {
+    /// Whether a stamped datagram's source address says who stamped it.
+    pub fn stamps_from_group_socket(self) -> bool {
+        self == SequencerKind::Udp
+    }
 }
 
 /// One OUM group: clients send its requests to `address`:`oum.port`.

@@ -72,6 +72,30 @@ fn the_dpdk_deploy_example_is_valid_and_names_every_mac() {
     for i in 0..c.n() {
         assert!(c.replica_mac(i).is_some(), "replica {i} has no mac");
     }
+    // Its sequencer forwards with the client's source: replicas must not judge by source.
+    assert_eq!(c.sequencer.kind, SequencerKind::Dpdk);
+}
+
+#[test]
+fn sequencer_kind_defaults_to_udp_and_rejects_unknown_kinds() {
+    assert_eq!(
+        ClusterConfig::parse(EXAMPLE).unwrap().sequencer.kind,
+        SequencerKind::Udp
+    );
+    for (word, kind) in [
+        ("udp", SequencerKind::Udp),
+        ("dpdk", SequencerKind::Dpdk),
+        ("switch", SequencerKind::Switch),
+    ] {
+        let text = EXAMPLE.replace(
+            "[sequencer]\n",
+            &format!("[sequencer]\nkind = \"{word}\"\n"),
+        );
+        assert_eq!(ClusterConfig::parse(&text).unwrap().sequencer.kind, kind);
+    }
+    let text = EXAMPLE.replace("[sequencer]\n", "[sequencer]\nkind = \"tofino\"\n");
+    let err = ClusterConfig::parse(&text).unwrap_err().to_string();
+    assert!(err.contains("tofino") && err.contains("udp"), "{err}");
 }
 
 #[test]

@@ -8,7 +8,10 @@
 //!   a session) and starts delivery at a position with [`Receiver::listen`].
 //! * [`SessionQuery`]: how a starting sequencer asks the replicas for the newest session
 //!   they have seen.
+//! * [`StampKey`]: the keyed tag of an authenticated stamp (docs/wire-format.md; the
+//!   primitive and its costs only, not yet used by the sequencer or the replicas).
 
+mod auth;
 mod drop_reason;
 mod plain_frame;
 mod receiver;
@@ -16,6 +19,7 @@ mod sequencer;
 mod session_query;
 
 pub use crate::wire::{SessionNumber, Stamp};
+pub use auth::{AUTH_TAG_LEN, AuthError, OUM_AUTHENTICATED_HEADER_SIZE, StampKey};
 pub use drop_reason::{DropCounts, DropReason};
 pub use receiver::{
     CALM_EVENTS, Discard, Event, Receiver, ReceiverConfig, ReceiverStats, Rejected, WIDEN_STEP,

@@ -43,6 +43,9 @@ pub struct UdpLoop<'a, N, I: PacketIo> {
     extra: Vec<SocketAddrV4>,
     rng: u64,
     pub dropped: u64,
+    /// Stamped datagrams from a source that is not a sequencer (forged, or a replica port
+    /// reached by someone who is not the sequencer): dropped before the core sees them.
+    pub stranger_stamps: u64,
     /// Session queries answered, and datagrams with the query's magic that were not one.
     pub session_queries: SessionQueryStats,
 }
@@ -82,6 +85,7 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
             extra: Vec::with_capacity(8),
             rng: 0x9e37_79b9_7f4a_7c15,
             dropped: 0,
+            stranger_stamps: 0,
             session_queries: SessionQueryStats::default(),
         }
     }
@@ -111,6 +115,10 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
             } else if SessionQuery::looks_like(buf.as_ref()) {
                 // Answered here, for every protocol, and never shown to the core.
                 self.answer_session_query(&buf);
+            } else if !self.addresses.stamp_source_ok(buf.peer(), buf.as_ref()) {
+                // Only a sequencer stamps: one forged datagram would otherwise be executed
+                // as the next request (issue 13).
+                self.stranger_stamps += 1;
             } else {
                 self.node.handle_datagram(now, buf.peer(), buf.as_ref());
             }

@@ -1,0 +1,265 @@
+//! Issue 13 item 1 with the real binaries on loopback: a stamped datagram sent straight to
+//! the replicas by someone who is not the sequencer (right session, next message number)
+//! is counted and never executed. Before the fix a forged put was read back, and forged
+//! appends (A to the leader, B to the followers) made the replicas' states diverge.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use dataplane::config::ClusterConfig;
+use dataplane::oum::SessionQuery;
+use dataplane::wire::{OumPacket, Stamp};
+use replica::app::kv::KvOp;
+use replica::protocol::codec::Writer;
+use replica::protocol::nopaxos::messages::Message;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    /// SIGINT (the replica prints its counters), then its stdout.
+    fn stop(mut self) -> String {
+        // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let _ = self.0.wait();
+        let mut out = String::new();
+        self.0
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+}
+
+/// The folder with the workspace's binaries (the sequencer belongs to another package).
+fn bin_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_replica"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    if !dir.join("sequencer").is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "sequencer-dpdk"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success());
+    }
+    dir
+}
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    sockets
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+/// A NOPaxos request carrying `op`, with an unsequenced OUM header.
+fn request(client: u64, n: u64, reply_to: SocketAddrV4, op: KvOp<'_>) -> Vec<u8> {
+    let op = op.to_bytes();
+    let mut buf = vec![0u8; 512];
+    let mut w = Writer::new(&mut buf);
+    Message::Request {
+        client,
+        request: n,
+        reply_to,
+        op: &op,
+    }
+    .encode_sequenced(&mut w)
+    .unwrap();
+    let len = w.len();
+    buf.truncate(len);
+    buf
+}
+
+/// `request` as a sequencer would leave it: what a forger needs is only the session and the
+/// next message number, both easy to learn or guess.
+fn forged(request: &[u8], session: u16, msgnum: u64) -> Vec<u8> {
+    let mut bytes = request.to_vec();
+    OumPacket::new_checked(&mut bytes[..])
+        .unwrap()
+        .header_mut()
+        .stamp(Stamp::new(session, msgnum));
+    bytes
+}
+
+/// The leader's result for request `n` of `client` (followers reply without one).
+fn leader_result(socket: &UdpSocket, client: u64, n: u64) -> Vec<u8> {
+    let mut buf = [0u8; 2048];
+    loop {
+        let (len, _) = socket
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("no reply from the leader to request {n}: {e}"));
+        if let Ok(Message::Reply {
+            client: c,
+            request,
+            result: Some(result),
+            ..
+        }) = Message::decode(&buf[..len])
+        {
+            if c == client && request == n {
+                return result.to_vec();
+            }
+        }
+    }
+}
+
+/// The value of `name=` in the last stats line of `stdout`.
+fn counter(stdout: &str, name: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("stats "))
+        .unwrap_or_else(|| panic!("no stats line in {stdout}"));
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {line}"))
+}
+
+/// Waits until the replica at `address` answers a session query (its socket is bound and
+/// its loop runs), so nothing this test sends is lost to a replica still starting.
+fn wait_until_up(address: SocketAddrV4) {
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let query = SessionQuery::Query { nonce: 1 }.to_bytes();
+    let mut buf = [0u8; 256];
+    for _ in 0..200 {
+        probe.send_to(&query, address).unwrap();
+        if let Ok(len) = probe.recv(&mut buf) {
+            if matches!(
+                SessionQuery::parse(&buf[..len]),
+                Some(SessionQuery::Answer { .. })
+            ) {
+                return;
+            }
+        }
+    }
+    panic!("replica at {address} never answered a session query");
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn stamps_from_a_stranger_are_counted_and_never_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = free_ports(4);
+    let mut config = ClusterConfig::local(3, 0, Ipv4Addr::new(127, 0, 0, 83));
+    for (r, p) in config.replicas.iter_mut().zip(&ports) {
+        r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
+    }
+    config.oum.port = ports[3];
+    config.sequencer.state_file = Some(dir.path().join("session"));
+    let path = dir.path().join("cluster.toml");
+    std::fs::write(&path, config.to_toml()).unwrap();
+    let replicas: Vec<Proc> = (0..3)
+        .map(|i| {
+            let child = Command::new(env!("CARGO_BIN_EXE_replica"))
+                .arg("--config")
+                .arg(&path)
+                .args(["--index", &i.to_string(), "--mode", "nopaxos"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            Proc(child)
+        })
+        .collect();
+    for r in &config.replicas {
+        wait_until_up(r.address);
+    }
+    let mut sequencer = Command::new(bin_dir().join("sequencer"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--session", "5"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sequencer.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let sequencer = Proc(sequencer);
+    assert!(line.contains("sequencer: session 5"), "{line}");
+    let group = config.group_socket(&config.groups[0]);
+
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let std::net::SocketAddr::V4(me) = client.local_addr().unwrap() else {
+        unreachable!()
+    };
+    let put = |value| KvOp::Put { key: b"k", value };
+    // Message number 1, through the sequencer.
+    client
+        .send_to(&request(1, 1, me, put(b"honest-value")), group)
+        .unwrap();
+    leader_result(&client, 1, 1);
+
+    // The forger: its own socket, the current session, the next message numbers.
+    let forger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let forged_put = forged(&request(9, 1, me, put(b"FORGED-VALUE")), 5, 2);
+    for r in &config.replicas {
+        forger.send_to(&forged_put, r.address).unwrap();
+    }
+    let append = |value| KvOp::Append { key: b"k", value };
+    let to_leader = forged(&request(9, 2, me, append(b"-A")), 5, 3);
+    let to_followers = forged(&request(9, 2, me, append(b"-B")), 5, 3);
+    forger
+        .send_to(&to_leader, config.replicas[0].address)
+        .unwrap();
+    for r in &config.replicas[1..] {
+        forger.send_to(&to_followers, r.address).unwrap();
+    }
+
+    // The next real request takes message number 2 and reads what the cluster agreed on.
+    // (Before the fix the replicas took it for a duplicate of the forged number 2 and never
+    // answered; the forged put was what a later read returned.)
+    client
+        .send_to(&request(1, 2, me, KvOp::Get { key: b"k" }), group)
+        .unwrap();
+    let value = leader_result(&client, 1, 2);
+    assert!(contains(&value, b"honest-value"), "{value:?}");
+    assert!(!contains(&value, b"FORGED"), "the forged put was executed");
+    assert!(!contains(&value, b"-A"), "a forged append was executed");
+    drop(sequencer);
+
+    for (i, r) in replicas.into_iter().enumerate() {
+        let out = r.stop();
+        // The leader answered, so it saw everything: the put and one append, both refused.
+        // A follower may be stopped before it has read the last datagrams (the client waits
+        // for the leader only), but never delivers a forged stamp: at most the two real
+        // requests, and the real read is not taken for a duplicate of a forged number.
+        let strangers = counter(&out, "stranger_stamp");
+        if i == 0 {
+            assert_eq!(strangers, 2, "replica {i}: {out}");
+        } else {
+            assert!(strangers <= 2, "replica {i}: {out}");
+        }
+        assert_eq!(counter(&out, "duplicate"), 0, "replica {i}: {out}");
+        assert!(counter(&out, "requests") <= 2, "replica {i}: {out}");
+    }
+}
