@@ -79,6 +79,10 @@ pub enum Discard {
     /// Further ahead than `max_gap`: the receiver has fallen too far behind (or the stamp is
     /// bogus); the protocol above should catch up by state transfer.
     TooFarAhead,
+    /// A stamp that would, on its own, end the session (a newer one) or force a run of drop
+    /// notifications (beyond the reorder ring), with nothing yet to support it: remembered,
+    /// not acted on, until a second such stamp confirms it ([`Receiver::on_stamped`]).
+    Unconfirmed,
 }
 
 /// A discarded packet, handed back so its buffer can be reused.
@@ -110,6 +114,8 @@ pub struct ReceiverStats {
     pub stale_session: u64,
     pub beyond_window: u64,
     pub too_far_ahead: u64,
+    /// Lone stamps of a newer session or far ahead, not acted on (see [`Discard::Unconfirmed`]).
+    pub unconfirmed: u64,
     /// Held packets thrown away because a session ended or `listen` moved past them.
     pub superseded: u64,
     /// Messages that arrived after they were reported dropped (false drops: each widened
@@ -168,6 +174,10 @@ pub struct Receiver<P> {
     /// Missing numbers below this are reported dropped without waiting.
     forced_until: u64,
     notice: Option<(Option<SessionNumber>, SessionNumber)>,
+    /// The last stamp that would have ended the session or jumped beyond the ring, with the
+    /// count of messages delivered when it came: a second one of the same session, within a
+    /// ring of it, with nothing delivered in between, confirms the jump.
+    suspect: Option<(Stamp, u64)>,
     stats: ReceiverStats,
 }
 
@@ -193,6 +203,7 @@ impl<P> Receiver<P> {
             gap_clock: None,
             forced_until: 0,
             notice: None,
+            suspect: None,
             stats: ReceiverStats::default(),
         }
     }
@@ -219,6 +230,7 @@ impl<P> Receiver<P> {
         self.gap_clock = None;
         self.forced_until = 0;
         self.notice = None;
+        self.suspect = None;
         self.reported = [(0, Time::ZERO); REPORTED];
     }
 
@@ -293,6 +305,17 @@ impl<P> Receiver<P> {
     }
 
     /// Takes a packet whose stamp the caller already parsed.
+    ///
+    /// A stamp of a newer session, or of the current one beyond the reorder ring, is acted on
+    /// (the session ends; the messages before its window are reported dropped, or it is
+    /// [`Discard::TooFarAhead`]) only when it is *confirmed*: a second such stamp of the same
+    /// session, a different message number at most a ring away, with no message delivered
+    /// in between. A lone one is [`Discard::Unconfirmed`]. One stray or forged datagram
+    /// therefore cannot end a session (which made every replica change view to a session no
+    /// sequencer serves) or make the protocol agree on tens of thousands of missing slots.
+    /// A real failover or a receiver really left behind brings a stream of such stamps, so
+    /// the second one comes at once; the first is discarded (the protocol recovers it as a
+    /// gap), since a lone stamp may be the forged one.
     pub fn on_stamped(&mut self, now: Time, stamp: Stamp, packet: P) -> Result<(), Rejected<P>> {
         match self.state {
             State::Unbound => {
@@ -301,6 +324,9 @@ impl<P> Receiver<P> {
             }
             State::Listening { session, next } => match stamp.session.serial_cmp(session) {
                 Ordering::Less => Err(self.reject(Discard::StaleSession, packet)),
+                Ordering::Greater if !self.confirmed(stamp) => {
+                    Err(self.reject(Discard::Unconfirmed, packet))
+                }
                 Ordering::Greater => {
                     self.terminate(Some(session), stamp.session);
                     self.hold(now, stamp, packet)
@@ -311,6 +337,9 @@ impl<P> Receiver<P> {
                 }
                 Ordering::Equal => {
                     let ahead = stamp.msgnum - next;
+                    if ahead > self.mask && !self.confirmed(stamp) {
+                        return Err(self.reject(Discard::Unconfirmed, packet));
+                    }
                     if ahead > self.max_gap {
                         return Err(self.reject(Discard::TooFarAhead, packet));
                     }
@@ -322,6 +351,9 @@ impl<P> Receiver<P> {
             },
             State::Terminated { old, newest } => match stamp.session.serial_cmp(newest) {
                 Ordering::Less => Err(self.reject(Discard::StaleSession, packet)),
+                Ordering::Greater if !self.confirmed(stamp) => {
+                    Err(self.reject(Discard::Unconfirmed, packet))
+                }
                 Ordering::Greater => {
                     self.terminate(old, stamp.session);
                     self.hold(now, stamp, packet)
@@ -400,6 +432,25 @@ impl<P> Receiver<P> {
         }
     }
 
+    /// Whether `stamp` confirms the suspect jump; if not, it becomes the suspect. The
+    /// delivery count is compared rather than reset on each delivery, so the in-order path
+    /// pays nothing for this.
+    fn confirmed(&mut self, stamp: Stamp) -> bool {
+        let delivered = self.stats.delivered;
+        let confirmed = self.suspect.is_some_and(|(s, at)| {
+            at == delivered
+                && s.session == stamp.session
+                && s.msgnum != stamp.msgnum
+                && s.msgnum.abs_diff(stamp.msgnum) <= self.mask
+        });
+        self.suspect = if confirmed {
+            None
+        } else {
+            Some((stamp, delivered))
+        };
+        confirmed
+    }
+
     /// Scans the ring, stopping once every held packet was seen; only gaps pay for this.
     fn earliest_arrival(&self) -> Time {
         self.ring
@@ -459,6 +510,7 @@ impl<P> Receiver<P> {
         self.held = 0;
         self.forced_until = 0;
         self.gap_clock = None;
+        self.suspect = None;
         self.reported = [(0, Time::ZERO); REPORTED];
         self.state = State::Terminated { old, newest: new };
         self.notice = Some((old, new));
@@ -506,6 +558,7 @@ impl<P> Receiver<P> {
             Discard::StaleSession => &mut self.stats.stale_session,
             Discard::BeyondWindow => &mut self.stats.beyond_window,
             Discard::TooFarAhead => &mut self.stats.too_far_ahead,
+            Discard::Unconfirmed => &mut self.stats.unconfirmed,
         };
         *counter += 1;
         Rejected { reason, packet }

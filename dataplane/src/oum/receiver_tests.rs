@@ -164,6 +164,8 @@ fn newer_session_terminates_and_its_packets_wait_for_listen() {
     feed(&mut r, t(0), 1, 1).unwrap();
     feed(&mut r, t(0), 1, 3).unwrap(); // held behind a gap, lost with the session
     assert_eq!(drain(&mut r, t(0)), ["m1"]);
+    // The first stamp of the new session is only a suspect; the second confirms it.
+    assert_eq!(feed(&mut r, t(1), 2, 3), Err(Discard::Unconfirmed));
     feed(&mut r, t(1), 2, 2).unwrap();
     feed(&mut r, t(1), 2, 1).unwrap();
     assert_eq!(drain(&mut r, t(1)), ["end:1->2"]);
@@ -172,6 +174,7 @@ fn newer_session_terminates_and_its_packets_wait_for_listen() {
     r.listen(SessionNumber(2), 1);
     assert_eq!(drain(&mut r, t(1000)), ["m1", "m2"]);
     assert_eq!(r.stats().superseded, 1);
+    assert_eq!(r.stats().unconfirmed, 1);
     assert_eq!(r.stats().sessions_terminated, 1);
 }
 
@@ -179,19 +182,23 @@ fn newer_session_terminates_and_its_packets_wait_for_listen() {
 fn a_yet_newer_session_while_terminated_is_reported_again() {
     let mut r = receiver(16);
     r.listen(SessionNumber(1), 1);
-    feed(&mut r, t(0), 2, 1).unwrap();
-    feed(&mut r, t(0), 3, 1).unwrap();
+    assert_eq!(feed(&mut r, t(0), 2, 1), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 2, 2).unwrap();
+    // While terminated, a yet newer session needs confirming too.
+    assert_eq!(feed(&mut r, t(0), 3, 1), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 3, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:1->3"]);
-    assert_eq!(feed(&mut r, t(0), 2, 2), Err(Discard::StaleSession));
-    r.listen(SessionNumber(3), 1);
-    assert_eq!(drain(&mut r, t(0)), ["m1"]);
+    assert_eq!(feed(&mut r, t(0), 2, 3), Err(Discard::StaleSession));
+    r.listen(SessionNumber(3), 2);
+    assert_eq!(drain(&mut r, t(0)), ["m2"]);
 }
 
 #[test]
 fn session_numbers_wrap() {
     let mut r = receiver(16);
     r.listen(SessionNumber(65535), 1);
-    feed(&mut r, t(0), 0, 1).unwrap();
+    assert_eq!(feed(&mut r, t(0), 0, 1), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 0, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:65535->0"]);
 }
 
@@ -215,7 +222,9 @@ fn a_packet_beyond_the_window_forces_the_window_forward() {
     let mut r = receiver(4);
     r.listen(SessionNumber(1), 1);
     feed(&mut r, t(0), 1, 2).unwrap();
-    // 9 is 8 ahead of 1 in a 4-slot window: 1..=5 must go without waiting.
+    // 9 is 8 ahead of 1 in a 4-slot window: 8 alone was not believed, 9 confirms the
+    // jump, and 1..=5 must go without waiting.
+    assert_eq!(feed(&mut r, t(0), 1, 8), Err(Discard::Unconfirmed));
     feed(&mut r, t(0), 1, 9).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["d1", "m2", "d3", "d4", "d5"]);
     assert_eq!(drain(&mut r, t(100)), ["d6", "d7", "d8", "m9"]);
@@ -225,7 +234,8 @@ fn a_packet_beyond_the_window_forces_the_window_forward() {
 fn window_conflicts_keep_the_lower_number() {
     let mut r = receiver(4);
     r.listen(SessionNumber(1), 1);
-    feed(&mut r, t(0), 1, 6).unwrap(); // slot 2, beyond the window
+    assert_eq!(feed(&mut r, t(0), 1, 5), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 1, 6).unwrap(); // slot 2, beyond the window (confirmed by 5)
     assert_eq!(feed(&mut r, t(0), 1, 2), Err(Discard::BeyondWindow)); // displaces 6
     assert_eq!(drain(&mut r, t(0)), ["d1", "m2"]);
     assert_eq!(r.stats().beyond_window, 1);
@@ -293,11 +303,14 @@ fn random_streams_deliver_every_number_once_in_order() {
 fn a_stamp_implausibly_far_ahead_is_refused_not_turned_into_drops() {
     let mut r = receiver(16);
     r.listen(SessionNumber(1), 1);
-    assert_eq!(feed(&mut r, t(0), 1, 1002), Err(Discard::TooFarAhead));
-    assert_eq!(feed(&mut r, t(0), 1, u64::MAX), Err(Discard::TooFarAhead));
+    assert_eq!(feed(&mut r, t(0), 1, 1002), Err(Discard::Unconfirmed));
+    assert_eq!(feed(&mut r, t(0), 1, 1003), Err(Discard::TooFarAhead));
+    assert_eq!(feed(&mut r, t(0), 1, u64::MAX), Err(Discard::Unconfirmed));
+    assert_eq!(feed(&mut r, t(0), 1, u64::MAX - 1), Err(Discard::TooFarAhead));
     assert!(drain(&mut r, t(1_000_000)).is_empty());
     assert_eq!(r.stats().too_far_ahead, 2);
     // Exactly max_gap ahead is still a gap to report.
+    assert_eq!(feed(&mut r, t(0), 1, 1000), Err(Discard::Unconfirmed));
     feed(&mut r, t(0), 1, 1001).unwrap();
     assert_eq!(drain(&mut r, t(1_000_000)).len(), 1001);
 }
@@ -445,9 +458,14 @@ fn direct_path_matches_holding(make: impl Fn() -> Receiver<Vec<u8>>) {
             0 => next + 1 + rand(5),                  // ahead: a gap
             1 => next.saturating_sub(rand(3)).max(1), // a duplicate or stale
             2 => {
-                session += 1; // a new session starts at 1
-                next = 1;
-                1
+                // A new session starts at 1; its first stamp alone is not believed (a lone
+                // one may be forged), the second confirms it.
+                session += 1;
+                let first = Stamp::new(session, 1);
+                assert!(held.on_stamped(now, first, stamped(session, 1)).is_err());
+                assert!(direct.on_stamped(now, first, stamped(session, 1)).is_err());
+                next = 2;
+                2
             }
             _ => next,
         };
@@ -475,8 +493,8 @@ fn direct_path_matches_holding(make: impl Fn() -> Receiver<Vec<u8>>) {
         // A session change ends delivery until the owner listens again, as a replica does.
         if let Some(new) = from_held.iter().rev().find_map(|e| e.split("->").nth(1)) {
             let new = SessionNumber(new.parse().unwrap());
-            held.listen(new, 1);
-            direct.listen(new, 1);
+            held.listen(new, 2);
+            direct.listen(new, 2);
         }
         assert_eq!(held.session(), direct.session());
         assert_eq!(held.next_msgnum(), direct.next_msgnum());
@@ -517,7 +535,9 @@ fn the_newest_session_seen_is_known_before_and_after_listen() {
     feed(&mut r, t(0), 4, 1).unwrap();
     assert_eq!(r.newest_session(), Some(SessionNumber(4)));
     r.listen(SessionNumber(4), 1);
-    feed(&mut r, t(0), 6, 1).unwrap();
+    assert_eq!(feed(&mut r, t(0), 6, 1), Err(Discard::Unconfirmed));
+    assert_eq!(r.newest_session(), Some(SessionNumber(4)), "a lone stamp");
+    feed(&mut r, t(0), 6, 2).unwrap();
     assert_eq!(
         r.newest_session(),
         Some(SessionNumber(6)),
@@ -526,4 +546,48 @@ fn the_newest_session_seen_is_known_before_and_after_listen() {
     // An older stamp changes nothing.
     assert_eq!(feed(&mut r, t(0), 5, 1), Err(Discard::StaleSession));
     assert_eq!(r.newest_session(), Some(SessionNumber(6)));
+}
+
+/// Issue 13: one forged stamp of a newer session switched every replica to it, and nothing
+/// was served until the sequencer restarted.
+#[test]
+fn a_lone_stamp_of_a_newer_session_does_not_end_the_session() {
+    let mut r = receiver(16);
+    r.listen(SessionNumber(1), 1);
+    feed(&mut r, t(0), 1, 1).unwrap();
+    assert_eq!(feed(&mut r, t(0), 9, 7), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 1, 2).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["m1", "m2"]);
+    // A delivery since the suspect: a second stamp of that session does not confirm it.
+    assert_eq!(feed(&mut r, t(0), 9, 8), Err(Discard::Unconfirmed));
+    // Nor does one of another session, or one further than a ring from it.
+    assert_eq!(feed(&mut r, t(0), 10, 8), Err(Discard::Unconfirmed));
+    assert_eq!(feed(&mut r, t(0), 10, 8 + 17), Err(Discard::Unconfirmed));
+    assert_eq!(feed(&mut r, t(0), 10, 8 + 17), Err(Discard::Unconfirmed), "same number");
+    feed(&mut r, t(0), 1, 3).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["m3"]);
+    assert_eq!(r.session(), Some(SessionNumber(1)));
+    assert_eq!(r.stats().unconfirmed, 5);
+    assert_eq!(r.stats().sessions_terminated, 0);
+}
+
+/// Issue 13: one forged stamp 60,000 messages ahead (below `max_gap`) turned into 60,000
+/// drop notifications, each a gap agreement.
+#[test]
+fn a_lone_stamp_far_ahead_forces_no_drops() {
+    let mut r: Receiver<Vec<u8>> = Receiver::new(ReceiverConfig {
+        reorder_window: WINDOW,
+        min_reorder_window: WINDOW,
+        pending_capacity: 1024,
+        max_gap: 1 << 16,
+    });
+    r.listen(SessionNumber(1), 1);
+    assert_eq!(feed(&mut r, t(0), 1, 60_001), Err(Discard::Unconfirmed));
+    assert_eq!(r.next_deadline(), None);
+    feed(&mut r, t(1), 1, 1).unwrap();
+    feed(&mut r, t(1), 1, 2).unwrap();
+    assert_eq!(drain(&mut r, t(1_000_000)), ["m1", "m2"]);
+    // Within the ring, a stamp ahead is an ordinary gap, believed at once.
+    feed(&mut r, t(2), 1, 1000).unwrap();
+    assert_eq!(drain(&mut r, t(1_000_000)).len(), 998);
 }
