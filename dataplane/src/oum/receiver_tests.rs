@@ -51,14 +51,18 @@ fn feed(r: &mut Receiver<Vec<u8>>, now: Time, session: u16, msgnum: u64) -> Resu
 }
 
 #[test]
-fn first_stamped_packet_ends_the_unbound_state_and_is_held() {
+fn the_first_session_confirmed_ends_the_unbound_state_and_its_stamps_are_held() {
     let mut r = receiver(16);
-    feed(&mut r, t(0), 4, 1).unwrap();
+    // Alone, the first stamp may be a stray: it is set aside until a second confirms it
+    // (unless it is a session's first message, below).
+    feed(&mut r, t(0), 4, 3).unwrap();
+    assert!(drain(&mut r, t(0)).is_empty());
+    feed(&mut r, t(0), 4, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:none->4"]);
     assert_eq!(r.session(), None);
-    r.listen(SessionNumber(4), 1);
-    assert_eq!(drain(&mut r, t(0)), ["m1"]);
-    assert_eq!(r.next_msgnum(), Some(2));
+    r.listen(SessionNumber(4), 2);
+    assert_eq!(drain(&mut r, t(0)), ["m2", "m3"]);
+    assert_eq!(r.next_msgnum(), Some(4));
 }
 
 #[test]
@@ -164,8 +168,6 @@ fn newer_session_terminates_and_its_packets_wait_for_listen() {
     feed(&mut r, t(0), 1, 1).unwrap();
     feed(&mut r, t(0), 1, 3).unwrap(); // held behind a gap, lost with the session
     assert_eq!(drain(&mut r, t(0)), ["m1"]);
-    // The first stamp of the new session is only a suspect; the second confirms it.
-    assert_eq!(feed(&mut r, t(1), 2, 3), Err(Discard::Unconfirmed));
     feed(&mut r, t(1), 2, 2).unwrap();
     feed(&mut r, t(1), 2, 1).unwrap();
     assert_eq!(drain(&mut r, t(1)), ["end:1->2"]);
@@ -174,7 +176,6 @@ fn newer_session_terminates_and_its_packets_wait_for_listen() {
     r.listen(SessionNumber(2), 1);
     assert_eq!(drain(&mut r, t(1000)), ["m1", "m2"]);
     assert_eq!(r.stats().superseded, 1);
-    assert_eq!(r.stats().unconfirmed, 1);
     assert_eq!(r.stats().sessions_terminated, 1);
 }
 
@@ -182,22 +183,22 @@ fn newer_session_terminates_and_its_packets_wait_for_listen() {
 fn a_yet_newer_session_while_terminated_is_reported_again() {
     let mut r = receiver(16);
     r.listen(SessionNumber(1), 1);
-    assert_eq!(feed(&mut r, t(0), 2, 1), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 2, 1).unwrap();
     feed(&mut r, t(0), 2, 2).unwrap();
     // While terminated, a yet newer session needs confirming too.
-    assert_eq!(feed(&mut r, t(0), 3, 1), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 3, 1).unwrap();
     feed(&mut r, t(0), 3, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:1->3"]);
     assert_eq!(feed(&mut r, t(0), 2, 3), Err(Discard::StaleSession));
-    r.listen(SessionNumber(3), 2);
-    assert_eq!(drain(&mut r, t(0)), ["m2"]);
+    r.listen(SessionNumber(3), 1);
+    assert_eq!(drain(&mut r, t(0)), ["m1", "m2"]);
 }
 
 #[test]
 fn session_numbers_wrap() {
     let mut r = receiver(16);
     r.listen(SessionNumber(65535), 1);
-    assert_eq!(feed(&mut r, t(0), 0, 1), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 0, 1).unwrap();
     feed(&mut r, t(0), 0, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:65535->0"]);
 }
@@ -222,20 +223,21 @@ fn a_packet_beyond_the_window_forces_the_window_forward() {
     let mut r = receiver(4);
     r.listen(SessionNumber(1), 1);
     feed(&mut r, t(0), 1, 2).unwrap();
-    // 9 is 8 ahead of 1 in a 4-slot window: 8 alone was not believed, 9 confirms the
-    // jump, and 1..=5 must go without waiting.
-    assert_eq!(feed(&mut r, t(0), 1, 8), Err(Discard::Unconfirmed));
+    // 9 is 8 ahead of 1 in a 4-slot window: set aside until 8 confirms it, then 1..=5
+    // must go without waiting.
     feed(&mut r, t(0), 1, 9).unwrap();
+    assert!(drain(&mut r, t(0)).is_empty());
+    feed(&mut r, t(0), 1, 8).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["d1", "m2", "d3", "d4", "d5"]);
-    assert_eq!(drain(&mut r, t(100)), ["d6", "d7", "d8", "m9"]);
+    assert_eq!(drain(&mut r, t(100)), ["d6", "d7", "m8", "m9"]);
 }
 
 #[test]
 fn window_conflicts_keep_the_lower_number() {
     let mut r = receiver(4);
     r.listen(SessionNumber(1), 1);
-    assert_eq!(feed(&mut r, t(0), 1, 5), Err(Discard::Unconfirmed));
-    feed(&mut r, t(0), 1, 6).unwrap(); // slot 2, beyond the window (confirmed by 5)
+    feed(&mut r, t(0), 1, 5).unwrap(); // set aside: beyond the window
+    feed(&mut r, t(0), 1, 6).unwrap(); // slot 2, confirms 5 (slot 1)
     assert_eq!(feed(&mut r, t(0), 1, 2), Err(Discard::BeyondWindow)); // displaces 6
     assert_eq!(drain(&mut r, t(0)), ["d1", "m2"]);
     assert_eq!(r.stats().beyond_window, 1);
@@ -272,7 +274,11 @@ fn random_streams_deliver_every_number_once_in_order() {
         let mut delivered = std::collections::BTreeSet::new();
         let mut accepted = 0;
         for &(at, n) in &arrivals {
-            if feed(&mut r, t(at), 1, n).is_ok() {
+            // Beyond the ring, a stamp is set aside and may never be confirmed.
+            let within = r
+                .next_msgnum()
+                .is_some_and(|next| n < next + capacity as u64);
+            if feed(&mut r, t(at), 1, n).is_ok() && within {
                 accepted = accepted.max(n);
             }
             for e in drain(&mut r, t(at)) {
@@ -303,14 +309,18 @@ fn random_streams_deliver_every_number_once_in_order() {
 fn a_stamp_implausibly_far_ahead_is_refused_not_turned_into_drops() {
     let mut r = receiver(16);
     r.listen(SessionNumber(1), 1);
-    assert_eq!(feed(&mut r, t(0), 1, 1002), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 1, 1002).unwrap(); // set aside
     assert_eq!(feed(&mut r, t(0), 1, 1003), Err(Discard::TooFarAhead));
-    assert_eq!(feed(&mut r, t(0), 1, u64::MAX), Err(Discard::Unconfirmed));
-    assert_eq!(feed(&mut r, t(0), 1, u64::MAX - 1), Err(Discard::TooFarAhead));
+    feed(&mut r, t(0), 1, u64::MAX).unwrap();
+    assert_eq!(
+        feed(&mut r, t(0), 1, u64::MAX - 1),
+        Err(Discard::TooFarAhead)
+    );
     assert!(drain(&mut r, t(1_000_000)).is_empty());
-    assert_eq!(r.stats().too_far_ahead, 2);
+    // Each confirmed pair: the confirming stamp and the one set aside.
+    assert_eq!(r.stats().too_far_ahead, 4);
     // Exactly max_gap ahead is still a gap to report.
-    assert_eq!(feed(&mut r, t(0), 1, 1000), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 1, 1000).unwrap();
     feed(&mut r, t(0), 1, 1001).unwrap();
     assert_eq!(drain(&mut r, t(1_000_000)).len(), 1001);
 }
@@ -318,11 +328,12 @@ fn a_stamp_implausibly_far_ahead_is_refused_not_turned_into_drops() {
 #[test]
 fn listen_drops_held_packets_too_far_ahead_of_its_position() {
     let mut r = receiver(16);
-    feed(&mut r, t(0), 2, 5000).unwrap();
+    feed(&mut r, t(0), 2, 4).unwrap();
     feed(&mut r, t(0), 2, 3).unwrap();
+    feed(&mut r, t(0), 2, 5000).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:none->2"]);
     r.listen(SessionNumber(2), 1);
-    assert_eq!(drain(&mut r, t(1_000_000)), ["d1", "d2", "m3"]);
+    assert_eq!(drain(&mut r, t(1_000_000)), ["d1", "d2", "m3", "m4"]);
     assert_eq!(r.stats().superseded, 1);
 }
 
@@ -458,12 +469,12 @@ fn direct_path_matches_holding(make: impl Fn() -> Receiver<Vec<u8>>) {
             0 => next + 1 + rand(5),                  // ahead: a gap
             1 => next.saturating_sub(rand(3)).max(1), // a duplicate or stale
             2 => {
-                // A new session starts at 1; its first stamp alone is not believed (a lone
-                // one may be forged), the second confirms it.
+                // A new session starts at 1; its first stamp is set aside until the second
+                // confirms it.
                 session += 1;
                 let first = Stamp::new(session, 1);
-                assert!(held.on_stamped(now, first, stamped(session, 1)).is_err());
-                assert!(direct.on_stamped(now, first, stamped(session, 1)).is_err());
+                assert!(held.on_stamped(now, first, stamped(session, 1)).is_ok());
+                assert!(direct.on_stamped(now, first, stamped(session, 1)).is_ok());
                 next = 2;
                 2
             }
@@ -493,8 +504,8 @@ fn direct_path_matches_holding(make: impl Fn() -> Receiver<Vec<u8>>) {
         // A session change ends delivery until the owner listens again, as a replica does.
         if let Some(new) = from_held.iter().rev().find_map(|e| e.split("->").nth(1)) {
             let new = SessionNumber(new.parse().unwrap());
-            held.listen(new, 2);
-            direct.listen(new, 2);
+            held.listen(new, 1);
+            direct.listen(new, 1);
         }
         assert_eq!(held.session(), direct.session());
         assert_eq!(held.next_msgnum(), direct.next_msgnum());
@@ -532,10 +543,12 @@ fn the_direct_path_refuses_what_is_not_next_and_alone() {
 fn the_newest_session_seen_is_known_before_and_after_listen() {
     let mut r = receiver(16);
     assert_eq!(r.newest_session(), None);
-    feed(&mut r, t(0), 4, 1).unwrap();
+    feed(&mut r, t(0), 4, 2).unwrap();
+    assert_eq!(r.newest_session(), None, "a lone stamp");
+    feed(&mut r, t(0), 4, 3).unwrap();
     assert_eq!(r.newest_session(), Some(SessionNumber(4)));
     r.listen(SessionNumber(4), 1);
-    assert_eq!(feed(&mut r, t(0), 6, 1), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 6, 1).unwrap();
     assert_eq!(r.newest_session(), Some(SessionNumber(4)), "a lone stamp");
     feed(&mut r, t(0), 6, 2).unwrap();
     assert_eq!(
@@ -555,19 +568,25 @@ fn a_lone_stamp_of_a_newer_session_does_not_end_the_session() {
     let mut r = receiver(16);
     r.listen(SessionNumber(1), 1);
     feed(&mut r, t(0), 1, 1).unwrap();
-    assert_eq!(feed(&mut r, t(0), 9, 7), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 9, 7).unwrap(); // set aside
     feed(&mut r, t(0), 1, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["m1", "m2"]);
-    // A delivery since the suspect: a second stamp of that session does not confirm it.
+    // A delivery since: a second stamp of that session does not confirm it, but takes its
+    // place (the first is handed back).
     assert_eq!(feed(&mut r, t(0), 9, 8), Err(Discard::Unconfirmed));
-    // Nor does one of another session, or one further than a ring from it.
-    assert_eq!(feed(&mut r, t(0), 10, 8), Err(Discard::Unconfirmed));
-    assert_eq!(feed(&mut r, t(0), 10, 8 + 17), Err(Discard::Unconfirmed));
-    assert_eq!(feed(&mut r, t(0), 10, 8 + 17), Err(Discard::Unconfirmed), "same number");
+    // Nor does one of another session, or one further than a ring away.
+    assert_eq!(feed(&mut r, t(0), 10, 9), Err(Discard::Unconfirmed));
+    assert_eq!(feed(&mut r, t(0), 10, 9 + 17), Err(Discard::Unconfirmed));
+    assert_eq!(
+        feed(&mut r, t(0), 10, 9 + 17),
+        Err(Discard::Unconfirmed),
+        "the same number again"
+    );
     feed(&mut r, t(0), 1, 3).unwrap();
-    assert_eq!(drain(&mut r, t(0)), ["m3"]);
+    assert_eq!(drain(&mut r, t(1_000_000)), ["m3"]);
     assert_eq!(r.session(), Some(SessionNumber(1)));
-    assert_eq!(r.stats().unconfirmed, 5);
+    assert_eq!(r.newest_session(), Some(SessionNumber(1)));
+    assert_eq!(r.stats().unconfirmed, 4);
     assert_eq!(r.stats().sessions_terminated, 0);
 }
 
@@ -582,7 +601,7 @@ fn a_lone_stamp_far_ahead_forces_no_drops() {
         max_gap: 1 << 16,
     });
     r.listen(SessionNumber(1), 1);
-    assert_eq!(feed(&mut r, t(0), 1, 60_001), Err(Discard::Unconfirmed));
+    feed(&mut r, t(0), 1, 60_001).unwrap(); // set aside
     assert_eq!(r.next_deadline(), None);
     feed(&mut r, t(1), 1, 1).unwrap();
     feed(&mut r, t(1), 1, 2).unwrap();
@@ -590,4 +609,31 @@ fn a_lone_stamp_far_ahead_forces_no_drops() {
     // Within the ring, a stamp ahead is an ordinary gap, believed at once.
     feed(&mut r, t(2), 1, 1000).unwrap();
     assert_eq!(drain(&mut r, t(1_000_000)).len(), 998);
+    // The stray never confirmed is dropped when the owner listens again.
+    r.listen(SessionNumber(1), 1001);
+    assert_eq!(r.stats().superseded, 1);
+    assert_eq!(r.stats().drops_notified, 997);
+}
+
+/// A confirmed jump beyond the ring keeps both stamps and forces the window forward.
+#[test]
+fn a_confirmed_jump_keeps_both_stamps() {
+    let mut r = receiver(4);
+    r.listen(SessionNumber(1), 1);
+    feed(&mut r, t(0), 1, 3).unwrap();
+    feed(&mut r, t(0), 1, 8).unwrap(); // set aside
+    // 9 confirms 8 (nothing was delivered in between): below 9 - 3 = 6, every missing
+    // number is reported at once.
+    feed(&mut r, t(0), 1, 9).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["d1", "d2", "m3", "d4", "d5"]);
+    assert_eq!(drain(&mut r, t(100)), ["d6", "d7", "m8", "m9"]);
+}
+
+#[test]
+fn a_sessions_first_message_starts_an_unbound_receiver_at_once() {
+    let mut r = receiver(16);
+    feed(&mut r, t(0), 3, 1).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["end:none->3"]);
+    r.listen(SessionNumber(3), 1);
+    assert_eq!(drain(&mut r, t(0)), ["m1"]);
 }
