@@ -324,6 +324,29 @@ impl<P> Receiver<P> {
     /// lies within a ring of the real stream, where no receiver can tell forged from real
     /// without authenticated stamps.)
     pub fn on_stamped(&mut self, now: Time, stamp: Stamp, packet: P) -> Result<(), Rejected<P>> {
+        // The common case (a message of the current session within the ring) first, with
+        // the rest out of line so this stays as small as it was before jumps were checked.
+        match self.state {
+            State::Listening { session, next }
+                if stamp.session == session
+                    && stamp.msgnum >= next
+                    && stamp.msgnum - next <= self.mask =>
+            {
+                self.hold(now, stamp, packet)
+            }
+            _ => self.on_stamped_otherwise(now, stamp, packet),
+        }
+    }
+
+    /// [`Receiver::on_stamped`] for everything but a message within the ring.
+    #[cold]
+    #[inline(never)]
+    fn on_stamped_otherwise(
+        &mut self,
+        now: Time,
+        stamp: Stamp,
+        packet: P,
+    ) -> Result<(), Rejected<P>> {
         match self.state {
             // The first session too: a replica that starts on a stray stamp would change view
             // to a session no sequencer serves (found by the simulator's stray fault). Except
