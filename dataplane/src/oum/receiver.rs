@@ -79,6 +79,10 @@ pub enum Discard {
     /// Further ahead than `max_gap`: the receiver has fallen too far behind (or the stamp is
     /// bogus); the protocol above should catch up by state transfer.
     TooFarAhead,
+    /// A stamp that would, on its own, end the session (a newer one) or force a run of drop
+    /// notifications (beyond the reorder ring), set aside and displaced by another before a
+    /// second such stamp confirmed it ([`Receiver::on_stamped`]).
+    Unconfirmed,
 }
 
 /// A discarded packet, handed back so its buffer can be reused.
@@ -110,6 +114,9 @@ pub struct ReceiverStats {
     pub stale_session: u64,
     pub beyond_window: u64,
     pub too_far_ahead: u64,
+    /// Lone stamps of a newer session or far ahead, set aside and never confirmed (see
+    /// [`Discard::Unconfirmed`]).
+    pub unconfirmed: u64,
     /// Held packets thrown away because a session ended or `listen` moved past them.
     pub superseded: u64,
     /// Messages that arrived after they were reported dropped (false drops: each widened
@@ -168,6 +175,10 @@ pub struct Receiver<P> {
     /// Missing numbers below this are reported dropped without waiting.
     forced_until: u64,
     notice: Option<(Option<SessionNumber>, SessionNumber)>,
+    /// The last stamp (and its packet) that would have ended the session or jumped beyond
+    /// the ring, with the count of events when it came: a second one of the same session,
+    /// within a ring of it, with no event in between, confirms the jump.
+    suspect: Option<(Held<P>, u64)>,
     stats: ReceiverStats,
 }
 
@@ -193,6 +204,7 @@ impl<P> Receiver<P> {
             gap_clock: None,
             forced_until: 0,
             notice: None,
+            suspect: None,
             stats: ReceiverStats::default(),
         }
     }
@@ -219,6 +231,9 @@ impl<P> Receiver<P> {
         self.gap_clock = None;
         self.forced_until = 0;
         self.notice = None;
+        if self.suspect.take().is_some() {
+            self.stats.superseded += 1;
+        }
         self.reported = [(0, Time::ZERO); REPORTED];
     }
 
@@ -293,38 +308,107 @@ impl<P> Receiver<P> {
     }
 
     /// Takes a packet whose stamp the caller already parsed.
+    ///
+    /// A stamp of a newer session (or the first one ever, unless it is message 1), or of the
+    /// current session beyond
+    /// the reorder ring, is acted on (the session ends; the messages before its window are
+    /// reported dropped, or it is [`Discard::TooFarAhead`]) only when it is *confirmed*: by a
+    /// second such stamp of the same session, a different message number at most a ring
+    /// away, with no message delivered in between. Until then it is set aside (one at a time;
+    /// the one it displaces is handed back as [`Discard::Unconfirmed`]). One stray or forged
+    /// datagram therefore cannot end a session (which made every replica change view to a
+    /// session no sequencer serves) nor make the protocol agree on tens of thousands of
+    /// missing slots. A real failover, or a receiver really left behind, brings a stream of
+    /// such stamps, so the second comes at once, and then both are kept: the first costs
+    /// nothing. (Keeping it adds no exposure: a forged stamp that a genuine one can confirm
+    /// lies within a ring of the real stream, where no receiver can tell forged from real
+    /// without authenticated stamps.)
     pub fn on_stamped(&mut self, now: Time, stamp: Stamp, packet: P) -> Result<(), Rejected<P>> {
+        // The common case (a message of the current session within the ring) first, with
+        // the rest out of line so this stays as small as it was before jumps were checked.
         match self.state {
-            State::Unbound => {
+            State::Listening { session, next }
+                if stamp.session == session
+                    && stamp.msgnum >= next
+                    && stamp.msgnum - next <= self.mask =>
+            {
+                self.hold(now, stamp, packet)
+            }
+            _ => self.on_stamped_otherwise(now, stamp, packet),
+        }
+    }
+
+    /// [`Receiver::on_stamped`] for everything but a message within the ring.
+    #[cold]
+    #[inline(never)]
+    fn on_stamped_otherwise(
+        &mut self,
+        now: Time,
+        stamp: Stamp,
+        packet: P,
+    ) -> Result<(), Rejected<P>> {
+        match self.state {
+            // The first session too: a replica that starts on a stray stamp would change view
+            // to a session no sequencer serves (found by the simulator's stray fault). Except
+            // a session's first message, where a cluster that has heard nothing yet starts:
+            // its first request then needs no resend.
+            State::Unbound if stamp.msgnum == 1 => {
                 self.terminate(None, stamp.session);
                 self.hold(now, stamp, packet)
+            }
+            State::Unbound => {
+                let (packet, earlier) = match self.confirm(now, stamp, packet) {
+                    Ok(confirmed) => confirmed,
+                    Err(set_aside) => return set_aside,
+                };
+                self.terminate(None, stamp.session);
+                self.hold_both(now, stamp, packet, earlier)
             }
             State::Listening { session, next } => match stamp.session.serial_cmp(session) {
                 Ordering::Less => Err(self.reject(Discard::StaleSession, packet)),
                 Ordering::Greater => {
+                    let (packet, earlier) = match self.confirm(now, stamp, packet) {
+                        Ok(confirmed) => confirmed,
+                        Err(set_aside) => return set_aside,
+                    };
                     self.terminate(Some(session), stamp.session);
-                    self.hold(now, stamp, packet)
+                    self.hold_both(now, stamp, packet, earlier)
                 }
                 Ordering::Equal if stamp.msgnum < next => {
                     self.late_check(now, stamp.msgnum);
                     Err(self.reject(Discard::Duplicate, packet))
                 }
+                Ordering::Equal if stamp.msgnum - next <= self.mask => {
+                    self.hold(now, stamp, packet)
+                }
                 Ordering::Equal => {
-                    let ahead = stamp.msgnum - next;
-                    if ahead > self.max_gap {
+                    let (packet, earlier) = match self.confirm(now, stamp, packet) {
+                        Ok(confirmed) => confirmed,
+                        Err(set_aside) => return set_aside,
+                    };
+                    if stamp.msgnum - next > self.max_gap {
+                        // The earlier stamp, set aside, goes with it.
+                        if let Some(e) = earlier {
+                            let _ = self.reject(Discard::TooFarAhead, e.packet);
+                        }
                         return Err(self.reject(Discard::TooFarAhead, packet));
                     }
-                    if ahead > self.mask {
-                        self.forced_until = self.forced_until.max(stamp.msgnum - self.mask);
-                    }
-                    self.hold(now, stamp, packet)
+                    let top = earlier
+                        .as_ref()
+                        .map_or(stamp.msgnum, |e| e.stamp.msgnum.max(stamp.msgnum));
+                    self.forced_until = self.forced_until.max(top - self.mask);
+                    self.hold_both(now, stamp, packet, earlier)
                 }
             },
             State::Terminated { old, newest } => match stamp.session.serial_cmp(newest) {
                 Ordering::Less => Err(self.reject(Discard::StaleSession, packet)),
                 Ordering::Greater => {
+                    let (packet, earlier) = match self.confirm(now, stamp, packet) {
+                        Ok(confirmed) => confirmed,
+                        Err(set_aside) => return set_aside,
+                    };
                     self.terminate(old, stamp.session);
-                    self.hold(now, stamp, packet)
+                    self.hold_both(now, stamp, packet, earlier)
                 }
                 Ordering::Equal => self.hold(now, stamp, packet),
             },
@@ -400,6 +484,74 @@ impl<P> Receiver<P> {
         }
     }
 
+    /// If `stamp` confirms the stamp set aside, hands back its packet and the earlier one;
+    /// otherwise sets it aside in the earlier one's place, and the outcome to return is
+    /// `Err`: nothing displaced, or the displaced packet as [`Discard::Unconfirmed`]. The
+    /// delivery count is compared rather than the suspect cleared on each delivery, so the
+    /// in-order path pays nothing for this.
+    #[allow(clippy::type_complexity)]
+    fn confirm(
+        &mut self,
+        now: Time,
+        stamp: Stamp,
+        packet: P,
+    ) -> Result<(P, Option<Held<P>>), Result<(), Rejected<P>>> {
+        let events = self.events();
+        let confirms = self.suspect.as_ref().is_some_and(|(s, at)| {
+            *at == events
+                && s.stamp.session == stamp.session
+                && s.stamp.msgnum != stamp.msgnum
+                && s.stamp.msgnum.abs_diff(stamp.msgnum) <= self.mask
+        });
+        if confirms {
+            return Ok((packet, self.suspect.take().map(|(s, _)| s)));
+        }
+        let held = Held {
+            stamp,
+            arrived: now,
+            packet,
+        };
+        match self.suspect.replace((held, events)) {
+            Some((displaced, _)) => Err(Err(self.reject(Discard::Unconfirmed, displaced.packet))),
+            None => Err(Ok(())),
+        }
+    }
+
+    /// Messages delivered so far: a suspect is confirmed only if the current session
+    /// delivered nothing between it and its confirmation (drop notifications do not count:
+    /// they come from the receiver's own clock, and the old session's last gaps are
+    /// reported while a real failover's first stamps arrive).
+    fn events(&self) -> u64 {
+        self.stats.delivered
+    }
+
+    /// Holds a confirmed stamp's packet and the earlier one it confirmed.
+    fn hold_both(
+        &mut self,
+        now: Time,
+        stamp: Stamp,
+        packet: P,
+        earlier: Option<Held<P>>,
+    ) -> Result<(), Rejected<P>> {
+        let result = self.hold(now, stamp, packet);
+        let Some(e) = earlier else {
+            return result;
+        };
+        // Drops may have moved delivery past it meanwhile: a stamp behind the delivery point
+        // must not sit in the ring, where it would keep the slot from its ring-mate.
+        if let State::Listening { next, .. } = self.state
+            && e.stamp.msgnum < next
+        {
+            let _ = self.reject(Discard::Duplicate, e.packet);
+            return result;
+        }
+        // Within a ring of `stamp` and distinct from it, so it has a slot of its own.
+        match self.hold(e.arrived, e.stamp, e.packet) {
+            Err(rejected) if result.is_ok() => Err(rejected),
+            _ => result,
+        }
+    }
+
     /// Scans the ring, stopping once every held packet was seen; only gaps pay for this.
     fn earliest_arrival(&self) -> Time {
         self.ring
@@ -459,6 +611,9 @@ impl<P> Receiver<P> {
         self.held = 0;
         self.forced_until = 0;
         self.gap_clock = None;
+        if self.suspect.take().is_some() {
+            self.stats.superseded += 1;
+        }
         self.reported = [(0, Time::ZERO); REPORTED];
         self.state = State::Terminated { old, newest: new };
         self.notice = Some((old, new));
@@ -506,6 +661,7 @@ impl<P> Receiver<P> {
             Discard::StaleSession => &mut self.stats.stale_session,
             Discard::BeyondWindow => &mut self.stats.beyond_window,
             Discard::TooFarAhead => &mut self.stats.too_far_ahead,
+            Discard::Unconfirmed => &mut self.stats.unconfirmed,
         };
         *counter += 1;
         Rejected { reason, packet }

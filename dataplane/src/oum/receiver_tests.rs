@@ -51,14 +51,18 @@ fn feed(r: &mut Receiver<Vec<u8>>, now: Time, session: u16, msgnum: u64) -> Resu
 }
 
 #[test]
-fn first_stamped_packet_ends_the_unbound_state_and_is_held() {
+fn the_first_session_confirmed_ends_the_unbound_state_and_its_stamps_are_held() {
     let mut r = receiver(16);
-    feed(&mut r, t(0), 4, 1).unwrap();
+    // Alone, the first stamp may be a stray: it is set aside until a second confirms it
+    // (unless it is a session's first message, below).
+    feed(&mut r, t(0), 4, 3).unwrap();
+    assert!(drain(&mut r, t(0)).is_empty());
+    feed(&mut r, t(0), 4, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:none->4"]);
     assert_eq!(r.session(), None);
-    r.listen(SessionNumber(4), 1);
-    assert_eq!(drain(&mut r, t(0)), ["m1"]);
-    assert_eq!(r.next_msgnum(), Some(2));
+    r.listen(SessionNumber(4), 2);
+    assert_eq!(drain(&mut r, t(0)), ["m2", "m3"]);
+    assert_eq!(r.next_msgnum(), Some(4));
 }
 
 #[test]
@@ -180,11 +184,14 @@ fn a_yet_newer_session_while_terminated_is_reported_again() {
     let mut r = receiver(16);
     r.listen(SessionNumber(1), 1);
     feed(&mut r, t(0), 2, 1).unwrap();
+    feed(&mut r, t(0), 2, 2).unwrap();
+    // While terminated, a yet newer session needs confirming too.
     feed(&mut r, t(0), 3, 1).unwrap();
+    feed(&mut r, t(0), 3, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:1->3"]);
-    assert_eq!(feed(&mut r, t(0), 2, 2), Err(Discard::StaleSession));
+    assert_eq!(feed(&mut r, t(0), 2, 3), Err(Discard::StaleSession));
     r.listen(SessionNumber(3), 1);
-    assert_eq!(drain(&mut r, t(0)), ["m1"]);
+    assert_eq!(drain(&mut r, t(0)), ["m1", "m2"]);
 }
 
 #[test]
@@ -192,6 +199,7 @@ fn session_numbers_wrap() {
     let mut r = receiver(16);
     r.listen(SessionNumber(65535), 1);
     feed(&mut r, t(0), 0, 1).unwrap();
+    feed(&mut r, t(0), 0, 2).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:65535->0"]);
 }
 
@@ -215,17 +223,21 @@ fn a_packet_beyond_the_window_forces_the_window_forward() {
     let mut r = receiver(4);
     r.listen(SessionNumber(1), 1);
     feed(&mut r, t(0), 1, 2).unwrap();
-    // 9 is 8 ahead of 1 in a 4-slot window: 1..=5 must go without waiting.
+    // 9 is 8 ahead of 1 in a 4-slot window: set aside until 8 confirms it, then 1..=5
+    // must go without waiting.
     feed(&mut r, t(0), 1, 9).unwrap();
+    assert!(drain(&mut r, t(0)).is_empty());
+    feed(&mut r, t(0), 1, 8).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["d1", "m2", "d3", "d4", "d5"]);
-    assert_eq!(drain(&mut r, t(100)), ["d6", "d7", "d8", "m9"]);
+    assert_eq!(drain(&mut r, t(100)), ["d6", "d7", "m8", "m9"]);
 }
 
 #[test]
 fn window_conflicts_keep_the_lower_number() {
     let mut r = receiver(4);
     r.listen(SessionNumber(1), 1);
-    feed(&mut r, t(0), 1, 6).unwrap(); // slot 2, beyond the window
+    feed(&mut r, t(0), 1, 5).unwrap(); // set aside: beyond the window
+    feed(&mut r, t(0), 1, 6).unwrap(); // slot 2, confirms 5 (slot 1)
     assert_eq!(feed(&mut r, t(0), 1, 2), Err(Discard::BeyondWindow)); // displaces 6
     assert_eq!(drain(&mut r, t(0)), ["d1", "m2"]);
     assert_eq!(r.stats().beyond_window, 1);
@@ -262,7 +274,11 @@ fn random_streams_deliver_every_number_once_in_order() {
         let mut delivered = std::collections::BTreeSet::new();
         let mut accepted = 0;
         for &(at, n) in &arrivals {
-            if feed(&mut r, t(at), 1, n).is_ok() {
+            // Beyond the ring, a stamp is set aside and may never be confirmed.
+            let within = r
+                .next_msgnum()
+                .is_some_and(|next| n < next + capacity as u64);
+            if feed(&mut r, t(at), 1, n).is_ok() && within {
                 accepted = accepted.max(n);
             }
             for e in drain(&mut r, t(at)) {
@@ -293,11 +309,18 @@ fn random_streams_deliver_every_number_once_in_order() {
 fn a_stamp_implausibly_far_ahead_is_refused_not_turned_into_drops() {
     let mut r = receiver(16);
     r.listen(SessionNumber(1), 1);
-    assert_eq!(feed(&mut r, t(0), 1, 1002), Err(Discard::TooFarAhead));
-    assert_eq!(feed(&mut r, t(0), 1, u64::MAX), Err(Discard::TooFarAhead));
+    feed(&mut r, t(0), 1, 1002).unwrap(); // set aside
+    assert_eq!(feed(&mut r, t(0), 1, 1003), Err(Discard::TooFarAhead));
+    feed(&mut r, t(0), 1, u64::MAX).unwrap();
+    assert_eq!(
+        feed(&mut r, t(0), 1, u64::MAX - 1),
+        Err(Discard::TooFarAhead)
+    );
     assert!(drain(&mut r, t(1_000_000)).is_empty());
-    assert_eq!(r.stats().too_far_ahead, 2);
+    // Each confirmed pair: the confirming stamp and the one set aside.
+    assert_eq!(r.stats().too_far_ahead, 4);
     // Exactly max_gap ahead is still a gap to report.
+    feed(&mut r, t(0), 1, 1000).unwrap();
     feed(&mut r, t(0), 1, 1001).unwrap();
     assert_eq!(drain(&mut r, t(1_000_000)).len(), 1001);
 }
@@ -305,11 +328,12 @@ fn a_stamp_implausibly_far_ahead_is_refused_not_turned_into_drops() {
 #[test]
 fn listen_drops_held_packets_too_far_ahead_of_its_position() {
     let mut r = receiver(16);
-    feed(&mut r, t(0), 2, 5000).unwrap();
+    feed(&mut r, t(0), 2, 4).unwrap();
     feed(&mut r, t(0), 2, 3).unwrap();
+    feed(&mut r, t(0), 2, 5000).unwrap();
     assert_eq!(drain(&mut r, t(0)), ["end:none->2"]);
     r.listen(SessionNumber(2), 1);
-    assert_eq!(drain(&mut r, t(1_000_000)), ["d1", "d2", "m3"]);
+    assert_eq!(drain(&mut r, t(1_000_000)), ["d1", "d2", "m3", "m4"]);
     assert_eq!(r.stats().superseded, 1);
 }
 
@@ -445,9 +469,14 @@ fn direct_path_matches_holding(make: impl Fn() -> Receiver<Vec<u8>>) {
             0 => next + 1 + rand(5),                  // ahead: a gap
             1 => next.saturating_sub(rand(3)).max(1), // a duplicate or stale
             2 => {
-                session += 1; // a new session starts at 1
-                next = 1;
-                1
+                // A new session starts at 1; its first stamp is set aside until the second
+                // confirms it.
+                session += 1;
+                let first = Stamp::new(session, 1);
+                assert!(held.on_stamped(now, first, stamped(session, 1)).is_ok());
+                assert!(direct.on_stamped(now, first, stamped(session, 1)).is_ok());
+                next = 2;
+                2
             }
             _ => next,
         };
@@ -514,10 +543,14 @@ fn the_direct_path_refuses_what_is_not_next_and_alone() {
 fn the_newest_session_seen_is_known_before_and_after_listen() {
     let mut r = receiver(16);
     assert_eq!(r.newest_session(), None);
-    feed(&mut r, t(0), 4, 1).unwrap();
+    feed(&mut r, t(0), 4, 2).unwrap();
+    assert_eq!(r.newest_session(), None, "a lone stamp");
+    feed(&mut r, t(0), 4, 3).unwrap();
     assert_eq!(r.newest_session(), Some(SessionNumber(4)));
     r.listen(SessionNumber(4), 1);
     feed(&mut r, t(0), 6, 1).unwrap();
+    assert_eq!(r.newest_session(), Some(SessionNumber(4)), "a lone stamp");
+    feed(&mut r, t(0), 6, 2).unwrap();
     assert_eq!(
         r.newest_session(),
         Some(SessionNumber(6)),
@@ -526,4 +559,81 @@ fn the_newest_session_seen_is_known_before_and_after_listen() {
     // An older stamp changes nothing.
     assert_eq!(feed(&mut r, t(0), 5, 1), Err(Discard::StaleSession));
     assert_eq!(r.newest_session(), Some(SessionNumber(6)));
+}
+
+/// Issue 13: one forged stamp of a newer session switched every replica to it, and nothing
+/// was served until the sequencer restarted.
+#[test]
+fn a_lone_stamp_of_a_newer_session_does_not_end_the_session() {
+    let mut r = receiver(16);
+    r.listen(SessionNumber(1), 1);
+    feed(&mut r, t(0), 1, 1).unwrap();
+    feed(&mut r, t(0), 9, 7).unwrap(); // set aside
+    feed(&mut r, t(0), 1, 2).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["m1", "m2"]);
+    // A delivery since: a second stamp of that session does not confirm it, but takes its
+    // place (the first is handed back).
+    assert_eq!(feed(&mut r, t(0), 9, 8), Err(Discard::Unconfirmed));
+    // Nor does one of another session, or one further than a ring away.
+    assert_eq!(feed(&mut r, t(0), 10, 9), Err(Discard::Unconfirmed));
+    assert_eq!(feed(&mut r, t(0), 10, 9 + 17), Err(Discard::Unconfirmed));
+    assert_eq!(
+        feed(&mut r, t(0), 10, 9 + 17),
+        Err(Discard::Unconfirmed),
+        "the same number again"
+    );
+    feed(&mut r, t(0), 1, 3).unwrap();
+    assert_eq!(drain(&mut r, t(1_000_000)), ["m3"]);
+    assert_eq!(r.session(), Some(SessionNumber(1)));
+    assert_eq!(r.newest_session(), Some(SessionNumber(1)));
+    assert_eq!(r.stats().unconfirmed, 4);
+    assert_eq!(r.stats().sessions_terminated, 0);
+}
+
+/// Issue 13: one forged stamp 60,000 messages ahead (below `max_gap`) turned into 60,000
+/// drop notifications, each a gap agreement.
+#[test]
+fn a_lone_stamp_far_ahead_forces_no_drops() {
+    let mut r: Receiver<Vec<u8>> = Receiver::new(ReceiverConfig {
+        reorder_window: WINDOW,
+        min_reorder_window: WINDOW,
+        pending_capacity: 1024,
+        max_gap: 1 << 16,
+    });
+    r.listen(SessionNumber(1), 1);
+    feed(&mut r, t(0), 1, 60_001).unwrap(); // set aside
+    assert_eq!(r.next_deadline(), None);
+    feed(&mut r, t(1), 1, 1).unwrap();
+    feed(&mut r, t(1), 1, 2).unwrap();
+    assert_eq!(drain(&mut r, t(1_000_000)), ["m1", "m2"]);
+    // Within the ring, a stamp ahead is an ordinary gap, believed at once.
+    feed(&mut r, t(2), 1, 1000).unwrap();
+    assert_eq!(drain(&mut r, t(1_000_000)).len(), 998);
+    // The stray never confirmed is dropped when the owner listens again.
+    r.listen(SessionNumber(1), 1001);
+    assert_eq!(r.stats().superseded, 1);
+    assert_eq!(r.stats().drops_notified, 997);
+}
+
+/// A confirmed jump beyond the ring keeps both stamps and forces the window forward.
+#[test]
+fn a_confirmed_jump_keeps_both_stamps() {
+    let mut r = receiver(4);
+    r.listen(SessionNumber(1), 1);
+    feed(&mut r, t(0), 1, 3).unwrap();
+    feed(&mut r, t(0), 1, 8).unwrap(); // set aside
+    // 9 confirms 8 (nothing was delivered in between): below 9 - 3 = 6, every missing
+    // number is reported at once.
+    feed(&mut r, t(0), 1, 9).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["d1", "d2", "m3", "d4", "d5"]);
+    assert_eq!(drain(&mut r, t(100)), ["d6", "d7", "m8", "m9"]);
+}
+
+#[test]
+fn a_sessions_first_message_starts_an_unbound_receiver_at_once() {
+    let mut r = receiver(16);
+    feed(&mut r, t(0), 3, 1).unwrap();
+    assert_eq!(drain(&mut r, t(0)), ["end:none->3"]);
+    r.listen(SessionNumber(3), 1);
+    assert_eq!(drain(&mut r, t(0)), ["m1"]);
 }

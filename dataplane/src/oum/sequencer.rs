@@ -175,6 +175,11 @@ impl Sequencer {
         }
     }
 
+    /// The last message number `group` handed out in this session (0: none yet).
+    pub fn last_msgnum(&self, group: GroupId) -> Option<u64> {
+        self.groups.get(usize::from(group.0)).map(|g| g.last)
+    }
+
     /// True once some group has handed out message number 2^64-1: only a new session lets
     /// that group's traffic through again.
     pub fn needs_new_session(&self) -> bool {

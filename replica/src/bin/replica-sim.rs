@@ -44,7 +44,7 @@ struct Cli {
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
     /// Fault kinds: none, all, or a comma list of loss, dup, reorder, delay, partition,
-    /// crash, memory-loss, failover, long-hold, pause. `all` is every kind the protocol supports.
+    /// crash, memory-loss, failover, long-hold, pause, stray. `all` is every kind the protocol supports.
     #[arg(long, default_value = "all", value_name = "LIST")]
     faults: FaultSet,
     /// Virtual length of each run in milliseconds (faults, then a quiet period).

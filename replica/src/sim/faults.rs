@@ -82,6 +82,15 @@ pub enum Action {
     /// The replica of pause slot `slot` continues (SIGCONT): the queued burst and every
     /// overdue timer at once.
     Resume { slot: u32 },
+    /// A stray stamped datagram from a client's address (not the sequencer's) to replica
+    /// `to` (every replica if `None`): session `session_delta` from the sequencer's current
+    /// one, message number `ahead` past the last one the sequencer stamped in it (or
+    /// `ahead` itself in another session, whose numbers start at 1).
+    Stray {
+        to: Option<usize>,
+        session_delta: i16,
+        ahead: u64,
+    },
     /// End of the fault period: perfect links, no partitions, every replica and the
     /// sequencer up.
     HealAll,
@@ -103,7 +112,8 @@ impl Action {
             | Action::Crash { .. }
             | Action::SequencerDown
             | Action::Hold { .. }
-            | Action::Pause { .. } => 2,
+            | Action::Pause { .. }
+            | Action::Stray { .. } => 2,
         }
     }
 }
@@ -177,6 +187,9 @@ impl FaultSchedule {
             }
             if p.faults.contains(FaultKind::Pause) && p.max_down > 0 && p.replicas > 0 {
                 pause_lane(p, period, rng, &mut actions);
+            }
+            if p.faults.contains(FaultKind::Stray) && p.sequencer && p.replicas > 0 {
+                stray_lane(p, period, rng, &mut actions);
             }
         }
         actions.push(TimedAction {
@@ -436,6 +449,35 @@ fn hold_lane(period: u64, rng: &mut SimRng, out: &mut Vec<TimedAction>) {
             action: Action::Unhold,
         });
         t = end;
+    }
+}
+
+/// Stray datagrams at random times, a few dozen per run. Their message numbers lie at least
+/// 2^40 past anything stamped, where no run's sequencer ever gets: a stray inside the
+/// stream's reach (the next few messages of the current session, or the first of the next
+/// session) is indistinguishable from the sequencer's own and would take the real
+/// message's slot at the replicas it reaches; only authenticated stamps exclude that. These
+/// test that a stray the receiver can tell apart costs nothing: it never ends a session,
+/// forces drops or starts a state transfer (see `dataplane::oum::Receiver::on_stamped`).
+fn stray_lane(p: &ScheduleParams, period: u64, rng: &mut SimRng, out: &mut Vec<TimedAction>) {
+    let count = 1 + rng.up_to(period / (20 * MS));
+    for _ in 0..count {
+        let at = rng.up_to(period.saturating_sub(1));
+        let to = if rng.chance(0.5) {
+            None
+        } else {
+            Some(rng.up_to(p.replicas as u64 - 1) as usize)
+        };
+        let session_delta = rng.up_to(6) as i16 - 3;
+        let ahead = (1 << 40) + rng.up_to(1 << 50);
+        out.push(TimedAction {
+            at: Time::from_nanos(at),
+            action: Action::Stray {
+                to,
+                session_delta,
+                ahead,
+            },
+        });
     }
 }
 

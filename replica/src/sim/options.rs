@@ -36,11 +36,15 @@ pub enum FaultKind {
     /// meanwhile, its socket buffer fills up to a bound, and on resuming it handles the
     /// stale burst and every overdue timer at once.
     Pause,
+    /// Stray stamped datagrams from a host that is not the sequencer: a newer, older or the
+    /// current session, message numbers far beyond anything the run stamps (issue 13: one
+    /// such datagram wedged the group). Each goes to one replica or to all.
+    Stray,
 }
 
 impl FaultKind {
     /// Every kind, in the canonical order used for printing.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Loss,
         FaultKind::Duplicate,
         FaultKind::Reorder,
@@ -51,6 +55,7 @@ impl FaultKind {
         FaultKind::Failover,
         FaultKind::LongHold,
         FaultKind::Pause,
+        FaultKind::Stray,
     ];
 
     /// The name on the command line.
@@ -66,6 +71,7 @@ impl FaultKind {
             FaultKind::Failover => "failover",
             FaultKind::LongHold => "long-hold",
             FaultKind::Pause => "pause",
+            FaultKind::Stray => "stray",
         }
     }
 

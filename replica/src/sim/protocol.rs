@@ -66,6 +66,7 @@ pub trait SimProtocol {
         let mut set = FaultSet::all();
         if !Self::uses_sequencer() {
             set.remove(FaultKind::Failover);
+            set.remove(FaultKind::Stray);
         }
         if Self::max_down(config) == 0 {
             set.remove(FaultKind::Crash);

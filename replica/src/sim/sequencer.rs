@@ -62,6 +62,11 @@ impl SequencerHost {
         self.core.session()
     }
 
+    /// The last message number stamped for group `group` in the current session.
+    pub(crate) fn last_msgnum(&self, group: GroupId) -> Option<u64> {
+        self.core.last_msgnum(group)
+    }
+
     pub(crate) fn is_up(&self) -> bool {
         self.up
     }

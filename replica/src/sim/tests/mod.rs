@@ -10,6 +10,7 @@ mod options;
 mod pause;
 mod schedule;
 mod sequencer;
+mod stray;
 mod sweep;
 
 use std::time::Duration;

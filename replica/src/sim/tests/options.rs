@@ -15,7 +15,7 @@ fn fault_lists_parse_and_print_canonically() {
     assert_eq!(FaultSet::NONE.to_string(), "none");
     assert_eq!(
         FaultSet::all().to_string(),
-        "loss,dup,reorder,delay,partition,crash,memory-loss,failover,long-hold,pause"
+        "loss,dup,reorder,delay,partition,crash,memory-loss,failover,long-hold,pause,stray"
     );
     for kind in FaultKind::ALL {
         let one: FaultSet = kind.name().parse().unwrap();

@@ -119,6 +119,7 @@ fn a_schedule_is_well_formed_and_ends_healed() {
                     let start = open.remove(&format!("s{slot}")).unwrap();
                     assert!(start <= a.at);
                 }
+                Action::Stray { to, .. } => assert!(to.is_none_or(|i| i < p.replicas)),
                 Action::HealAll => {}
             }
         }
@@ -211,6 +212,7 @@ fn every_kind_shows_up_under_all() {
                 Action::SequencerDown => seen.insert(FaultKind::Failover),
                 Action::Hold { .. } => seen.insert(FaultKind::LongHold),
                 Action::Pause { .. } => seen.insert(FaultKind::Pause),
+                Action::Stray { .. } => seen.insert(FaultKind::Stray),
                 _ => {}
             }
         }

@@ -62,6 +62,11 @@ impl<P: SimProtocol> World<'_, P> {
                     self.resume(now, index);
                 }
             }
+            Action::Stray {
+                to,
+                session_delta,
+                ahead,
+            } => self.stray(now, to, session_delta, ahead),
             Action::Hold { chance } => self.scratch.hold.chance = chance,
             Action::Unhold => self.scratch.hold.chance = 0.0,
             Action::HealAll => {

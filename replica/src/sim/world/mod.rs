@@ -6,6 +6,7 @@ mod deliver;
 mod experiment;
 mod finish;
 mod inject;
+mod stray;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,0 +1,92 @@
+//! Issue 13, item 2: one datagram must not wedge the group. A stamp no sequencer sent,
+//! 60,000 messages ahead of the stream (below `max_gap`) or of a newer session, reaches
+//! every replica of a busy NOPaxos cluster; the cluster must keep serving at once, without
+//! a view change. Before the receiver asked for a second stamp to confirm such a jump, the
+//! first stalled the group on tens of thousands of one-slot gap agreements and the second
+//! moved every replica to a session no sequencer served.
+
+use std::time::Duration;
+
+use super::options;
+use crate::protocol::Replica;
+use crate::sim::trace::Trace;
+use crate::sim::world::World;
+use crate::sim::{Action, Nopaxos};
+use crate::time::Time;
+
+fn view_changes(world: &World<'_, Nopaxos>) -> u64 {
+    world.replica_cores().map(|r| r.stats().view_changes).sum()
+}
+
+/// A busy 3-replica NOPaxos cluster on perfect links after its first view change.
+fn settled(seed: u64) -> (World<'static, Nopaxos>, Time) {
+    let mut opts = options(3, "none", 20_000);
+    opts.clients = Some(5);
+    opts.think = Duration::from_millis(1);
+    let mut world = World::<Nopaxos>::new(&opts, seed, Trace::new(0, None)).unwrap();
+    world.without_schedule();
+    let mut t = Time::ZERO;
+    loop {
+        t += Duration::from_millis(50);
+        world.run_until(t).unwrap();
+        if world.replica_cores().all(Replica::is_normal) && world.completed() > 100 {
+            return (world, t);
+        }
+        assert!(t < Time::from_millis(5_000), "{:?}", world.describe());
+    }
+}
+
+/// Sends `stray` to every replica, then checks that the cluster serves about as many
+/// operations in the next 200 ms as in the 200 ms before, with no view change.
+fn one_stray_does_not_stop_the_group(seed: u64, session_delta: i16, ahead: u64) {
+    let (mut world, t) = settled(seed);
+    let window = Duration::from_millis(200);
+    let before = world.completed();
+    world.run_until(t + window).unwrap();
+    let served_before = world.completed() - before;
+    let changes = view_changes(&world);
+    let at = t + window;
+    world.apply(
+        at,
+        Action::Stray {
+            to: None,
+            session_delta,
+            ahead,
+        },
+    );
+    let start = world.completed();
+    world.run_until(at + window).unwrap();
+    let served_after = world.completed() - start;
+    let describe = world.describe().join("\n");
+    assert!(
+        served_after * 2 >= served_before,
+        "seed {seed}: {served_after} operations served in {window:?} after the stray, \
+         {served_before} before:\n{describe}"
+    );
+    assert_eq!(
+        view_changes(&world),
+        changes,
+        "seed {seed}: a view change:\n{describe}"
+    );
+    assert!(world.replica_cores().all(Replica::is_normal), "{describe}");
+}
+
+#[test]
+fn a_stamp_60000_ahead_does_not_stop_the_group() {
+    for seed in [1, 2, 3] {
+        one_stray_does_not_stop_the_group(seed, 0, 60_000);
+    }
+}
+
+#[test]
+fn a_stamp_of_a_newer_session_does_not_stop_the_group() {
+    for seed in [1, 2, 3] {
+        one_stray_does_not_stop_the_group(seed, 1, 1);
+    }
+}
+
+#[test]
+fn a_stamp_far_beyond_max_gap_does_not_stop_the_group() {
+    // At a follower this started a state transfer; now it is not believed alone.
+    one_stray_does_not_stop_the_group(4, 0, 1 << 20);
+}
