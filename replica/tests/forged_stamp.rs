@@ -3,89 +3,22 @@
 //! is counted and never executed. Before the fix a forged put was read back, and forged
 //! appends (A to the leader, B to the followers) made the replicas' states diverge.
 
-use std::io::Read;
+mod support;
+use support::{Proc, bin_dir, counter, free_ports, sequenced_request};
+
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
 use dataplane::oum::SessionQuery;
 use dataplane::wire::{OumPacket, Stamp};
 use replica::app::kv::KvOp;
-use replica::protocol::codec::Writer;
 use replica::protocol::nopaxos::messages::Message;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    /// SIGINT (the replica prints its counters), then its stdout.
-    fn stop(mut self) -> String {
-        // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
-        let _ = self.0.wait();
-        let mut out = String::new();
-        self.0
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        out
-    }
-}
-
-/// The folder with the workspace's binaries (the sequencer belongs to another package).
-fn bin_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_replica"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    if !dir.join("sequencer").is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "sequencer-dpdk"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success());
-    }
-    dir
-}
-
-fn free_ports(n: usize) -> Vec<u16> {
-    let sockets: Vec<UdpSocket> = (0..n)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    sockets
-        .iter()
-        .map(|s| s.local_addr().unwrap().port())
-        .collect()
-}
 
 /// A NOPaxos request carrying `op`, with an unsequenced OUM header.
 fn request(client: u64, n: u64, reply_to: SocketAddrV4, op: KvOp<'_>) -> Vec<u8> {
-    let op = op.to_bytes();
-    let mut buf = vec![0u8; 512];
-    let mut w = Writer::new(&mut buf);
-    Message::Request {
-        client,
-        request: n,
-        reply_to,
-        op: &op,
-    }
-    .encode_sequenced(&mut w)
-    .unwrap();
-    let len = w.len();
-    buf.truncate(len);
-    buf
+    sequenced_request(client, n, reply_to, &op.to_bytes())
 }
 
 /// `request` as a sequencer would leave it: what a forger needs is only the session and the
@@ -118,19 +51,6 @@ fn leader_result(socket: &UdpSocket, client: u64, n: u64) -> Vec<u8> {
             }
         }
     }
-}
-
-/// The value of `name=` in the last stats line of `stdout`.
-fn counter(stdout: &str, name: &str) -> u64 {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("stats "))
-        .unwrap_or_else(|| panic!("no stats line in {stdout}"));
-    line.split_whitespace()
-        .find_map(|f| f.strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name}= in {line}"))
 }
 
 /// Waits until the replica at `address` answers a session query (its socket is bound and
@@ -248,7 +168,7 @@ fn stamps_from_a_stranger_are_counted_and_never_executed() {
     drop(sequencer);
 
     for (i, r) in replicas.into_iter().enumerate() {
-        let out = r.stop();
+        let (out, _) = r.stop(libc::SIGINT);
         // The leader answered, so it saw everything: the put and one append, both refused.
         // A follower may be stopped before it has read the last datagrams (the client waits
         // for the leader only), but never delivers a forged stamp: at most the two real

@@ -3,11 +3,10 @@
 //! view change and its history is linearizable.
 
 mod support;
-use support::{bin_dir, free_ports};
+use support::{Proc, bin_dir, free_ports, spawn};
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
@@ -20,29 +19,6 @@ use replica::driver::udp::{LoopOptions, UdpLoop};
 use replica::protocol::Client;
 use replica::protocol::nopaxos::NopaxosClient;
 use replica::protocol::pending::ClientTimeouts;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(cmd: &mut Command, ready: &str) -> Proc {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains(ready), "{line}");
-    Proc(child)
-}
 
 /// A small workload over four keys whose values stay short.
 fn op(i: u64) -> Vec<u8> {

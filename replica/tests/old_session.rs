@@ -4,52 +4,16 @@
 //! name each reason a datagram was ignored.
 
 mod support;
-use support::{bin_dir, free_ports};
+use support::{Proc, bin_dir, counter, free_ports, sequenced_request};
 
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
 use replica::app::kv::KvOp;
-use replica::protocol::codec::Writer;
-use replica::protocol::nopaxos::messages::Message;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    /// SIGINT (the replica prints its counters), then its stdout and stderr.
-    fn stop(mut self) -> (String, String) {
-        // SAFETY: kill(2) on the PID of a child this test started and has not reaped.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
-        let _ = self.0.wait();
-        let mut out = String::new();
-        let mut err = String::new();
-        self.0
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        self.0
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (out, err)
-    }
-}
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -133,36 +97,11 @@ fn request(client: u64, n: u64, reply_to: SocketAddrV4) -> Vec<u8> {
         value: &n.to_be_bytes(),
     }
     .to_bytes();
-    let mut buf = vec![0u8; 512];
-    let mut w = Writer::new(&mut buf);
-    Message::Request {
-        client,
-        request: n,
-        reply_to,
-        op: &op,
-    }
-    .encode_sequenced(&mut w)
-    .unwrap();
-    let len = w.len();
-    buf.truncate(len);
-    buf
+    sequenced_request(client, n, reply_to, &op)
 }
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The value of `name=` in the last stats line of `stdout`.
-fn counter(stdout: &str, name: &str) -> u64 {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("stats "))
-        .unwrap_or_else(|| panic!("no stats line in {stdout}"));
-    line.split_whitespace()
-        .find_map(|f| f.strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name}= in {line}"))
 }
 
 #[test]
@@ -244,7 +183,7 @@ fn a_sequencer_without_its_state_file_may_not_go_back_and_a_flood_is_loud() {
     sleep(Duration::from_millis(200));
 
     let mut replicas = c.replicas;
-    let (out1, err1) = replicas.remove(1).stop();
+    let (out1, err1) = replicas.remove(1).stop(libc::SIGINT);
     assert!(
         err1.contains("replica 1: WARN")
             && err1.contains("older than session 5")
@@ -257,7 +196,7 @@ fn a_sequencer_without_its_state_file_may_not_go_back_and_a_flood_is_loud() {
     assert_eq!(counter(&out1, "stranger"), 0, "{out1}");
     assert_eq!(counter(&out1, "duplicate"), 0, "{out1}");
     for r in replicas {
-        let (out, err) = r.stop();
+        let (out, err) = r.stop(libc::SIGINT);
         assert!(err.contains(": WARN "), "{err}");
         assert!(counter(&out, "stale_session") >= 50, "{out}");
     }

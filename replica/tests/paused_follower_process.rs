@@ -5,11 +5,10 @@
 //! stay the leader: no replica may count a view change beyond the first session's.
 
 mod support;
-use support::{bin_dir, free_ports};
+use support::{Proc, bin_dir, free_ports, spawn};
 
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
@@ -21,54 +20,6 @@ use replica::driver::udp::{LoopOptions, UdpLoop};
 use replica::protocol::Client;
 use replica::protocol::nopaxos::NopaxosClient;
 use replica::protocol::pending::ClientTimeouts;
-
-/// A child process, killed when dropped (a failed assertion must not leave it running).
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Proc {
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.0.id()).unwrap();
-        // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    }
-
-    /// Stops the process with SIGTERM and returns what it printed after its first line.
-    fn finish(mut self) -> String {
-        self.signal(libc::SIGTERM);
-        let mut out = String::new();
-        if let Some(stdout) = self.0.stdout.as_mut() {
-            stdout.read_to_string(&mut out).unwrap();
-        }
-        let _ = self.0.wait();
-        out
-    }
-}
-
-/// Starts `cmd` and waits for its first line, which must contain `ready`. Reads the line
-/// byte by byte so nothing the process prints later is buffered away from `finish`.
-fn spawn(cmd: &mut Command, ready: &str) -> Proc {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = Vec::new();
-    let stdout = child.stdout.as_mut().unwrap();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8_lossy(&line);
-    assert!(line.contains(ready), "{line}");
-    Proc(child)
-}
 
 /// The value of `key=` in a replica's final stats line.
 fn stat<'a>(out: &'a str, key: &str) -> &'a str {
@@ -166,7 +117,10 @@ fn a_follower_stopped_with_sigstop_does_not_depose_the_leader() {
     follower.signal(libc::SIGCONT);
     run_for(10 * leader_timeout);
 
-    let outs: Vec<String> = replicas.into_iter().map(Proc::finish).collect();
+    let outs: Vec<String> = replicas
+        .into_iter()
+        .map(|r| r.stop(libc::SIGTERM).0)
+        .collect();
     assert_eq!(stat(&outs[0], "leader"), "true", "{outs:#?}");
     for out in &outs {
         // One view change each: (0, 0) to (0, 1), for the first session.

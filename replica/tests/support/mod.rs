@@ -1,8 +1,14 @@
 //! Helpers shared by the tests that run the real binaries on loopback.
+//! (Each test uses a part of this kit.)
+#![allow(dead_code)]
 
-use std::net::UdpSocket;
+use std::io::Read;
+use std::net::{SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+
+use replica::protocol::codec::Writer;
+use replica::protocol::nopaxos::messages::Message;
 
 /// The folder with the workspace's binaries. The sequencer belongs to another package, so
 /// `cargo test -p replica` alone does not build it: build it here if it is missing. (Not
@@ -32,4 +38,85 @@ pub(crate) fn free_ports(n: usize) -> Vec<u16> {
         .iter()
         .map(|s| s.local_addr().unwrap().port())
         .collect()
+}
+
+/// A child process, killed when dropped (a failed assertion must not leave it running).
+pub(crate) struct Proc(pub(crate) Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    pub(crate) fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.0.id()).unwrap();
+        // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
+    /// Sends `signal` (a replica prints its counters on SIGINT or SIGTERM), waits for the
+    /// exit, and returns what it printed on stdout after its first line and on stderr
+    /// (each empty unless piped). The output is small, so the pipes never fill first.
+    pub(crate) fn stop(mut self, signal: libc::c_int) -> (String, String) {
+        self.signal(signal);
+        let _ = self.0.wait();
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut stdout) = self.0.stdout.take() {
+            stdout.read_to_string(&mut out).unwrap();
+        }
+        if let Some(mut stderr) = self.0.stderr.take() {
+            stderr.read_to_string(&mut err).unwrap();
+        }
+        (out, err)
+    }
+}
+
+/// Starts `cmd` (stdout piped, stderr inherited unless the caller set it) and waits for its
+/// first line, which must contain `ready`. Reads the line byte by byte so nothing printed
+/// later is buffered away from [`Proc::stop`].
+pub(crate) fn spawn(cmd: &mut Command, ready: &str) -> Proc {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = Vec::new();
+    let stdout = child.stdout.as_mut().unwrap();
+    let mut byte = [0u8; 1];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&line);
+    assert!(line.contains(ready), "{line}");
+    Proc(child)
+}
+
+/// The value of `name=` in the last stats line of a replica's `stdout`.
+pub(crate) fn counter(stdout: &str, name: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("stats "))
+        .unwrap_or_else(|| panic!("no stats line in {stdout}"));
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {line}"))
+}
+
+/// A NOPaxos REQUEST for `op` with an unsequenced OUM header, as a client sends it.
+pub(crate) fn sequenced_request(client: u64, n: u64, reply_to: SocketAddrV4, op: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; 512];
+    let mut w = Writer::new(&mut buf);
+    Message::Request {
+        client,
+        request: n,
+        reply_to,
+        op,
+    }
+    .encode_sequenced(&mut w)
+    .unwrap();
+    let len = w.len();
+    buf.truncate(len);
+    buf
 }
