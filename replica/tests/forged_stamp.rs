@@ -4,13 +4,12 @@
 //! appends (A to the leader, B to the followers) made the replicas' states diverge.
 
 mod support;
-use support::{Proc, bin_dir, counter, free_ports, sequenced_request};
+use support::{Proc, bin_dir, counter, loopback_cluster, nopaxos_replica, sequenced_request};
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use dataplane::config::ClusterConfig;
 use dataplane::oum::SessionQuery;
 use dataplane::wire::{OumPacket, Stamp};
 use replica::app::kv::KvOp;
@@ -83,21 +82,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn stamps_from_a_stranger_are_counted_and_never_executed() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = free_ports(4);
-    let mut config = ClusterConfig::local(3, 0, Ipv4Addr::new(127, 0, 0, 83));
-    for (r, p) in config.replicas.iter_mut().zip(&ports) {
-        r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
-    }
-    config.oum.port = ports[3];
-    config.sequencer.state_file = Some(dir.path().join("session"));
-    let path = dir.path().join("cluster.toml");
-    std::fs::write(&path, config.to_toml()).unwrap();
+    let (config, path) = loopback_cluster(dir.path(), Ipv4Addr::new(127, 0, 0, 83), |_| {});
     let replicas: Vec<Proc> = (0..3)
         .map(|i| {
-            let child = Command::new(env!("CARGO_BIN_EXE_replica"))
-                .arg("--config")
-                .arg(&path)
-                .args(["--index", &i.to_string(), "--mode", "nopaxos"])
+            let child = nopaxos_replica(&path, i)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()

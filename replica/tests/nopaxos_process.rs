@@ -3,13 +3,12 @@
 //! view change and its history is linearizable.
 
 mod support;
-use support::{Proc, bin_dir, free_ports, spawn};
+use support::{Proc, bin_dir, loopback_cluster, nopaxos_replica, spawn};
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dataplane::config::ClusterConfig;
 use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 use replica::app::kv::KvOp;
@@ -48,16 +47,9 @@ fn op(i: u64) -> Vec<u8> {
 #[test]
 fn nopaxos_survives_a_killed_leader_and_stays_linearizable() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = free_ports(4);
-    let mut config = ClusterConfig::local(3, 0, Ipv4Addr::new(127, 0, 0, 71));
-    for (r, p) in config.replicas.iter_mut().zip(&ports) {
-        r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
-    }
-    config.oum.port = ports[3];
-    config.timeouts.client_give_up_ms = 30_000;
-    config.sequencer.state_file = Some(dir.path().join("session"));
-    let path = dir.path().join("cluster.toml");
-    std::fs::write(&path, config.to_toml()).unwrap();
+    let (config, path) = loopback_cluster(dir.path(), Ipv4Addr::new(127, 0, 0, 71), |c| {
+        c.timeouts.client_give_up_ms = 30_000;
+    });
 
     let bins = bin_dir();
     let _sequencer = spawn(
@@ -68,15 +60,7 @@ fn nopaxos_survives_a_killed_leader_and_stays_linearizable() {
         "sequencer: session 1",
     );
     let mut replicas: Vec<Option<Proc>> = (0..3)
-        .map(|i| {
-            Some(spawn(
-                Command::new(env!("CARGO_BIN_EXE_replica"))
-                    .arg("--config")
-                    .arg(&path)
-                    .args(["--index", &i.to_string(), "--mode", "nopaxos"]),
-                "serving",
-            ))
-        })
+        .map(|i| Some(spawn(&mut nopaxos_replica(&path, i), "serving")))
         .collect();
 
     let mut io = UdpIo::bind(

@@ -4,7 +4,7 @@
 //! name each reason a datagram was ignored.
 
 mod support;
-use support::{Proc, bin_dir, counter, free_ports, sequenced_request};
+use support::{Proc, bin_dir, counter, loopback_cluster, nopaxos_replica, sequenced_request};
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
@@ -26,21 +26,10 @@ impl Cluster {
     /// Three NOPaxos replicas, running; no sequencer yet.
     fn start(group: Ipv4Addr) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let ports = free_ports(4);
-        let mut config = ClusterConfig::local(3, 0, group);
-        for (r, p) in config.replicas.iter_mut().zip(&ports) {
-            r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
-        }
-        config.oum.port = ports[3];
-        config.sequencer.state_file = Some(dir.path().join("session"));
-        let path = dir.path().join("cluster.toml");
-        std::fs::write(&path, config.to_toml()).unwrap();
+        let (config, path) = loopback_cluster(dir.path(), group, |_| {});
         let replicas = (0..3)
             .map(|i| {
-                let child = Command::new(env!("CARGO_BIN_EXE_replica"))
-                    .arg("--config")
-                    .arg(&path)
-                    .args(["--index", &i.to_string(), "--mode", "nopaxos"])
+                let child = nopaxos_replica(&path, i)
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()

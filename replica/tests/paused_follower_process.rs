@@ -5,13 +5,12 @@
 //! stay the leader: no replica may count a view change beyond the first session's.
 
 mod support;
-use support::{Proc, bin_dir, free_ports, spawn};
+use support::{Proc, bin_dir, loopback_cluster, nopaxos_replica, spawn};
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use dataplane::config::ClusterConfig;
 use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 use replica::app::kv::KvOp;
@@ -35,19 +34,12 @@ fn stat<'a>(out: &'a str, key: &str) -> &'a str {
 #[test]
 fn a_follower_stopped_with_sigstop_does_not_depose_the_leader() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = free_ports(4);
-    let mut config = ClusterConfig::local(3, 0, Ipv4Addr::new(127, 0, 0, 72));
-    for (r, p) in config.replicas.iter_mut().zip(&ports) {
-        r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
-    }
-    config.oum.port = ports[3];
-    // Short timeouts keep the pause (ten leader timeouts) to a few seconds.
-    config.timeouts.sync_period_ms = 50;
-    config.timeouts.leader_timeout_ms = 200;
-    config.timeouts.client_give_up_ms = 30_000;
-    config.sequencer.state_file = Some(dir.path().join("session"));
-    let path = dir.path().join("cluster.toml");
-    std::fs::write(&path, config.to_toml()).unwrap();
+    let (config, path) = loopback_cluster(dir.path(), Ipv4Addr::new(127, 0, 0, 72), |c| {
+        // Short timeouts keep the pause (ten leader timeouts) to a few seconds.
+        c.timeouts.sync_period_ms = 50;
+        c.timeouts.leader_timeout_ms = 200;
+        c.timeouts.client_give_up_ms = 30_000;
+    });
 
     let bins = bin_dir();
     let _sequencer = spawn(
@@ -58,15 +50,7 @@ fn a_follower_stopped_with_sigstop_does_not_depose_the_leader() {
         "sequencer: session 1",
     );
     let replicas: Vec<Proc> = (0..3)
-        .map(|i| {
-            spawn(
-                Command::new(env!("CARGO_BIN_EXE_replica"))
-                    .arg("--config")
-                    .arg(&path)
-                    .args(["--index", &i.to_string(), "--mode", "nopaxos"]),
-                "serving",
-            )
-        })
+        .map(|i| spawn(&mut nopaxos_replica(&path, i), "serving"))
         .collect();
 
     let mut io = UdpIo::bind(

@@ -3,10 +3,11 @@
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::net::{SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use dataplane::config::ClusterConfig;
 use replica::protocol::codec::Writer;
 use replica::protocol::nopaxos::messages::Message;
 
@@ -119,4 +120,34 @@ pub(crate) fn sequenced_request(client: u64, n: u64, reply_to: SocketAddrV4, op:
     let len = w.len();
     buf.truncate(len);
     buf
+}
+
+/// A three-replica cluster file on loopback, written to `dir/cluster.toml`: replicas and the
+/// OUM port on free ports, the group address `group`, the session state in `dir`; `adjust`
+/// changes the configuration before it is written.
+pub(crate) fn loopback_cluster(
+    dir: &Path,
+    group: Ipv4Addr,
+    adjust: impl FnOnce(&mut ClusterConfig),
+) -> (ClusterConfig, PathBuf) {
+    let ports = free_ports(4);
+    let mut config = ClusterConfig::local(3, 0, group);
+    for (r, p) in config.replicas.iter_mut().zip(&ports) {
+        r.address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *p);
+    }
+    config.oum.port = ports[3];
+    config.sequencer.state_file = Some(dir.join("session"));
+    adjust(&mut config);
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, config.to_toml()).unwrap();
+    (config, path)
+}
+
+/// The command that runs replica `index` of the cluster file at `path` as a NOPaxos replica.
+pub(crate) fn nopaxos_replica(path: &Path, index: usize) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_replica"));
+    cmd.arg("--config")
+        .arg(path)
+        .args(["--index", &index.to_string(), "--mode", "nopaxos"]);
+    cmd
 }
