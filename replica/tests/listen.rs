@@ -81,7 +81,8 @@ fn listen_mode_reports_the_ordered_stream_drops_and_session_changes() {
     send(&stamped(3, 2)); // duplicate
     send(&stamped(3, 5)); // 3 and 4 lost
     send(&stamped(2, 6)); // stale session
-    send(&stamped(4, 1)); // sequencer failover
+    send(&stamped(4, 1)); // sequencer failover...
+    send(&stamped(4, 2)); // ...confirmed by a second stamp of the new session
     let expected = [
         "session-terminated old=none new=3",
         "message session=3 msgnum=1 bytes=1 body=01",
@@ -91,6 +92,7 @@ fn listen_mode_reports_the_ordered_stream_drops_and_session_changes() {
         "message session=3 msgnum=5 bytes=1 body=05",
         "session-terminated old=3 new=4",
         "message session=4 msgnum=1 bytes=1 body=01",
+        "message session=4 msgnum=2 bytes=1 body=02",
     ];
     for want in expected {
         assert_eq!(listener.next_line(), want);
@@ -99,7 +101,7 @@ fn listen_mode_reports_the_ordered_stream_drops_and_session_changes() {
     unsafe { libc::kill(listener.child.id() as i32, libc::SIGINT) };
     let summary = listener.next_line();
     for part in [
-        "delivered=4",
+        "delivered=5",
         "drops=2",
         "sessions_terminated=2",
         "session=4",
