@@ -50,6 +50,8 @@ impl<A: App> NopaxosReplica<A> {
             let slot = self.session_base + stamp.msgnum;
             self.stats.requests += 1;
             let entry = request.map_or(Entry::NoOp, Entry::Request);
+            // `accept_at` would decide the same; its checks and set lookup cost ~18 of
+            // ~940 instructions per request here (callgrind, the protocols bench).
             if slot == self.log.end() + 1 && self.noops_ahead.is_empty() {
                 self.append_and_apply(now, entry);
             } else {
