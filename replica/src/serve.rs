@@ -293,7 +293,7 @@ pub(crate) fn stats_line<R: Replica>(r: &R, stranger_stamps: u64) -> String {
     format!(
         "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} \
          unstamped={} stranger={} unexpected={} stale={} stale_session={} duplicate={} \
-         too_far_ahead={} beyond_window={} view_changes={} state_transfers={} stranger_stamp={}",
+         too_far_ahead={} beyond_window={} unconfirmed={} view_changes={} state_transfers={} stranger_stamp={}",
         r.index(),
         r.is_leader(),
         s.requests,
@@ -308,6 +308,7 @@ pub(crate) fn stats_line<R: Replica>(r: &R, stranger_stamps: u64) -> String {
         s.duplicate,
         s.too_far_ahead,
         s.beyond_window,
+        s.unconfirmed,
         s.view_changes,
         s.state_transfers,
         stranger_stamps

@@ -121,6 +121,10 @@ pub struct ReplicaStats {
     pub too_far_ahead: u64,
     /// Stamps held out of order that the receiver's ring had no room for.
     pub beyond_window: u64,
+    /// Lone stamps of a newer session or beyond the receiver's ring that no second stamp
+    /// confirmed (docs/protocols.md, "Stray stamps"): stray or forged, or a real jump whose
+    /// confirming stamp was lost.
+    pub unconfirmed: u64,
     pub view_changes: u64,
     pub state_transfers: u64,
 }
@@ -137,6 +141,7 @@ impl ReplicaStats {
             + self.duplicate
             + self.too_far_ahead
             + self.beyond_window
+            + self.unconfirmed
     }
 }
 

@@ -90,3 +90,36 @@ fn a_stamp_far_beyond_max_gap_does_not_stop_the_group() {
     // At a follower this started a state transfer; now it is not believed alone.
     one_stray_does_not_stop_the_group(4, 0, 1 << 20);
 }
+
+/// A stray set aside and then displaced by another that does not confirm it (a newer
+/// session, then a stamp far ahead in the current one) is counted as `unconfirmed` at every
+/// replica, not as ring overflow, and the group keeps serving.
+#[test]
+fn a_displaced_stray_is_counted_as_unconfirmed() {
+    let (mut world, t) = settled(5);
+    for (i, (session_delta, ahead)) in [(1, 1), (0, 60_000)].into_iter().enumerate() {
+        let at = t + Duration::from_millis(10 * (i as u64 + 1));
+        world.run_until(at).unwrap();
+        world.apply(
+            at,
+            Action::Stray {
+                to: None,
+                session_delta,
+                ahead,
+            },
+        );
+    }
+    let start = world.completed();
+    world.run_until(t + Duration::from_millis(200)).unwrap();
+    let describe = world.describe().join("\n");
+    assert!(world.completed() > start, "{describe}");
+    for r in world.replica_cores() {
+        let s = r.stats();
+        assert_eq!(
+            (s.unconfirmed, s.beyond_window),
+            (1, 0),
+            "replica {}:\n{describe}",
+            r.index()
+        );
+    }
+}

@@ -71,7 +71,8 @@ impl<A: App> NopaxosReplica<A> {
                 }
                 Discard::StaleSession => self.stats.stale_session += 1,
                 Discard::Duplicate => self.stats.duplicate += 1,
-                Discard::BeyondWindow | Discard::Unconfirmed => self.stats.beyond_window += 1,
+                Discard::BeyondWindow => self.stats.beyond_window += 1,
+                Discard::Unconfirmed => self.stats.unconfirmed += 1,
                 Discard::Malformed => self.stats.malformed += 1,
                 Discard::Unsequenced => self.stats.unstamped += 1,
             },
