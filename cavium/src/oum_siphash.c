@@ -17,31 +17,51 @@ static inline uint64_t le64(const uint8_t *p)
     return v;
 }
 
-static inline void sipround(struct oum_siphash *h)
+/* The state in locals while words are compressed: through `h` the compiler would have to
+ * store and reload it around every byte read, since message bytes (uint8_t) may alias it. */
+struct sip_state {
+    uint64_t v0, v1, v2, v3;
+};
+
+static inline void sipround(struct sip_state *s)
 {
-    h->v0 += h->v1;
-    h->v1 = rotl(h->v1, 13);
-    h->v1 ^= h->v0;
-    h->v0 = rotl(h->v0, 32);
-    h->v2 += h->v3;
-    h->v3 = rotl(h->v3, 16);
-    h->v3 ^= h->v2;
-    h->v0 += h->v3;
-    h->v3 = rotl(h->v3, 21);
-    h->v3 ^= h->v0;
-    h->v2 += h->v1;
-    h->v1 = rotl(h->v1, 17);
-    h->v1 ^= h->v2;
-    h->v2 = rotl(h->v2, 32);
+    s->v0 += s->v1;
+    s->v1 = rotl(s->v1, 13);
+    s->v1 ^= s->v0;
+    s->v0 = rotl(s->v0, 32);
+    s->v2 += s->v3;
+    s->v3 = rotl(s->v3, 16);
+    s->v3 ^= s->v2;
+    s->v0 += s->v3;
+    s->v3 = rotl(s->v3, 21);
+    s->v3 ^= s->v0;
+    s->v2 += s->v1;
+    s->v1 = rotl(s->v1, 17);
+    s->v1 ^= s->v2;
+    s->v2 = rotl(s->v2, 32);
 }
 
 /* c = 2 compression rounds per message word. */
-static inline void compress(struct oum_siphash *h, uint64_t m)
+static inline void compress(struct sip_state *s, uint64_t m)
 {
-    h->v3 ^= m;
-    sipround(h);
-    sipround(h);
-    h->v0 ^= m;
+    s->v3 ^= m;
+    sipround(s);
+    sipround(s);
+    s->v0 ^= m;
+}
+
+static inline struct sip_state load(const struct oum_siphash *h)
+{
+    struct sip_state s = {h->v0, h->v1, h->v2, h->v3};
+    return s;
+}
+
+static inline void store(struct oum_siphash *h, const struct sip_state *s)
+{
+    h->v0 = s->v0;
+    h->v1 = s->v1;
+    h->v2 = s->v2;
+    h->v3 = s->v3;
 }
 
 void oum_siphash_init(struct oum_siphash *h, const uint8_t key[OUM_SIPHASH_KEY_LEN])
@@ -59,31 +79,37 @@ void oum_siphash_init(struct oum_siphash *h, const uint8_t key[OUM_SIPHASH_KEY_L
 void oum_siphash_update(struct oum_siphash *h, const uint8_t *data, size_t len)
 {
     unsigned have = (unsigned)(h->length & 7u);
+    uint64_t tail = h->tail;
+    struct sip_state s = load(h);
     h->length += len;
     /* Fill a partial word first. */
     while (have != 0 && len > 0) {
-        h->tail |= (uint64_t)*data++ << (8 * have);
+        tail |= (uint64_t)*data++ << (8 * have);
         len--;
         if (++have == 8) {
-            compress(h, h->tail);
-            h->tail = 0;
+            compress(&s, tail);
+            tail = 0;
             have = 0;
         }
     }
     for (; len >= 8; len -= 8, data += 8)
-        compress(h, le64(data));
+        compress(&s, le64(data));
     for (unsigned i = 0; i < len; i++)
-        h->tail |= (uint64_t)data[i] << (8 * i);
+        tail |= (uint64_t)data[i] << (8 * i);
+    h->tail = tail;
+    store(h, &s);
 }
 
 uint64_t oum_siphash_final(struct oum_siphash *h)
 {
+    struct sip_state s = load(h);
     /* The last word: leftover bytes below, the length mod 256 in the top byte. */
-    compress(h, h->tail | (h->length << 56));
-    h->v2 ^= 0xff;
+    compress(&s, h->tail | (h->length << 56));
+    s.v2 ^= 0xff;
     for (unsigned i = 0; i < 4; i++) /* d = 4 finalization rounds */
-        sipround(h);
-    return h->v0 ^ h->v1 ^ h->v2 ^ h->v3;
+        sipround(&s);
+    store(h, &s);
+    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
 uint64_t oum_siphash24(const uint8_t key[OUM_SIPHASH_KEY_LEN], const uint8_t *data, size_t len)
