@@ -13,12 +13,16 @@ static PAIR: Mutex<Option<Pair>> = Mutex::new(None);
 static KEYED: Mutex<Option<KeyedPair>> = Mutex::new(None);
 
 fuzz_target!(|data: &[u8]| {
-    let mut pair = PAIR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut pair = PAIR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let pair = pair.get_or_insert_with(Pair::new);
     if let Err(problem) = pair.compare(data) {
         panic!("the C and Rust sequencers disagree: {problem}");
     }
-    let mut keyed = KEYED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut keyed = KEYED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let keyed = keyed.get_or_insert_with(|| {
         KeyedPair::new(1, &groups(), &[Some([0x11; 16]), None, Some([0x22; 16])])
     });
