@@ -3,11 +3,18 @@
 
 fn main() {
     let src = std::path::Path::new("../src");
-    for file in ["oum_seq.c", "oum_seq.h", "oum_atomic.h"] {
+    for file in [
+        "oum_seq.c",
+        "oum_seq.h",
+        "oum_atomic.h",
+        "oum_siphash.c",
+        "oum_siphash.h",
+    ] {
         println!("cargo:rerun-if-changed={}", src.join(file).display());
     }
     cc::Build::new()
         .file(src.join("oum_seq.c"))
+        .file(src.join("oum_siphash.c"))
         .include(src)
         .std("c11")
         .warnings(true)

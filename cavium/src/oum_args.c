@@ -83,7 +83,71 @@ static int parse_group(struct oum_args *a, const char *arg)
     g->members = members;
     g->n_members = n;
     g->last_msgnum = 0;
+    g->auth_key = NULL;
     a->n_groups++;
+    return 0;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A --auth-key error names the group but never echoes the key: error text ends up in logs. */
+static int fail_key(struct oum_args *a, const char *what, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    int group_len = eq ? (int)(eq - arg) : (int)strlen(arg);
+    if (group_len > 40)
+        group_len = 40;
+    snprintf(a->error, sizeof(a->error), "%s: %.*s=...", what, group_len, arg);
+    return -1;
+}
+
+/* "G=HEX": G an index or a --group address, HEX exactly 32 hex digits. */
+static int resolve_key(struct oum_args *a, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq)
+        return fail_key(a, "--auth-key wants GROUP=32 hex digits", arg);
+    uint32_t group = UINT32_MAX;
+    uint64_t index;
+    char addr_text[16];
+    uint32_t address;
+    if (parse_uint(arg, eq, UINT32_MAX, &index) == 0) {
+        if (index < a->n_groups)
+            group = (uint32_t)index;
+    } else if ((size_t)(eq - arg) < sizeof(addr_text)) {
+        memcpy(addr_text, arg, (size_t)(eq - arg));
+        addr_text[eq - arg] = '\0';
+        if (oum_parse_ipv4(addr_text, &address) != 0)
+            return fail_key(a, "--auth-key: GROUP is neither an index nor an IPv4 address", arg);
+        for (uint32_t i = 0; i < a->n_groups; i++)
+            if (a->groups[i].address == address)
+                group = i;
+    } else {
+        return fail_key(a, "--auth-key: GROUP is neither an index nor an IPv4 address", arg);
+    }
+    if (group == UINT32_MAX)
+        return fail_key(a, "--auth-key: no such --group", arg);
+    if (a->groups[group].auth_key)
+        return fail_key(a, "--auth-key: a second key for the same group", arg);
+    const char *hex = eq + 1;
+    if (strlen(hex) != 2 * OUM_AUTH_KEY_LEN)
+        return fail_key(a, "--auth-key: the key must be exactly 32 hex digits (128 bits)", arg);
+    for (unsigned i = 0; i < OUM_AUTH_KEY_LEN; i++) {
+        int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return fail_key(a, "--auth-key: the key has a character that is not a hex digit", arg);
+        a->keys[group][i] = (uint8_t)(hi << 4 | lo);
+    }
+    a->groups[group].auth_key = a->keys[group];
     return 0;
 }
 
@@ -112,6 +176,13 @@ int oum_args_parse(struct oum_args *a, int argc, char **argv)
             if (parse_group(a, value) != 0)
                 return -1;
             i++;
+        } else if (strcmp(arg, "--auth-key") == 0) {
+            if (!value)
+                return fail(a, "--auth-key wants GROUP=32 hex digits", NULL);
+            if (a->n_key_args >= OUM_ARGS_MAX_GROUPS)
+                return fail_key(a, "too many --auth-key", value);
+            a->key_args[a->n_key_args++] = value;
+            i++;
         } else if (strcmp(arg, "--forward-other") == 0) {
             a->config.flags |= OUM_SEQ_FLAG_FORWARD_OTHER;
         } else if (strncmp(arg, "--", 2) == 0) {
@@ -126,5 +197,8 @@ int oum_args_parse(struct oum_args *a, int argc, char **argv)
         return fail(a, "--session is required (a session never used before)", NULL);
     if (a->n_groups == 0)
         return fail(a, "at least one --group is required", NULL);
+    for (uint32_t k = 0; k < a->n_key_args; k++)
+        if (resolve_key(a, a->key_args[k]) != 0)
+            return -1;
     return 0;
 }

@@ -8,6 +8,10 @@
  *   --group A.B.C.D=M[,M...]  a group: its address and members (replica indexes on the
  *                             host, output ports on Octeon); repeat per group
  *   --forward-other           forward non-OUM traffic unchanged instead of dropping it
+ *   --auth-key G=HEX          seal group G's stamps with this 128-bit key (32 hex digits):
+ *                             header size 18 and a SipHash-2-4 tag (docs/wire-format.md);
+ *                             G is the group's address as given to --group, or its index
+ *                             (0 for the first --group); once per group at most
  *   anything else not starting with "--" is a positional argument
  */
 #ifndef OUM_ARGS_H
@@ -25,6 +29,10 @@ struct oum_args {
     uint32_t n_groups;
     struct oum_seq_group_spec groups[OUM_ARGS_MAX_GROUPS];
     uint16_t members[OUM_ARGS_MAX_GROUPS][OUM_ARGS_MAX_MEMBERS];
+    uint8_t keys[OUM_ARGS_MAX_GROUPS][OUM_AUTH_KEY_LEN];
+    /* --auth-key values, resolved once every --group is known (they may come first). */
+    uint32_t n_key_args;
+    const char *key_args[OUM_ARGS_MAX_GROUPS];
     uint32_t n_positional;
     const char *positional[OUM_ARGS_MAX_POSITIONAL];
     char error[160];

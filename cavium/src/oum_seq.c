@@ -8,6 +8,7 @@
 #include "oum_seq.h"
 
 #include "oum_atomic.h"
+#include "oum_siphash.h"
 
 #include <stdint.h>
 
@@ -21,6 +22,7 @@
 #define OUM_HEADER_LEN 16u
 #define OUM_UNSEQUENCED 0u
 #define OUM_SEQUENCED 10u
+#define IPV4_MAX_TOTAL_LEN 0xffffu
 
 /* One group, on its own cache line(s): the counters of different groups never share a
  * line, so cores stamping different groups do not slow each other down. */
@@ -34,8 +36,11 @@ struct oum_group {
     uint32_t address;
     uint32_t first_member; /* index into the member table */
     uint32_t n_members;
+    /* Read on every stamp of a keyed group: on the line the counter already brings in. */
+    uint32_t keyed;
+    uint8_t key[OUM_AUTH_KEY_LEN];
     uint8_t pad[OUM_SEQ_ALIGN - sizeof(oum_atomic_u64) - 2 * sizeof(uint64_t) -
-                3 * sizeof(uint32_t)];
+                4 * sizeof(uint32_t) - OUM_AUTH_KEY_LEN];
 };
 
 struct oum_addr_entry {
@@ -60,7 +65,7 @@ struct oum_seq {
 };
 
 _Static_assert(sizeof(struct oum_group) == OUM_SEQ_ALIGN, "a group is one cache line");
-_Static_assert(OUM_REASON_COUNT == 13, "reasons match the Rust core's DropReason");
+_Static_assert(OUM_REASON_COUNT == 14, "reasons 0..12 match the Rust core's DropReason");
 
 static const uint8_t OUM_PREAMBLE[4] = {0x18, 0x03, 0x05, 0x20};
 
@@ -68,7 +73,7 @@ static const char *const REASON_NAMES[OUM_REASON_COUNT] = {
     "truncated-ethernet", "not-ipv4",          "malformed-ipv4",  "ipv4-fragment",
     "not-udp",            "malformed-udp",     "not-oum-port",    "truncated-oum",
     "bad-preamble",       "already-sequenced", "bad-header-size", "unknown-group",
-    "counter-exhausted",
+    "counter-exhausted",  "no-room-for-tag",
 };
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -191,6 +196,9 @@ struct oum_seq *oum_seq_init(void *mem, size_t mem_len, const struct oum_seq_con
         g->address = groups[i].address;
         g->first_member = next_member;
         g->n_members = groups[i].n_members;
+        g->keyed = groups[i].auth_key != NULL;
+        for (unsigned k = 0; k < OUM_AUTH_KEY_LEN; k++)
+            g->key[k] = g->keyed ? groups[i].auth_key[k] : 0;
         for (uint32_t m = 0; m < groups[i].n_members; m++)
             seq->members[next_member++] = groups[i].members[m];
         seq->by_address[i].address = groups[i].address;
@@ -225,7 +233,7 @@ int32_t oum_seq_lookup(const struct oum_seq *seq, uint32_t address)
 
 /* The checks of docs/wire-format.md in order; the first failing one is the reason. */
 static unsigned classify(const struct oum_seq *seq, const uint8_t *frame, size_t len,
-                         struct oum_seq_parsed *p)
+                         size_t cap, struct oum_seq_parsed *p)
 {
 
     /* 1-2: Ethernet. */
@@ -284,20 +292,42 @@ static unsigned classify(const struct oum_seq *seq, const uint8_t *frame, size_t
     if (group < 0)
         return OUM_REASON_UNKNOWN_GROUP;
 
+    /* A keyed group's frame becomes the IPv4 packet with the tag after the UDP datagram
+     * (see seal): it must fit the buffer, and the lengths their 16-bit fields. Checked
+     * before the counter, so that a frame dropped here takes no message number. */
+    size_t out_len = len;
+    if (seq->groups[group].keyed) {
+        out_len = ETH_HEADER_LEN + total + OUM_AUTH_TAG_LEN;
+        if (total + OUM_AUTH_TAG_LEN > IPV4_MAX_TOTAL_LEN || out_len > cap)
+            return OUM_REASON_NO_ROOM_FOR_TAG;
+    }
+
     p->group = (uint16_t)group;
     p->udp_offset = (uint16_t)(udp - frame);
     p->oum_offset = (uint16_t)(oum - frame);
+    p->stamped_len = (uint32_t)out_len;
     return OUM_REASON_NONE;
 }
 
-void oum_seq_classify(const struct oum_seq *seq, const uint8_t *frame, size_t len,
-                      struct oum_seq_parsed *p)
+/* Lengths are reported in 32 bits; only a frame of 4 GiB or more (never stamped) is cut. */
+static uint32_t len32(size_t len) { return len > UINT32_MAX ? UINT32_MAX : (uint32_t)len; }
+
+void oum_seq_classify_buf(const struct oum_seq *seq, const uint8_t *frame, size_t len,
+                          size_t cap, struct oum_seq_parsed *p)
 {
     p->reserved = 0;
     p->group = 0;
     p->udp_offset = 0;
     p->oum_offset = 0;
-    p->reason = (uint8_t)classify(seq, frame, len, p);
+    p->len = len32(len);
+    p->stamped_len = p->len;
+    p->reason = (uint8_t)classify(seq, frame, len, cap > len ? cap : len, p);
+}
+
+void oum_seq_classify(const struct oum_seq *seq, const uint8_t *frame, size_t len,
+                      struct oum_seq_parsed *p)
+{
+    oum_seq_classify_buf(seq, frame, len, len, p);
 }
 
 static int forwardable(unsigned reason)
@@ -306,9 +336,10 @@ static int forwardable(unsigned reason)
            reason == OUM_REASON_NOT_UDP || reason == OUM_REASON_NOT_OUM_PORT;
 }
 
-static void result_not_stamped(struct oum_seq *seq, unsigned reason,
+static void result_not_stamped(struct oum_seq *seq, unsigned reason, uint32_t len,
                                struct oum_seq_result *r)
 {
+    r->len = len;
     r->reason = (uint8_t)reason;
     r->group = 0;
     r->session = 0;
@@ -323,17 +354,66 @@ static void result_not_stamped(struct oum_seq *seq, unsigned reason,
     }
 }
 
+/* RFC 1624 (eqn. 3): the checksum after one 16-bit word of the header changed from `old`
+ * to `new`, without reading the rest of the header. A checksum that was wrong stays wrong
+ * by the same amount, as a router's would. */
+static uint16_t checksum_replace(uint16_t check, uint16_t old, uint16_t new_word)
+{
+    uint32_t sum = (uint32_t)(uint16_t)~check + (uint32_t)(uint16_t)~old + new_word;
+    sum = (sum & 0xffffu) + (sum >> 16);
+    sum = (sum & 0xffffu) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* Turns a just-stamped frame of a keyed group into an authenticated one
+ * (docs/wire-format.md): header size 18, and the tag (SipHash-2-4 over group, session and
+ * message number, big-endian, then the OUM payload) as the UDP datagram's last 8 bytes.
+ * IPv4 bytes past the UDP datagram, if any, move up by 8 and stay inside the IPv4 packet;
+ * Ethernet padding past the IPv4 packet is dropped (the frame is at least 66 bytes now, so
+ * it needs none). UDP and IPv4 lengths grow by 8; the UDP checksum is already 0 ("none");
+ * the IPv4 header checksum follows the total length. classify checked the room. */
+static void oum_seal(const struct oum_group *g, uint8_t *frame, const struct oum_seq_parsed *p,
+                     uint16_t session, uint64_t msgnum)
+{
+    uint8_t *ip = frame + ETH_HEADER_LEN;
+    uint8_t *udp = frame + p->udp_offset;
+    uint8_t *oum = frame + p->oum_offset;
+    uint16_t total = rd16(ip + 2);
+    uint16_t udp_len = rd16(udp + 4);
+    size_t udp_end = (size_t)p->udp_offset + udp_len;
+    size_t ip_end = ETH_HEADER_LEN + (size_t)total;
+
+    for (size_t i = ip_end; i > udp_end; i--)
+        frame[i - 1 + OUM_AUTH_TAG_LEN] = frame[i - 1];
+
+    uint8_t fields[12];
+    wr16(fields, p->group);
+    wr16(fields + 2, session);
+    wr64(fields + 4, msgnum);
+    struct oum_siphash h;
+    oum_siphash_init(&h, g->key);
+    oum_siphash_update(&h, fields, sizeof(fields));
+    oum_siphash_update(&h, oum + OUM_HEADER_LEN, udp_end - (p->oum_offset + OUM_HEADER_LEN));
+    wr64(frame + udp_end, oum_siphash_final(&h));
+
+    wr16(oum + 4, OUM_AUTH_HEADER_SIZE);
+    wr16(udp + 4, (uint16_t)(udp_len + OUM_AUTH_TAG_LEN));
+    uint16_t new_total = (uint16_t)(total + OUM_AUTH_TAG_LEN);
+    wr16(ip + 2, new_total);
+    wr16(ip + 10, checksum_replace(rd16(ip + 10), total, new_total));
+}
+
 void oum_seq_commit(struct oum_seq *seq, uint8_t *frame, const struct oum_seq_parsed *p,
                     struct oum_seq_result *r)
 {
     if (p->reason != OUM_REASON_NONE) {
         result_not_stamped(seq, p->reason < OUM_REASON_COUNT ? p->reason
                                                              : OUM_REASON_TRUNCATED_ETHERNET,
-                           r);
+                           p->len, r);
         return;
     }
     if (p->group >= seq->n_groups) {
-        result_not_stamped(seq, OUM_REASON_UNKNOWN_GROUP, r);
+        result_not_stamped(seq, OUM_REASON_UNKNOWN_GROUP, p->len, r);
         return;
     }
     /* 13: take the next message number, unless the counter is exhausted. A CAS loop rather
@@ -342,7 +422,7 @@ void oum_seq_commit(struct oum_seq *seq, uint8_t *frame, const struct oum_seq_pa
     uint64_t last = oum_atomic_load(&g->last);
     do {
         if (last == UINT64_MAX) {
-            result_not_stamped(seq, OUM_REASON_COUNTER_EXHAUSTED, r);
+            result_not_stamped(seq, OUM_REASON_COUNTER_EXHAUSTED, p->len, r);
             return;
         }
     } while (!oum_atomic_cas(&g->last, &last, last + 1));
@@ -353,7 +433,10 @@ void oum_seq_commit(struct oum_seq *seq, uint8_t *frame, const struct oum_seq_pa
     wr16(oum + 6, seq->session);
     wr64(oum + 8, msgnum);
     wr16(frame + p->udp_offset + 6, 0); /* UDP checksum: none */
+    if (g->keyed)
+        oum_seal(g, frame, p, seq->session, msgnum);
 
+    r->len = p->stamped_len;
     r->action = OUM_ACTION_MULTICAST;
     r->reason = OUM_REASON_NONE;
     r->group = p->group;
@@ -362,19 +445,32 @@ void oum_seq_commit(struct oum_seq *seq, uint8_t *frame, const struct oum_seq_pa
     r->msgnum = msgnum;
 }
 
+void oum_seq_process_buf(struct oum_seq *seq, uint8_t *frame, size_t len, size_t cap,
+                         struct oum_seq_result *result)
+{
+    struct oum_seq_parsed parsed;
+    oum_seq_classify_buf(seq, frame, len, cap, &parsed);
+    oum_seq_commit(seq, frame, &parsed, result);
+}
+
 void oum_seq_process(struct oum_seq *seq, uint8_t *frame, size_t len,
                      struct oum_seq_result *result)
 {
-    struct oum_seq_parsed parsed;
-    oum_seq_classify(seq, frame, len, &parsed);
-    oum_seq_commit(seq, frame, &parsed, result);
+    oum_seq_process_buf(seq, frame, len, len, result);
+}
+
+void oum_seq_process_burst_buf(struct oum_seq *seq, uint8_t *const *frames,
+                               const uint32_t *lens, const uint32_t *caps, uint32_t n,
+                               struct oum_seq_result *results)
+{
+    for (uint32_t i = 0; i < n; i++)
+        oum_seq_process_buf(seq, frames[i], lens[i], caps ? caps[i] : lens[i], &results[i]);
 }
 
 void oum_seq_process_burst(struct oum_seq *seq, uint8_t *const *frames, const uint32_t *lens,
                            uint32_t n, struct oum_seq_result *results)
 {
-    for (uint32_t i = 0; i < n; i++)
-        oum_seq_process(seq, frames[i], lens[i], &results[i]);
+    oum_seq_process_burst_buf(seq, frames, lens, NULL, n, results);
 }
 
 /* Control plane: folds the current session's stamps into the base and restarts at `last`. */
@@ -422,6 +518,11 @@ uint32_t oum_seq_group_address(const struct oum_seq *seq, uint32_t group)
 uint64_t oum_seq_last_msgnum(const struct oum_seq *seq, uint32_t group)
 {
     return group < seq->n_groups ? oum_atomic_load(&seq->groups[group].last) : 0;
+}
+
+int oum_seq_group_keyed(const struct oum_seq *seq, uint32_t group)
+{
+    return group < seq->n_groups && seq->groups[group].keyed;
 }
 
 uint64_t oum_seq_stamped(const struct oum_seq *seq, uint32_t group)

@@ -5,6 +5,10 @@
  * in testdata/oum-vectors.json. The wire format and the order of checks are in
  * docs/wire-format.md; the design is in docs/cavium.md.
  *
+ * Authenticated stamps (docs/wire-format.md): a group configured with a key gets header size
+ * 18 and an 8-byte SipHash-2-4 tag appended to its UDP datagram, so its frames grow by 8
+ * bytes; the *_buf calls say how much room the buffer has (docs/cavium.md).
+ *
  * Threading: oum_seq_process / oum_seq_classify / oum_seq_commit may run on any number of
  * cores at once on one sequencer (per-group counters are atomic). The control-plane calls
  * (oum_seq_start_session, oum_seq_set_last_msgnum) must not overlap packet processing.
@@ -19,8 +23,11 @@
 extern "C" {
 #endif
 
-/* Why a frame was not stamped. The numbering and the names are those of the Rust core's
- * DropReason, in the order the checks run: keep them stable. */
+/* Why a frame was not stamped. The numbering and the names of 0..12 are those of the Rust
+ * core's DropReason, in the order the checks run: keep them stable. no-room-for-tag is
+ * checked after unknown-group and before counter-exhausted (a dropped frame takes no
+ * number) but numbered last, so the older numbers stay; the Rust core does not have it
+ * (it does not seal stamps yet). */
 enum oum_reason {
     OUM_REASON_TRUNCATED_ETHERNET = 0,
     OUM_REASON_NOT_IPV4 = 1,
@@ -35,7 +42,10 @@ enum oum_reason {
     OUM_REASON_BAD_HEADER_SIZE = 10,
     OUM_REASON_UNKNOWN_GROUP = 11,
     OUM_REASON_COUNTER_EXHAUSTED = 12,
-    OUM_REASON_COUNT = 13,
+    /* The group is keyed and the buffer has no room for the 8-byte tag (or the IPv4 total
+     * length would pass 65535). */
+    OUM_REASON_NO_ROOM_FOR_TAG = 13,
+    OUM_REASON_COUNT = 14,
     /* Not a reason: the frame was stamped. */
     OUM_REASON_NONE = 0xff
 };
@@ -91,7 +101,13 @@ struct oum_seq_group_spec {
     const uint16_t *members;
     /* Last message number already handed out in this session (0: none). */
     uint64_t last_msgnum;
+    /* The group's 128-bit stamp key (16 bytes, copied), or NULL: stamps without a tag. */
+    const uint8_t *auth_key;
 };
+
+#define OUM_AUTH_KEY_LEN 16u
+#define OUM_AUTH_TAG_LEN 8u
+#define OUM_AUTH_HEADER_SIZE 18u
 
 /* What happened to one frame. */
 struct oum_seq_result {
@@ -101,6 +117,8 @@ struct oum_seq_result {
     uint16_t session; /* stamp, when stamped */
     uint16_t reserved;
     uint64_t msgnum;  /* stamp, when stamped */
+    uint32_t len;     /* the frame's length now: the input length, or once sealed the
+                       * IPv4 packet with the tag (Ethernet padding dropped) */
 };
 
 /* Phase one of two (see oum_seq_commit): where the OUM header is, which group. Read-only. */
@@ -110,6 +128,8 @@ struct oum_seq_parsed {
     uint16_t group;
     uint16_t udp_offset;  /* offset of the UDP header in the frame */
     uint16_t oum_offset;  /* offset of the OUM header in the frame */
+    uint32_t len;         /* the frame's length as classified */
+    uint32_t stamped_len; /* its length once stamped (sealed: see oum_seq_result.len) */
 };
 
 /* Bytes of memory a sequencer with these groups needs. */
@@ -124,13 +144,25 @@ struct oum_seq *oum_seq_init(void *mem, size_t mem_len, const struct oum_seq_con
 
 /* Parses, stamps and counts one frame in place. Any byte string is safe: the frame is read
  * only within [frame, frame + len) and written only when stamped (12 bytes of the OUM
- * header and the UDP checksum). */
+ * header and the UDP checksum; for a keyed group also the lengths, the IPv4 checksum and
+ * the tag). The buffer is taken to be exactly `len` bytes: a keyed group's frame is
+ * stamped only if it carries 8 bytes of Ethernet padding it can lose. */
 void oum_seq_process(struct oum_seq *seq, uint8_t *frame, size_t len,
                      struct oum_seq_result *result);
+
+/* oum_seq_process for a buffer of `cap` bytes holding a frame of `len` (cap < len counts
+ * as len): a keyed group's stamped frame may grow into the room, up to result->len. Only
+ * [frame, frame + max(len, result->len)) is touched. */
+void oum_seq_process_buf(struct oum_seq *seq, uint8_t *frame, size_t len, size_t cap,
+                         struct oum_seq_result *result);
 
 /* oum_seq_process over a burst; results[i] belongs to frames[i]. */
 void oum_seq_process_burst(struct oum_seq *seq, uint8_t *const *frames, const uint32_t *lens,
                            uint32_t n, struct oum_seq_result *results);
+/* The same with each buffer's room (caps may be NULL: each buffer is its frame's length). */
+void oum_seq_process_burst_buf(struct oum_seq *seq, uint8_t *const *frames,
+                               const uint32_t *lens, const uint32_t *caps, uint32_t n,
+                               struct oum_seq_result *results);
 
 /* The two phases of oum_seq_process, for platforms that serialise work per group between
  * them (Octeon: an ATOMIC tag switch on the group, so stamp order == output order).
@@ -138,6 +170,9 @@ void oum_seq_process_burst(struct oum_seq *seq, uint8_t *const *frames, const ui
  * frame given to commit must be the one classify saw, unchanged. */
 void oum_seq_classify(const struct oum_seq *seq, const uint8_t *frame, size_t len,
                       struct oum_seq_parsed *parsed);
+/* classify for a buffer of `cap` bytes (see oum_seq_process_buf). */
+void oum_seq_classify_buf(const struct oum_seq *seq, const uint8_t *frame, size_t len,
+                          size_t cap, struct oum_seq_parsed *parsed);
 void oum_seq_commit(struct oum_seq *seq, uint8_t *frame, const struct oum_seq_parsed *parsed,
                     struct oum_seq_result *result);
 
@@ -156,6 +191,8 @@ int32_t oum_seq_lookup(const struct oum_seq *seq, uint32_t address);
 const uint16_t *oum_seq_members(const struct oum_seq *seq, uint32_t group, uint32_t *n);
 uint32_t oum_seq_group_address(const struct oum_seq *seq, uint32_t group);
 uint64_t oum_seq_last_msgnum(const struct oum_seq *seq, uint32_t group);
+/* 1 when the group seals its stamps with a key, else 0 (also for an unknown group). */
+int oum_seq_group_keyed(const struct oum_seq *seq, uint32_t group);
 /* Frames stamped for a group since the sequencer was built, across sessions. */
 uint64_t oum_seq_stamped(const struct oum_seq *seq, uint32_t group);
 uint64_t oum_seq_drop_count(const struct oum_seq *seq, unsigned reason);

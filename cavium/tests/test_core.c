@@ -9,9 +9,10 @@
  * vector: every truncation of every vector, a few hundred thousand random and mutated
  * frames (dropped frames unchanged, stamped frames changed only in the stamp and the UDP
  * checksum), several threads stamping one group (each number exactly once, also at the
- * counter's end), the argument parser. Prints "N passed, M failed"; exit status 1 on any
+ * counter's end), the argument parser, and authenticated stamps (test_auth.c). Prints "N passed, M failed"; exit status 1 on any
  * failure.
  */
+#include "check.h"
 #include "oum_args.h"
 #include "oum_seq.h"
 
@@ -21,19 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned passed, failed;
-
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            passed++;                                                                        \
-        } else {                                                                             \
-            failed++;                                                                        \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                             \
-            fprintf(stderr, __VA_ARGS__);                                                    \
-            fputc('\n', stderr);                                                             \
-        }                                                                                    \
-    } while (0)
+unsigned passed, failed;
 
 /* ---- a sequencer in heap memory ---- */
 
@@ -274,7 +263,8 @@ static int run_vectors(const char *path)
     CHECK(v.cases >= 30 && v.packets >= 50, "only %u cases / %u packets in %s", v.cases,
           v.packets, path);
     CHECK(v.multicasts > 0, "no multicast vectors");
-    for (unsigned r = 0; r < OUM_REASON_COUNT; r++)
+    /* The vectors have no keyed group, so no no-room-for-tag: test_auth.c covers that. */
+    for (unsigned r = 0; r < OUM_REASON_NO_ROOM_FOR_TAG; r++)
         CHECK(v.reasons_seen[r] > 0, "no vector drops with %s", oum_reason_name(r));
     printf("golden vectors: %u cases, %u packets\n", v.cases, v.packets);
     return 0;
@@ -335,9 +325,9 @@ static void test_random(unsigned iterations)
 {
     uint16_t members[] = {0, 1, 2};
     struct oum_seq_group_spec groups[] = {
-        {0x0a000064u, 3, members, 0},
-        {0x0a000065u, 1, members, 0},
-        {0x0a000066u, 2, members, UINT64_MAX - 2},
+        {0x0a000064u, 3, members, 0, NULL},
+        {0x0a000065u, 1, members, 0, NULL},
+        {0x0a000066u, 2, members, UINT64_MAX - 2, NULL},
     };
     struct oum_seq_config cfg = {22222, 7, 0};
     struct owned_seq s = make_seq(&cfg, groups, 3);
@@ -432,7 +422,7 @@ static void *stamp_thread(void *p)
 static void test_threads(unsigned n_threads, unsigned per_thread, uint64_t start)
 {
     uint16_t members[] = {0, 1, 2};
-    struct oum_seq_group_spec group = {0x0a000064u, 3, members, start};
+    struct oum_seq_group_spec group = {0x0a000064u, 3, members, start, NULL};
     struct oum_seq_config cfg = {22222, 1, 0};
     struct owned_seq s = make_seq(&cfg, &group, 1);
     pthread_t th[16];
@@ -486,7 +476,7 @@ static void test_threads(unsigned n_threads, unsigned per_thread, uint64_t start
 static void test_config(void)
 {
     uint16_t m[] = {1};
-    struct oum_seq_group_spec dup[] = {{0x0a000001u, 1, m, 0}, {0x0a000001u, 1, m, 0}};
+    struct oum_seq_group_spec dup[] = {{0x0a000001u, 1, m, 0, NULL}, {0x0a000001u, 1, m, 0, NULL}};
     struct oum_seq_config cfg = {22222, 1, 0};
     size_t len = oum_seq_footprint(2, 2);
     void *mem = aligned_alloc(OUM_SEQ_ALIGN, len);
@@ -565,6 +555,7 @@ int main(int argc, char **argv)
     test_threads(4, 5000, UINT64_MAX - 10000);
     test_threads(3, 1000, UINT64_MAX - 7);
     test_config();
+    test_auth();
     printf("%u passed, %u failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -5,11 +5,17 @@
  *
  * `ipv4_in_frame`: the frame holds the whole IPv4 total length. v1model knows the frame
  * length in ingress; Tofino's ingress does not, so the TNA build passes true (documented
- * divergence: a frame cut short inside the UDP payload is not detected there). */
+ * divergence: a frame cut short inside the UDP payload is not detected there).
+ *
+ * `stamp_claim`: routable IPv4 carrying an OUM header (right preamble) to the OUM port with
+ * a header size other than 0: a stamp (10), an authenticated stamp (18) or anything else a
+ * sequencer would not take as a request. Only a sequencer writes such a header, so one
+ * entering on a host-facing port is dropped (both targets' ingress, table host_ports). */
 control Classify(in headers_t hdr, in bool ipv4_in_frame, inout nopaxos_meta_t meta) {
     apply {
         meta.ipv4_ok = false;
         meta.oum_candidate = false;
+        meta.stamp_claim = false;
         if (hdr.ipv4.isValid() && meta.ipv4_complete) {
             /* The parser only completes IPv4 for version 4 and IHL 5..15. */
             bit<16> header_len = ((bit<16>)hdr.ipv4.ihl) << 2;
@@ -23,6 +29,12 @@ control Classify(in headers_t hdr, in bool ipv4_in_frame, inout nopaxos_meta_t m
                         && hdr.oum.header_size == OUM_UNSEQUENCED_HEADER_SIZE) {
                     /* hdr.oum valid implies udp.len >= 24 (parser), so 8 <= len holds. */
                     meta.oum_candidate = true;
+                }
+                if (hdr.udp.isValid() && hdr.oum.isValid()
+                        && hdr.udp.dst_port == meta.oum_port
+                        && hdr.oum.preamble == OUM_PREAMBLE
+                        && hdr.oum.header_size != OUM_UNSEQUENCED_HEADER_SIZE) {
+                    meta.stamp_claim = true;
                 }
             }
         }

@@ -31,7 +31,11 @@ const bit<32> VERDICT_DROP_NOT_IPV4 = 2;     /* no (well-formed, complete) IPv4 
 const bit<32> VERDICT_DROP_NO_ROUTE = 3;     /* not stampable and no route, or TTL <= 1 */
 const bit<32> VERDICT_DROP_EXHAUSTED = 4;    /* the group's 64-bit counter is used up */
 const bit<32> VERDICT_DROP_PARSER = 5;       /* the frame ends inside a parsed header */
-#define VERDICT_COUNT 6
+/* An OUM packet to the OUM port with a header size other than 0 (a stamp, or a claim of one)
+ * that entered on a host-facing port (table host_ports): only a sequencer stamps, so a host
+ * sending one is forging it (docs/p4.md, "Forged stamps"). */
+const bit<32> VERDICT_DROP_HOST_STAMP = 6;
+#define VERDICT_COUNT 7
 
 /* --- headers -------------------------------------------------------------------------- */
 header ethernet_t {
@@ -91,6 +95,8 @@ struct nopaxos_meta_t {
     bool    oum_enabled;     /* the control plane has configured the sequencer */
     bit<16> oum_port;        /* from the control plane */
     bit<16> session;         /* from the control plane */
+    bool    stamp_claim;     /* an OUM packet to the OUM port whose header size is not 0 */
+    bool    from_host_port;  /* it entered on a host-facing port (table host_ports) */
     bit<32> slot;            /* the group's register index */
     bit<32> verdict;
 }

@@ -30,6 +30,8 @@ parser NopaxosIngressParser(packet_in pkt, out headers_t hdr, out nopaxos_meta_t
         meta.ipv4_complete = false;
         meta.ipv4_ok = false;
         meta.oum_candidate = false;
+        meta.stamp_claim = false;
+        meta.from_host_port = false;
         meta.oum_enabled = false;
         meta.oum_port = 0;
         meta.session = 0;
@@ -128,6 +130,18 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
         size = OUM_MAX_GROUPS;
     }
 
+    /* Ports that clients and other hosts sit on: a stamp entering there is forged and
+     * dropped (targets/v1model.p4 has the same table). */
+    action from_host() {
+        meta.from_host_port = true;
+    }
+    table host_ports {
+        key = { ig_intr_md.ingress_port: exact; }
+        actions = { from_host; NoAction; }
+        default_action = NoAction();
+        size = 512;
+    }
+
     action ipv4_forward(PortId_t port, bit<48> dst_mac, bit<48> src_mac) {
         ig_tm_md.ucast_egress_port = port;
         hdr.ethernet.dst_addr = dst_mac;
@@ -148,7 +162,9 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
 
     apply {
         ig_tm_md.bypass_egress = 1;
+        meta.from_host_port = false;
         oum_config.apply();
+        host_ports.apply();
         /* Tofino's ingress does not know the frame length: see include/classify.p4. */
         Classify.apply(hdr, true, meta);
 
@@ -156,6 +172,11 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
         if (ig_prsr_md.parser_err != 0) {
             ig_dprsr_md.drop_ctl = 1;
             meta.verdict = VERDICT_DROP_PARSER;
+            handled = true;
+        } else if (meta.oum_enabled && meta.stamp_claim && meta.from_host_port) {
+            /* A host sent a stamp: forged. Neither stamped nor routed. */
+            ig_dprsr_md.drop_ctl = 1;
+            meta.verdict = VERDICT_DROP_HOST_STAMP;
             handled = true;
         } else if (meta.oum_enabled && meta.oum_candidate) {
             if (oum_groups.apply().hit) {
@@ -211,6 +232,8 @@ parser NopaxosEgressParser(packet_in pkt, out headers_t hdr, out nopaxos_meta_t 
         meta.ipv4_complete = false;
         meta.ipv4_ok = false;
         meta.oum_candidate = false;
+        meta.stamp_claim = false;
+        meta.from_host_port = false;
         meta.oum_enabled = false;
         meta.oum_port = 0;
         meta.session = 0;

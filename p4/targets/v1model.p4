@@ -70,6 +70,19 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
         size = OUM_MAX_GROUPS;
     }
 
+    /* Ports that clients and other hosts sit on (not replicas, not links to other
+     * switches): a stamp entering there is forged and dropped. Keyed by the ingress port;
+     * p4-control --host-ports fills it. */
+    action from_host() {
+        meta.from_host_port = true;
+    }
+    table host_ports {
+        key = { standard_metadata.ingress_port: exact; }
+        actions = { from_host; NoAction; }
+        default_action = NoAction();
+        size = 512;
+    }
+
     action ipv4_forward(bit<9> port, bit<48> dst_mac, bit<48> src_mac) {
         standard_metadata.egress_spec = port;
         hdr.ethernet.dst_addr = dst_mac;
@@ -90,7 +103,9 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
 
     apply {
         meta.verdict = VERDICT_DROP_NOT_IPV4;
+        meta.from_host_port = false;
         oum_config.apply();
+        host_ports.apply();
         bool ipv4_in_frame = hdr.ipv4.isValid()
             && standard_metadata.packet_length >= 14 + (bit<32>)hdr.ipv4.total_len;
         Classify.apply(hdr, ipv4_in_frame, meta);
@@ -101,6 +116,12 @@ control NopaxosIngress(inout headers_t hdr, inout nopaxos_meta_t meta,
              * routed. */
             mark_to_drop(standard_metadata);
             meta.verdict = VERDICT_DROP_PARSER;
+            handled = true;
+        } else if (meta.oum_enabled && meta.stamp_claim && meta.from_host_port) {
+            /* A host sent a stamp: forged (only a sequencer stamps). Neither stamped nor
+             * routed. */
+            mark_to_drop(standard_metadata);
+            meta.verdict = VERDICT_DROP_HOST_STAMP;
             handled = true;
         } else if (meta.oum_enabled && meta.oum_candidate) {
             if (oum_groups.apply().hit) {

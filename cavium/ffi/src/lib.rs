@@ -17,9 +17,11 @@ use std::ptr::NonNull;
 use dataplane::golden::{CaseConfig, Outcome, SequencerUnderTest};
 use dataplane::oum::{DropReason, GroupSpec};
 
-/// The C API of `cavium/src/oum_seq.h`, declared by hand.
+pub mod auth;
 pub mod differential;
+pub mod sealed;
 
+/// The C API of `cavium/src/oum_seq.h` and `oum_siphash.h`, declared by hand.
 pub mod ffi {
     use std::ffi::c_char;
 
@@ -45,6 +47,8 @@ pub mod ffi {
         pub n_members: u32,
         pub members: *const u16,
         pub last_msgnum: u64,
+        /// 16 bytes, or null: stamps without a tag.
+        pub auth_key: *const u8,
     }
 
     #[repr(C)]
@@ -56,6 +60,7 @@ pub mod ffi {
         pub session: u16,
         pub reserved: u16,
         pub msgnum: u64,
+        pub len: u32,
     }
 
     #[repr(C)]
@@ -66,12 +71,26 @@ pub mod ffi {
         pub group: u16,
         pub udp_offset: u16,
         pub oum_offset: u16,
+        pub len: u32,
+        pub stamped_len: u32,
+    }
+
+    /// `struct oum_siphash`: a SipHash-2-4 computation in progress.
+    #[repr(C)]
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct OumSiphash {
+        pub v: [u64; 4],
+        pub tail: u64,
+        pub length: u64,
     }
 
     pub const OUM_ACTION_DROP: u8 = 0;
     pub const OUM_ACTION_MULTICAST: u8 = 1;
     pub const OUM_ACTION_FORWARD: u8 = 2;
-    pub const OUM_REASON_COUNT: u32 = 13;
+    pub const OUM_REASON_NO_ROOM_FOR_TAG: u8 = 13;
+    pub const OUM_REASON_COUNT: u32 = 14;
+    pub const OUM_AUTH_KEY_LEN: usize = 16;
+    pub const OUM_AUTH_TAG_LEN: usize = 8;
     pub const OUM_REASON_NONE: u8 = 0xff;
     pub const OUM_SEQ_FLAG_FORWARD_OTHER: u32 = 1;
     pub const OUM_SEQ_ALIGN: usize = 128;
@@ -100,6 +119,13 @@ pub mod ffi {
             len: usize,
             result: *mut OumSeqResult,
         );
+        pub fn oum_seq_process_buf(
+            seq: *mut OumSeq,
+            frame: *mut u8,
+            len: usize,
+            cap: usize,
+            result: *mut OumSeqResult,
+        );
         pub fn oum_seq_process_burst(
             seq: *mut OumSeq,
             frames: *const *mut u8,
@@ -107,10 +133,25 @@ pub mod ffi {
             n: u32,
             results: *mut OumSeqResult,
         );
+        pub fn oum_seq_process_burst_buf(
+            seq: *mut OumSeq,
+            frames: *const *mut u8,
+            lens: *const u32,
+            caps: *const u32,
+            n: u32,
+            results: *mut OumSeqResult,
+        );
         pub fn oum_seq_classify(
             seq: *const OumSeq,
             frame: *const u8,
             len: usize,
+            parsed: *mut OumSeqParsed,
+        );
+        pub fn oum_seq_classify_buf(
+            seq: *const OumSeq,
+            frame: *const u8,
+            len: usize,
+            cap: usize,
             parsed: *mut OumSeqParsed,
         );
         pub fn oum_seq_commit(
@@ -128,11 +169,17 @@ pub mod ffi {
         pub fn oum_seq_members(seq: *const OumSeq, group: u32, n: *mut u32) -> *const u16;
         pub fn oum_seq_group_address(seq: *const OumSeq, group: u32) -> u32;
         pub fn oum_seq_last_msgnum(seq: *const OumSeq, group: u32) -> u64;
+        pub fn oum_seq_group_keyed(seq: *const OumSeq, group: u32) -> i32;
         pub fn oum_seq_stamped(seq: *const OumSeq, group: u32) -> u64;
         pub fn oum_seq_drop_count(seq: *const OumSeq, reason: u32) -> u64;
         pub fn oum_seq_forward_count(seq: *const OumSeq, reason: u32) -> u64;
         pub fn oum_seq_needs_new_session(seq: *const OumSeq) -> i32;
         pub fn oum_reason_name(reason: u32) -> *const c_char;
+
+        pub fn oum_siphash_init(h: *mut OumSiphash, key: *const u8);
+        pub fn oum_siphash_update(h: *mut OumSiphash, data: *const u8, len: usize);
+        pub fn oum_siphash_final(h: *mut OumSiphash) -> u64;
+        pub fn oum_siphash24(key: *const u8, data: *const u8, len: usize) -> u64;
     }
 }
 
@@ -172,6 +219,9 @@ pub enum CVerdict {
     Forward(DropReason),
     /// Dropped, counted under the reason.
     Drop(DropReason),
+    /// Dropped: the group is keyed and the buffer had no room for the tag (the C core's
+    /// reason `no-room-for-tag`, which the Rust core's [`DropReason`] does not have).
+    NoRoomForTag,
 }
 
 /// Configuration flags of the C core.
@@ -240,16 +290,33 @@ impl CSequencer {
         groups: &[GroupSpec],
         flags: Flags,
     ) -> Result<CSequencer, InitError> {
+        CSequencer::with_keys(session, oum_port, groups, &[], flags)
+    }
+
+    /// A sequencer whose group `i` seals its stamps with `keys[i]` where that is `Some`
+    /// (authenticated stamps, docs/wire-format.md); groups past the end of `keys` have none.
+    pub fn with_keys(
+        session: u16,
+        oum_port: u16,
+        groups: &[GroupSpec],
+        keys: &[Option<[u8; 16]>],
+        flags: Flags,
+    ) -> Result<CSequencer, InitError> {
         let n_groups = u32::try_from(groups.len()).map_err(|_| InitError::TooManyGroups)?;
         let specs: Vec<ffi::OumSeqGroupSpec> = groups
             .iter()
-            .map(|g| {
+            .enumerate()
+            .map(|(i, g)| {
                 Ok(ffi::OumSeqGroupSpec {
                     address: u32::from(g.address),
                     n_members: u32::try_from(g.members.len())
                         .map_err(|_| InitError::Other(ffi::OUM_SEQ_ERR_ARG))?,
                     members: g.members.as_ptr(),
                     last_msgnum: 0,
+                    auth_key: match keys.get(i) {
+                        Some(Some(key)) => key.as_ptr(),
+                        _ => std::ptr::null(),
+                    },
                 })
             })
             .collect::<Result<_, InitError>>()?;
@@ -271,8 +338,8 @@ impl CSequencer {
             flags: flags.bits(),
         };
         let mut err = 0;
-        // SAFETY: `mem` is `size` bytes aligned to OUM_SEQ_ALIGN; `specs` and the member
-        // slices they point into outlive the call (the C core copies them).
+        // SAFETY: `mem` is `size` bytes aligned to OUM_SEQ_ALIGN; `specs`, the member slices
+        // and the 16-byte keys they point into outlive the call (the C core copies them).
         let seq =
             unsafe { ffi::oum_seq_init(mem, size, &config, specs.as_ptr(), n_groups, &mut err) };
         match NonNull::new(seq) {
@@ -306,6 +373,20 @@ impl CSequencer {
     /// Parses and stamps one frame in place.
     pub fn process(&self, frame: &mut [u8]) -> CVerdict {
         verdict_from_c(&self.process_raw(frame))
+    }
+
+    /// Parses and stamps the frame `buf[..len]` in place, the rest of `buf` being room a
+    /// keyed group's tag may grow into; returns the verdict and the frame's length now.
+    /// `len` past the buffer is taken as the buffer's length.
+    pub fn process_buf(&self, buf: &mut [u8], len: usize) -> (CVerdict, usize) {
+        let len = len.min(buf.len());
+        let mut result = ffi::OumSeqResult::default();
+        // SAFETY: the C core reads within buf[..len] and writes within buf[..buf.len()];
+        // concurrent calls are allowed (atomic counters).
+        unsafe {
+            ffi::oum_seq_process_buf(self.raw(), buf.as_mut_ptr(), len, buf.len(), &mut result)
+        };
+        (verdict_from_c(&result), result.len as usize)
     }
 
     /// Stamps a burst through `oum_seq_process_burst`, 32 frames per C call with the
@@ -348,17 +429,38 @@ impl CSequencer {
         parsed
     }
 
+    /// Phase one for the frame `buf[..len]` with the rest of `buf` as room.
+    pub fn classify_buf(&self, buf: &[u8], len: usize) -> ffi::OumSeqParsed {
+        let len = len.min(buf.len());
+        let mut parsed = ffi::OumSeqParsed::default();
+        // SAFETY: read-only within buf[..len].
+        unsafe { ffi::oum_seq_classify_buf(self.raw(), buf.as_ptr(), len, buf.len(), &mut parsed) };
+        parsed
+    }
+
     /// Phase two: takes the number and stamps. `frame` must be the frame `parsed` came
     /// from, unchanged; this is checked, since the offsets index into it.
     pub fn commit(&self, frame: &mut [u8], parsed: &ffi::OumSeqParsed) -> Option<CVerdict> {
-        if parsed.reason == ffi::OUM_REASON_NONE && self.classify(frame) != *parsed {
+        let len = frame.len();
+        self.commit_buf(frame, len, parsed).map(|(v, _)| v)
+    }
+
+    /// Phase two for [`classify_buf`](Self::classify_buf): the verdict and the frame's
+    /// length now. `buf` and `len` must be what `parsed` came from; this is checked.
+    pub fn commit_buf(
+        &self,
+        buf: &mut [u8],
+        len: usize,
+        parsed: &ffi::OumSeqParsed,
+    ) -> Option<(CVerdict, usize)> {
+        if self.classify_buf(buf, len) != *parsed {
             return None;
         }
         let mut result = ffi::OumSeqResult::default();
-        // SAFETY: `parsed` was produced by classify on these very bytes (checked above), so
-        // its offsets lie within the frame.
-        unsafe { ffi::oum_seq_commit(self.raw(), frame.as_mut_ptr(), parsed, &mut result) };
-        Some(verdict_from_c(&result))
+        // SAFETY: `parsed` was produced by classify on these very bytes and this buffer
+        // (checked above), so its offsets and its stamped length lie within `buf`.
+        unsafe { ffi::oum_seq_commit(self.raw(), buf.as_mut_ptr(), parsed, &mut result) };
+        Some((verdict_from_c(&result), result.len as usize))
     }
 
     /// Starts a new session: every group restarts at message number 1.
@@ -415,6 +517,12 @@ impl CSequencer {
         unsafe { ffi::oum_seq_last_msgnum(self.raw(), u32::from(group)) }
     }
 
+    /// Whether the group seals its stamps with a key.
+    pub fn keyed(&self, group: u16) -> bool {
+        // SAFETY: read of configuration.
+        unsafe { ffi::oum_seq_group_keyed(self.raw(), u32::from(group)) != 0 }
+    }
+
     pub fn stamped(&self, group: u16) -> u64 {
         // SAFETY: atomic read.
         unsafe { ffi::oum_seq_stamped(self.raw(), u32::from(group)) }
@@ -423,6 +531,12 @@ impl CSequencer {
     pub fn drop_count(&self, reason: DropReason) -> u64 {
         // SAFETY: atomic read.
         unsafe { ffi::oum_seq_drop_count(self.raw(), reason_code(reason)) }
+    }
+
+    /// Frames of keyed groups dropped for want of room for the tag.
+    pub fn no_room_drops(&self) -> u64 {
+        // SAFETY: atomic read.
+        unsafe { ffi::oum_seq_drop_count(self.raw(), u32::from(ffi::OUM_REASON_NO_ROOM_FOR_TAG)) }
     }
 
     pub fn forward_count(&self, reason: DropReason) -> u64 {
@@ -454,6 +568,9 @@ fn verdict_from_c(r: &ffi::OumSeqResult) -> CVerdict {
     // An out-of-range reason would be a bug of the C core; map it to something the tests
     // cannot mistake for agreement.
     let reason = || reason_from_c(r.reason).unwrap_or(DropReason::TruncatedEthernet);
+    if r.action == ffi::OUM_ACTION_DROP && r.reason == ffi::OUM_REASON_NO_ROOM_FOR_TAG {
+        return CVerdict::NoRoomForTag;
+    }
     match r.action {
         ffi::OUM_ACTION_MULTICAST => CVerdict::Multicast {
             group: r.group,
@@ -528,6 +645,7 @@ impl SequencerUnderTest for CSequencerUnderTest {
                     "forwarded ({reason}) without forwarding configured"
                 ));
             }
+            CVerdict::NoRoomForTag => return Err("no-room-for-tag without a keyed group".into()),
         })
     }
 }

@@ -10,8 +10,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cavium_sequencer::sealed::seal_frame;
 use common::{Rng, request};
-use dataplane::oum::{GroupSpec, Sequencer, SessionNumber, Verdict};
+use dataplane::oum::{GroupSpec, Sequencer, SessionNumber, StampKey, Verdict};
 use dataplane::pcap::{LINKTYPE_ETHERNET, PcapReader, PcapWriter, RecordHeader};
 
 fn cavium_dir() -> PathBuf {
@@ -241,5 +242,110 @@ fn pcap_driver_matches_the_rust_core() {
             out.to_str().unwrap()
         ]),
         Some(1)
+    );
+}
+
+#[test]
+fn pcap_driver_seals_keyed_groups() {
+    let (build, _) = make("driver-auth", &["host"]);
+    let driver = build.join("host/oum-pcap-seq");
+    let specs = vec![
+        GroupSpec {
+            address: Ipv4Addr::new(10, 0, 0, 100),
+            members: vec![0, 1, 2],
+        },
+        GroupSpec {
+            address: Ipv4Addr::new(10, 0, 0, 101),
+            members: vec![3],
+        },
+    ];
+    let key: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5c);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut rng = Rng(common::seed(0x4a7));
+    let frames: Vec<Vec<u8>> = (0..300)
+        .map(|_| {
+            let dst = Ipv4Addr::new(10, 0, 0, 100 + rng.below(2) as u8);
+            let body: Vec<u8> = (0..rng.below(200)).map(|_| rng.byte()).collect();
+            let mut f = request(dst, 22222, 5 + rng.below(2) as u8, &body);
+            // Ethernet padding now and then: a sealed frame drops it.
+            if rng.below(4) == 0 {
+                f.extend(std::iter::repeat_n(0, rng.below(12) as usize));
+            }
+            f
+        })
+        .collect();
+    // The Rust core stamps; group 0's stamps are then sealed as the C core must.
+    let mut rust = Sequencer::new(SessionNumber(5), 22222, &specs).unwrap();
+    let want: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| {
+            let mut copy = f.clone();
+            match rust.stamp_frame(&mut copy) {
+                Verdict::Multicast { group, .. } if group.0 == 0 => {
+                    seal_frame(&StampKey::new(key), 0, &copy, usize::MAX).unwrap()
+                }
+                Verdict::Multicast { .. } => copy,
+                Verdict::Drop(reason) => panic!("dropped: {reason}"),
+            }
+        })
+        .collect();
+
+    let dir = build.join("pcap-auth");
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.pcap");
+    write_be_micros_pcap(&input, &frames);
+    let out = dir.join("out.pcap");
+    let auth = format!("10.0.0.100={hex}");
+    let res = Command::new(&driver)
+        .args([
+            "--auth-key",
+            &auth,
+            "--session",
+            "5",
+            "--group",
+            "10.0.0.100=0,1,2",
+        ])
+        .args(["--group", "10.0.0.101=3"])
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&res.stdout).into_owned();
+    assert!(
+        res.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let got = read_pcap(&out);
+    assert_eq!(got.len(), want.len());
+    for (i, ((h, bytes), w)) in got.iter().zip(want.iter()).enumerate() {
+        assert_eq!(bytes, w, "record {i}");
+        assert_eq!(h.orig_len as usize, w.len(), "record {i}: original length");
+    }
+
+    // A bad key is refused (exit 2) with a message that names the option, not the key.
+    let short = format!("0={}", &hex[..31]);
+    let res = Command::new(&driver)
+        .args([
+            "--session",
+            "5",
+            "--group",
+            "10.0.0.100=0",
+            "--auth-key",
+            &short,
+        ])
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--auth-key") && stderr.contains("32 hex digits"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&hex[..31]),
+        "the key was printed: {stderr}"
     );
 }

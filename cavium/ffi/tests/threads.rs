@@ -108,3 +108,54 @@ fn counter_end_is_reached_exactly_once_under_contention() {
     assert_eq!(seq.drop_count(DropReason::CounterExhausted), 3000);
     assert!(seq.needs_new_session());
 }
+
+/// Keyed groups from many threads: the seal happens after the number is taken, on the
+/// thread's own frame, so every sealed frame carries its own number and a tag that opens.
+#[test]
+fn keyed_group_seals_each_number_once_from_many_threads() {
+    use dataplane::oum::StampKey;
+    let specs = vec![GroupSpec {
+        address: Ipv4Addr::new(10, 0, 0, 100),
+        members: vec![0, 1, 2],
+    }];
+    let key = [0x3c; 16];
+    let seq =
+        Arc::new(CSequencer::with_keys(4, PORT, &specs, &[Some(key)], Flags::default()).unwrap());
+    let (threads, per_thread) = (4, 10_000);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let seq = Arc::clone(&seq);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let input = request(Ipv4Addr::new(10, 0, 0, 100), PORT, 5, &[t as u8; 32]);
+                let udp = 14 + 20;
+                let mut got = Vec::with_capacity(per_thread);
+                barrier.wait();
+                for _ in 0..per_thread {
+                    let mut buf = input.clone();
+                    buf.resize(input.len() + 8, 0);
+                    let (verdict, len) = seq.process_buf(&mut buf, input.len());
+                    let CVerdict::Multicast { msgnum, .. } = verdict else {
+                        panic!("unexpected {verdict:?}");
+                    };
+                    assert_eq!(len, input.len() + 8);
+                    let mut datagram = buf[udp + 8..len].to_vec();
+                    assert!(StampKey::new(key).open(0, &mut datagram).is_ok());
+                    let written = u64::from_be_bytes(datagram[8..16].try_into().unwrap());
+                    assert_eq!(written, msgnum);
+                    got.push(msgnum);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all: Vec<u64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    let total = (threads * per_thread) as u64;
+    assert!(all.iter().copied().eq(1..=total));
+    assert_eq!(seq.stamped(0), total);
+}

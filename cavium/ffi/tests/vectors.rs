@@ -53,10 +53,16 @@ fn vectors_cover_every_reason_the_c_core_knows() {
 
 #[test]
 fn c_reason_numbers_and_names_match_the_rust_core() {
-    assert_eq!(DropReason::COUNT, ffi::OUM_REASON_COUNT as usize);
+    // The C core has one reason more, numbered last: no-room-for-tag (a keyed group's
+    // frame without room for the tag), which the Rust core cannot meet while it seals none.
+    assert_eq!(DropReason::COUNT + 1, ffi::OUM_REASON_COUNT as usize);
     for (i, reason) in DropReason::ALL.into_iter().enumerate() {
         assert_eq!(c_reason_name(i as u32), reason.name(), "reason {i}");
     }
+    assert_eq!(
+        c_reason_name(u32::from(ffi::OUM_REASON_NO_ROOM_FOR_TAG)),
+        "no-room-for-tag"
+    );
     assert_eq!(c_reason_name(ffi::OUM_REASON_COUNT), "none");
     assert_eq!(c_reason_name(u32::from(ffi::OUM_REASON_NONE)), "none");
 }

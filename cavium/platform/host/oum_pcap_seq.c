@@ -2,12 +2,13 @@
  * Host platform driver: the C sequencer core over a pcap capture, like `sequencer replay`.
  *
  *   oum-pcap-seq --session N [--port P] [--forward-other] --group A.B.C.D=M[,M...] ...
- *                IN.pcap OUT.pcap
+ *                [--auth-key GROUP=HEX32 ...] IN.pcap OUT.pcap
  *
  * Reads classic pcap (either byte order, micro- or nanosecond timestamps, Ethernet link
  * type), runs every frame through oum_seq_process, writes each stamped frame (and, with
  * --forward-other, each forwarded frame) to OUT.pcap (little-endian, nanosecond) and prints
- * the counters. Exit status: 0 done, 1 bad input file, 2 bad arguments.
+ * the counters. A keyed group's stamped frames are written 8 bytes longer (the tag), with
+ * their original length grown alike. Exit status: 0 done, 1 bad input file, 2 bad arguments.
  */
 #include "oum_args.h"
 #include "oum_seq.h"
@@ -38,7 +39,7 @@ static void usage(const char *why)
 {
     fprintf(stderr,
             "oum-pcap-seq: %s\nusage: oum-pcap-seq --session N [--port P] [--forward-other] "
-            "--group A.B.C.D=M[,M...] ... IN.pcap OUT.pcap\n",
+            "--group A.B.C.D=M[,M...] ... [--auth-key GROUP=HEX32 ...] IN.pcap OUT.pcap\n",
             why);
 }
 
@@ -120,7 +121,8 @@ int main(int argc, char **argv)
     put32le(oh + 20, 1);
     int status = write_all(out, oh, sizeof(oh));
 
-    static uint8_t frame[MAX_FRAME];
+    /* Room for the tag a keyed group's stamp appends to the largest frame read. */
+    static uint8_t frame[MAX_FRAME + OUM_AUTH_TAG_LEN];
     uint64_t frames = 0, written = 0;
     while (status == 0) {
         uint8_t rh[16];
@@ -137,16 +139,19 @@ int main(int argc, char **argv)
         uint32_t frac = get32(rh + 4, big_endian);
         frames++;
         struct oum_seq_result r;
-        oum_seq_process(seq, frame, incl, &r);
+        oum_seq_process_buf(seq, frame, incl, sizeof(frame), &r);
         if (r.action == OUM_ACTION_DROP)
             continue;
+        /* r.len differs from incl only for a sealed stamp: the wire length changes alike. */
+        uint32_t orig = get32(rh + 12, big_endian);
         uint8_t wh[16];
         memcpy(wh, rh, sizeof(wh));
         put32le(wh, get32(rh, big_endian));
         put32le(wh + 4, nanos ? frac : frac * 1000u);
-        put32le(wh + 8, incl);
-        put32le(wh + 12, get32(rh + 12, big_endian));
-        if (write_all(out, wh, sizeof(wh)) != 0 || write_all(out, frame, incl) != 0)
+        put32le(wh + 8, r.len);
+        uint32_t shrunk = r.len < incl ? incl - r.len : 0;
+        put32le(wh + 12, r.len >= incl ? orig + (r.len - incl) : orig > shrunk ? orig - shrunk : r.len);
+        if (write_all(out, wh, sizeof(wh)) != 0 || write_all(out, frame, r.len) != 0)
             status = 1;
         written++;
     }

@@ -29,7 +29,7 @@
  * Members are PKO output port numbers. Configuration comes from the boot loader's
  * application arguments, with the same syntax as the host driver:
  *   bootoct ... endbootargs --session N [--port P] [--forward-other]
- *           [--uplink PORT] --group A.B.C.D=PORT[,PORT...] ...
+ *           [--uplink PORT] --group A.B.C.D=PORT[,PORT...] ... [--auth-key GROUP=HEX32 ...]
  * The session must be new: the control plane that boots the device picks it (Octeon has no
  * state file to remember the last one).
  */
@@ -149,9 +149,14 @@ static void process_work(struct oum_seq *seq, cvmx_wqe_t *work)
     }
     uint8_t *data = cvmx_phys_to_ptr(work->packet_ptr.s.addr);
     uint32_t len = (uint32_t)cvmx_wqe_get_len(work);
+    /* Room after the frame in its buffer, for a keyed group's 8-byte tag: `back` counts the
+     * cache lines from the buffer's start to the line holding the data. */
+    uint64_t start = ((work->packet_ptr.s.addr >> 7) - work->packet_ptr.s.back) << 7;
+    uint64_t in_buf = work->packet_ptr.s.addr - start;
+    size_t cap = in_buf < CVMX_FPA_PACKET_POOL_SIZE ? CVMX_FPA_PACKET_POOL_SIZE - in_buf : len;
 
     struct oum_seq_parsed parsed;
-    oum_seq_classify(seq, data, len, &parsed);
+    oum_seq_classify_buf(seq, data, len, cap, &parsed);
     if (parsed.reason == OUM_REASON_NONE) {
         cvmx_pow_tag_sw(OUM_GROUP_TAG(parsed.group), CVMX_POW_TAG_TYPE_ATOMIC);
         cvmx_pow_tag_sw_wait();
@@ -163,7 +168,8 @@ static void process_work(struct oum_seq *seq, cvmx_wqe_t *work)
     case OUM_ACTION_MULTICAST: {
         uint32_t n;
         const uint16_t *members = oum_seq_members(seq, result.group, &n);
-        multicast(work, data, len, members, n);
+        /* result.len: a sealed stamp grew the frame by its tag. */
+        multicast(work, data, result.len, members, n);
         cvmx_fpa_free(work, CVMX_FPA_WQE_POOL, 0);
         break;
     }

@@ -131,6 +131,8 @@ impl Cmd {
                     "table_add {control}.{table} {control}.{action} {key} => {}",
                     args.join(" ")
                 )
+                .trim_end()
+                .to_string()
             }
             Cmd::McMgrpCreate(mgrp) => format!("mc_mgrp_create {mgrp}"),
             Cmd::McNodeCreate { rid, ports } => format!("mc_node_create {rid} {}", join(ports)),

@@ -9,3 +9,4 @@ pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod stf;
+pub mod stf_host_ports;

@@ -1,7 +1,7 @@
 //! `p4-control`: the control plane of the P4 switch sequencer (docs/p4.md).
 //!
-//! * `p4-control bmv2 --config cluster.toml --ports 0=1,1=2,2=3 --session 1` prints
-//!   simple_switch_CLI commands;
+//! * `p4-control bmv2 --config cluster.toml --ports 0=1,1=2,2=3 --session 1
+//!   [--host-ports 10,11]` prints simple_switch_CLI commands;
 //! * `p4-control tofino ...` prints a bfrt_python script for the TNA build;
 //! * `p4-control failover --config cluster.toml --session 2 [--target tofino]` prints the one
 //!   command that moves a running switch to a new session;
@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dataplane::config::ClusterConfig;
 use p4_control::cmd::render_cli;
 use p4_control::plan::{SwitchPlan, failover_bfrt, failover_bmv2};
-use p4_control::ports::{PortMap, Route};
+use p4_control::ports::{HostPorts, PortMap, Route};
 use p4_control::stf;
 
 #[derive(Debug, Parser)]
@@ -41,6 +41,12 @@ struct DeployArgs {
     /// cluster used before (docs/p4.md, "Sequencer failover").
     #[arg(long)]
     session: u16,
+    /// Host-facing switch ports, comma separated (`10,11`): the ports clients and other
+    /// hosts sit on, not replicas' ports or links to other switches. A stamped OUM packet
+    /// entering on one is forged and dropped (docs/p4.md, "Forged stamps"). Without it, the
+    /// switch cannot tell forged stamps from real ones.
+    #[arg(long)]
+    host_ports: Option<HostPorts>,
     /// An ordinary IPv4 route, repeatable: PREFIX/LEN,PORT,DST_MAC,SRC_MAC.
     #[arg(long = "route")]
     routes: Vec<Route>,
@@ -90,13 +96,17 @@ fn load(path: &std::path::Path) -> Result<ClusterConfig, String> {
 }
 
 fn plan(args: &DeployArgs) -> Result<SwitchPlan, String> {
-    SwitchPlan::new(
+    let plan = SwitchPlan::new(
         &load(&args.config)?,
         &args.ports,
         args.session,
         args.routes.clone(),
         !args.no_member_rewrite,
-    )
+    )?;
+    Ok(match &args.host_ports {
+        Some(ports) => plan.with_host_ports(ports),
+        None => plan,
+    })
 }
 
 fn run(cli: Cli) -> Result<(), String> {

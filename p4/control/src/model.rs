@@ -89,6 +89,34 @@ pub fn parser_shortfall(frame: &[u8]) -> Option<usize> {
     (frame.len() < need).then_some(need)
 }
 
+/// True when `frame` is what the program's `stamp_claim` (p4/include/classify.p4) finds:
+/// routable IPv4 (complete, not a fragment, UDP) carrying an OUM header with the preamble, to
+/// `oum_port`, with a header size other than 0. On a host-facing port the switch drops it
+/// (verdict `VERDICT_DROP_HOST_STAMP`).
+pub fn stamp_claim(frame: &[u8], oum_port: u16) -> bool {
+    if parser_shortfall(frame).is_some() || frame.len() < 34 || frame[12..14] != [0x08, 0x00] {
+        return false;
+    }
+    let ip = &frame[14..];
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let fragment = ip[6] & 0x20 != 0 || u16::from_be_bytes([ip[6] & 0x1f, ip[7]]) != 0;
+    if ip[0] >> 4 != 4 || ihl < 20 || total < ihl || 14 + total > frame.len() {
+        return false;
+    }
+    if fragment || ip[9] != 17 {
+        return false;
+    }
+    let udp = 14 + ihl;
+    let udp_len = u16::from_be_bytes([frame[udp + 4], frame[udp + 5]]);
+    let oum = udp + 8;
+    // No parser shortfall and a UDP length of 24 or more: the OUM header was extracted.
+    udp_len >= 24
+        && u16::from_be_bytes([frame[udp + 2], frame[udp + 3]]) == oum_port
+        && frame[oum..oum + 4] == [0x18, 0x03, 0x05, 0x20]
+        && frame[oum + 4..oum + 6] != [0, 0]
+}
+
 /// The routed copy of `frame`: MACs from the route, TTL - 1, header checksum patched as
 /// RFC 1624 eqn. 3 (what the P4 program computes, options included).
 pub fn routed_bytes(frame: &[u8], route: &Route) -> Vec<u8> {

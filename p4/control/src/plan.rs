@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use dataplane::config::ClusterConfig;
 
 use crate::cmd::{Cmd, EGRESS, INGRESS, Key, Value};
-use crate::ports::{PortMap, Route, mac_text, mac_u64};
+use crate::ports::{HostPorts, PortMap, Route, mac_text, mac_u64};
 use crate::stf::{counter_writes, reg};
 
 /// One OUM group on the switch: table entry `address -> slot`, multicast group `mgrp`.
@@ -39,6 +39,8 @@ pub struct SwitchPlan {
     pub groups: Vec<SwitchGroup>,
     pub routes: Vec<Route>,
     pub rewrites: Vec<MemberRewrite>,
+    /// Host-facing ports (table `host_ports`): stamps entering there are dropped.
+    pub host_ports: Vec<u16>,
 }
 
 impl SwitchPlan {
@@ -117,7 +119,27 @@ impl SwitchPlan {
             groups,
             routes,
             rewrites,
+            host_ports: Vec::new(),
         })
+    }
+
+    /// The plan with these host-facing ports (`--host-ports`). A replica's port may be one
+    /// too (a replica never sends stamps); a port is listed once.
+    pub fn with_host_ports(mut self, ports: &HostPorts) -> SwitchPlan {
+        self.host_ports = ports.0.clone();
+        self
+    }
+
+    /// The `host_ports` entry of one port, as bmv2 commands and STF lines.
+    pub fn host_port_cmd(port: u16) -> Cmd {
+        Cmd::Add {
+            control: INGRESS,
+            table: "host_ports",
+            key_field: "standard_metadata.ingress_port",
+            key: Key::Exact(Value::Int(u64::from(port))),
+            action: "from_host",
+            args: vec![],
+        }
     }
 
     /// `simple_switch_CLI` commands for a freshly started switch.
@@ -166,6 +188,17 @@ impl SwitchPlan {
                 ],
             });
         }
+        if !self.host_ports.is_empty() {
+            cmds.push(Cmd::Comment(format!(
+                "host-facing ports {:?}: stamps entering there are forged and dropped",
+                self.host_ports
+            )));
+        }
+        cmds.extend(
+            self.host_ports
+                .iter()
+                .map(|&p| SwitchPlan::host_port_cmd(p)),
+        );
         cmds.extend(self.routes.iter().map(route_cmd));
         // Last: the sequencer starts stamping only once its groups are in place.
         cmds.push(failover_bmv2(self.oum_port, self.session));
@@ -215,6 +248,12 @@ impl SwitchPlan {
                 mac_u64(r.src_mac)
             );
         }
+        if !self.host_ports.is_empty() {
+            s.push_str("\n# Host-facing ports: stamps entering there are forged and dropped.\n");
+        }
+        for p in &self.host_ports {
+            let _ = writeln!(s, "ig.host_ports.add_with_from_host(ingress_port={p})");
+        }
         if !self.rewrites.is_empty() {
             s.push_str(
                 "\n# Each stamped copy readdressed to its replica.\neg = p4.NopaxosEgress\n",
@@ -247,6 +286,9 @@ impl SwitchPlan {
                 "group {} {} slot {} mgrp {} replicas {:?} ports {:?}",
                 g.name, g.address, g.slot, g.mgrp, g.replicas, g.ports
             );
+        }
+        if !self.host_ports.is_empty() {
+            let _ = writeln!(s, "host-facing ports {:?}", self.host_ports);
         }
         for w in &self.rewrites {
             let _ = writeln!(
@@ -369,6 +411,56 @@ address = "10.0.1.3:51000"
         // The session is switched on last here too.
         let stamping = bfrt.find("set_default_with_set_oum_config").unwrap();
         assert!(bfrt.find("member_rewrite").unwrap() < stamping);
+    }
+
+    #[test]
+    fn host_ports_become_table_entries_before_stamping_starts() {
+        let ports: PortMap = "0=1,1=2,2=3".parse().unwrap();
+        let host: HostPorts = "10, 11".parse().unwrap();
+        let plan = SwitchPlan::new(&config(), &ports, 7, vec![], true)
+            .unwrap()
+            .with_host_ports(&host);
+        let cli = render_cli(&plan.bmv2_commands());
+        for port in [10, 11] {
+            let line =
+                format!("table_add NopaxosIngress.host_ports NopaxosIngress.from_host {port} =>\n");
+            let at = cli
+                .find(&line)
+                .unwrap_or_else(|| panic!("no `{line}` in\n{cli}"));
+            assert!(at < cli.find("table_set_default").unwrap());
+        }
+        assert_eq!(
+            SwitchPlan::host_port_cmd(10).stf(),
+            "add host_ports standard_metadata.ingress_port:10 from_host()"
+        );
+        let bfrt = plan.bfrt_script();
+        let entry = bfrt
+            .find("ig.host_ports.add_with_from_host(ingress_port=11)")
+            .unwrap();
+        assert!(entry < bfrt.find("set_default_with_set_oum_config").unwrap());
+        assert!(plan.summary().contains("host-facing ports [10, 11]"));
+        // Without --host-ports: no entries, as before.
+        let plain = SwitchPlan::new(&config(), &ports, 7, vec![], true).unwrap();
+        assert!(!render_cli(&plain.bmv2_commands()).contains("host_ports"));
+        assert!(!plain.bfrt_script().contains("host_ports"));
+    }
+
+    #[test]
+    fn bad_host_port_lists_are_refused() {
+        for (text, why) in [
+            ("", "no port"),
+            ("1,x", "bad port"),
+            ("512", "9 bits"),
+            ("3,4,3", "twice"),
+            ("-1", "bad port"),
+        ] {
+            let err = text.parse::<HostPorts>().unwrap_err();
+            assert!(err.contains(why), "`{text}`: {err}");
+        }
+        assert_eq!(
+            "0,511".parse::<HostPorts>().unwrap(),
+            HostPorts(vec![0, 511])
+        );
     }
 
     #[test]

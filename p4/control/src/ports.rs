@@ -1,5 +1,6 @@
 //! Command-line vocabulary that the cluster TOML does not (yet) carry: which switch port each
-//! replica sits behind (`--ports 0=1,1=2,2=3`) and the ordinary IPv4 routes
+//! replica sits behind (`--ports 0=1,1=2,2=3`), the ports clients and other hosts sit on
+//! (`--host-ports 10,11`) and the ordinary IPv4 routes
 //! (`--route 10.0.0.0/8,9,02:00:00:00:00:09,02:00:00:00:00:fe`).
 
 use std::collections::BTreeMap;
@@ -53,6 +54,37 @@ impl FromStr for PortMap {
             return Err("no REPLICA=PORT pairs".to_string());
         }
         Ok(PortMap(map))
+    }
+}
+
+/// Host-facing switch ports (`--host-ports 10,11`): clients and any other hosts, as opposed to
+/// replicas and links to other switches. A stamped OUM packet entering on one is forged and
+/// dropped (table `host_ports`, docs/p4.md "Forged stamps").
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostPorts(pub Vec<u16>);
+
+impl FromStr for HostPorts {
+    type Err = String;
+
+    /// `10,11,12`: port numbers, comma separated, each at most once.
+    fn from_str(text: &str) -> Result<HostPorts, String> {
+        let mut ports = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let port: u16 = item
+                .parse()
+                .map_err(|_| format!("`{item}`: bad port number"))?;
+            if port > 511 {
+                return Err(format!("`{item}`: port {port} does not fit 9 bits"));
+            }
+            if ports.contains(&port) {
+                return Err(format!("port {port} given twice"));
+            }
+            ports.push(port);
+        }
+        if ports.is_empty() {
+            return Err("no port numbers".to_string());
+        }
+        Ok(HostPorts(ports))
     }
 }
 

@@ -15,6 +15,7 @@ use dataplane::golden::{default_path, load};
 use p4_control::bmv2::{Bmv2Tools, compare, compile, expected_outputs, find_tool, p4_dir, run};
 use p4_control::cmd::{Cmd, EGRESS, Key, Value};
 use p4_control::stf::{ALL_PORTS, golden_commands, golden_stf_tests, read_stf_dir, stf_dir};
+use p4_control::stf_host_ports::host_port_stf_tests;
 
 /// The bmv2 tools, or None after printing SKIPPED.
 fn tools_or_skip() -> Option<Bmv2Tools> {
@@ -135,7 +136,9 @@ fn bmv2_member_rewrite_readdresses_copies_or_skips() {
 fn bmv2_runs_every_stf_test_on_a_fresh_switch_or_skips() {
     let Some(tools) = tools_or_skip() else { return };
     let (_dir, json, vectors) = compiled(&tools);
-    let tests = golden_stf_tests(&vectors).unwrap();
+    // The golden cases and the switch-only host-port test (stamps from a host-facing port).
+    let mut tests = golden_stf_tests(&vectors).unwrap();
+    tests.extend(host_port_stf_tests(&vectors, tests.len()).unwrap());
     let ports: Vec<u16> = ALL_PORTS.collect();
     let mut failures = Vec::new();
     let (mut sent, mut out) = (0, 0);
