@@ -15,10 +15,8 @@ fn config_with_second_group(dir: &std::path::Path, members: Vec<u16>) -> std::pa
         .port();
     let mut config = ClusterConfig::local(3, port, Ipv4Addr::new(127, 0, 0, 10));
     config.groups.push(GroupConfig {
-        name: "probe".into(),
-        address: Ipv4Addr::new(127, 0, 0, 11),
         members: Some(members),
-        multicast: None,
+        ..GroupConfig::new("probe", Ipv4Addr::new(127, 0, 0, 11))
     });
     let path = dir.join("cluster.toml");
     std::fs::write(&path, config.to_toml()).unwrap();
