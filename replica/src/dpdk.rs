@@ -104,7 +104,7 @@ pub fn serve_dpdk(
         )
         .map_err(|e| e.to_string())?;
         let stop = stop_flag()?;
-        let addresses = Addresses::new(config, Some(index));
+        let addresses = Addresses::new(config, Some(index))?;
         let link = port.link();
         println!(
             "replica {index} serving {protocol:?} on {address} over DPDK port {} ({}, {}, link {}){}",
@@ -311,7 +311,7 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     io.set_tx(&tx_port, 0).map_err(|e| e.to_string())?;
-    let addresses = Addresses::new(&config, Some(0));
+    let addresses = Addresses::new(&config, Some(0))?;
     let what = match options.mode {
         BenchMode::Nopaxos => format!(
             "NOPaxos leader (replica 0 of {}): requests a sequencer stamped",

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use auth_key::{KEY_HEX_DIGITS, KeyText, parse_key, read_key_file};
 pub use error::{ConfigError, Problem};
 
-use crate::oum::{GroupSpec, ReceiverConfig, StampKey};
+use crate::oum::{GroupId, GroupSpec, ReceiverConfig, Sequencer, SessionNumber, StampKey};
 use crate::wire::MacAddr;
 
 /// Parses a MAC address written as six hex pairs separated by `:` or `-`.
@@ -338,6 +338,26 @@ impl ClusterConfig {
                 address: g.address,
                 members: self.members(g),
             })
+            .collect()
+    }
+
+    /// The stamping core for this cluster in `session`: its groups, each keyed group with
+    /// its key (so its stamps carry a tag).
+    pub fn sequencer(&self, session: SessionNumber) -> Result<Sequencer, String> {
+        let mut sequencer = Sequencer::new(session, self.oum.port, &self.group_specs())
+            .map_err(|e| e.to_string())?;
+        for (i, key) in self.stamp_keys()?.into_iter().enumerate() {
+            sequencer.set_key(GroupId(i as u16), key);
+        }
+        Ok(sequencer)
+    }
+
+    /// The names of the groups whose stamps carry a tag, for start-up lines.
+    pub fn keyed_groups(&self) -> Vec<&str> {
+        self.groups
+            .iter()
+            .filter(|g| g.auth_key.is_some() || g.auth_key_file.is_some())
+            .map(|g| g.name.as_str())
             .collect()
     }
 
