@@ -41,7 +41,10 @@ impl ListenKeys {
         if self.keys.is_empty() || !buf.as_ref().starts_with(&OUM_PREAMBLE) {
             return Ok(());
         }
-        let size = buf.as_ref().get(4..6).map(|s| u16::from_be_bytes([s[0], s[1]]));
+        let size = buf
+            .as_ref()
+            .get(4..6)
+            .map(|s| u16::from_be_bytes([s[0], s[1]]));
         match size {
             Some(OUM_SEQUENCED_HEADER_SIZE) if self.untagged_ok => Ok(()),
             Some(OUM_SEQUENCED_HEADER_SIZE) => Err(Refusal::MissingTag),

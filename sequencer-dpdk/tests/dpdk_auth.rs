@@ -55,7 +55,10 @@ fn sealing_scenario() {
     });
     let mut sequencer = Sequencer::new(SessionNumber(3), OUM_DEFAULT_PORT, &specs).unwrap();
     sequencer.set_key(GroupId(0), Some(StampKey::new(KEY)));
-    let members = vec![(0..3).map(member_addr).collect(), (0..3).map(member_addr).collect()];
+    let members = vec![
+        (0..3).map(member_addr).collect(),
+        (0..3).map(member_addr).collect(),
+    ];
     // Threshold 100: the short request's extra copies are memcpy'd, the long one's are a
     // header mbuf chained to a clone of the (sealed) payload.
     let mut engine = rig.engine(sequencer, members, 100);
@@ -71,7 +74,10 @@ fn sealing_scenario() {
             assert_eq!(copy.len(), request(KEYED, body).len() + AUTH_TAG_LEN);
             let plain = key.open(0, &mut payload).unwrap();
             assert_eq!(&payload[16..plain], body);
-            assert_eq!(u64::from_be_bytes(payload[8..16].try_into().unwrap()), i as u64 + 1);
+            assert_eq!(
+                u64::from_be_bytes(payload[8..16].try_into().unwrap()),
+                i as u64 + 1
+            );
         }
     }
     // The unkeyed group: header size 10, no trailer.
@@ -99,5 +105,8 @@ fn sealing_scenario() {
 
 #[test]
 fn keyed_copies_carry_a_tag_that_opens_with_the_key() {
-    in_own_process("keyed_copies_carry_a_tag_that_opens_with_the_key", sealing_scenario);
+    in_own_process(
+        "keyed_copies_carry_a_tag_that_opens_with_the_key",
+        sealing_scenario,
+    );
 }

@@ -36,10 +36,7 @@ impl fmt::Debug for KeyText {
 /// message names lengths and positions only, never the digits.
 pub fn parse_key(text: &str) -> Result<StampKey, String> {
     let digits = text.trim();
-    if let Some((at, c)) = digits
-        .char_indices()
-        .find(|(_, c)| !c.is_ascii_hexdigit())
-    {
+    if let Some((at, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
         return Err(format!(
             "character {} is {}, not a hex digit; a key is {KEY_HEX_DIGITS} hex digits (128 bits)",
             at + 1,
@@ -71,7 +68,8 @@ pub fn read_key_file(path: &Path) -> Result<StampKey, String> {
     parse_key(&text).map_err(|e| format!("key file {}: {e}", path.display()))
 }
 
-const EXAMPLE: &str = "auth_key_file = \"keys/kv.key\" (made with `openssl rand -hex 16 > keys/kv.key`)";
+const EXAMPLE: &str =
+    "auth_key_file = \"keys/kv.key\" (made with `openssl rand -hex 16 > keys/kv.key`)";
 
 /// Makes relative key file paths relative to `base` (the config file's folder), reads every
 /// key file into its group and returns what went wrong; inline keys are checked too.
@@ -116,7 +114,9 @@ pub(super) fn group_key(
     from_file: Option<&StampKey>,
 ) -> Result<Option<StampKey>, String> {
     match inline {
-        Some(KeyText(text)) => parse_key(text).map(Some).map_err(|e| format!("auth_key {e}")),
+        Some(KeyText(text)) => parse_key(text)
+            .map(Some)
+            .map_err(|e| format!("auth_key {e}")),
         None => Ok(from_file.cloned()),
     }
 }

@@ -58,7 +58,10 @@ fn a_key_file_is_read_relative_to_the_config_file() {
 #[test]
 fn a_wrong_key_is_named_with_its_problem_and_the_fix_but_never_shown() {
     let cases = [
-        ("auth_key = \"0001\"", "is 4 hex digits; a key is exactly 32"),
+        (
+            "auth_key = \"0001\"",
+            "is 4 hex digits; a key is exactly 32",
+        ),
         (
             "auth_key = \"000102030405060708090a0b0c0d0e0f00\"",
             "is 34 hex digits",
@@ -78,7 +81,10 @@ fn a_wrong_key_is_named_with_its_problem_and_the_fix_but_never_shown() {
     }
     // The digits never appear in an error, nor in the config's debug output.
     let secret = "0123456789abcdef0123456789abcdeX";
-    let p = problems(&with_group_setting(&format!("auth_key = \"{secret}\"")), None);
+    let p = problems(
+        &with_group_setting(&format!("auth_key = \"{secret}\"")),
+        None,
+    );
     assert!(!p[0].to_string().contains("0123456789abcdef"), "{}", p[0]);
     let c = ClusterConfig::parse(&with_group_setting(&format!("auth_key = \"{KEY}\""))).unwrap();
     let debug = format!("{c:?} {:?}", c.stamp_keys().unwrap());
@@ -124,5 +130,8 @@ fn a_key_set_after_reading_is_checked_when_used() {
     let mut c = ClusterConfig::local(3, 41000, std::net::Ipv4Addr::new(127, 0, 0, 20));
     c.groups[0].auth_key = Some(KeyText::new("xyz"));
     let err = c.stamp_keys().unwrap_err();
-    assert!(err.contains("group replicas") && err.contains("not a hex digit"), "{err}");
+    assert!(
+        err.contains("group replicas") && err.contains("not a hex digit"),
+        "{err}"
+    );
 }

@@ -278,8 +278,7 @@ impl ClusterConfig {
             error: e.to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let mut config =
-            ClusterConfig::parse_in(&text, Some(base)).map_err(|e| e.in_file(path))?;
+        let mut config = ClusterConfig::parse_in(&text, Some(base)).map_err(|e| e.in_file(path))?;
         if let Some(state) = config.sequencer.state_file.as_mut() {
             if state.is_relative() {
                 *state = base.join(&*state);
@@ -296,11 +295,10 @@ impl ClusterConfig {
 
     /// Parses and validates config text whose relative key files lie in `base`.
     fn parse_in(text: &str, base: Option<&Path>) -> Result<ClusterConfig, ConfigError> {
-        let mut config: ClusterConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax {
-                path: None,
-                message: error::with_hint(e.to_string()),
-            })?;
+        let mut config: ClusterConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: None,
+            message: error::with_hint(e.to_string()),
+        })?;
         let mut problems = validate::problems(&config);
         problems.extend(auth_key::resolve(&mut config, base));
         if problems.is_empty() {
@@ -419,6 +417,6 @@ impl ClusterConfig {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod auth_key_tests;
+#[cfg(test)]
+mod tests;

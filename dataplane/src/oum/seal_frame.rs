@@ -28,7 +28,8 @@ pub(super) fn seal(key: &StampKey, group: u16, buffer: &mut [u8]) -> Option<usiz
     if ihl < 20 || udp_len < UDP_HEADER_LEN || end > buffer.len() {
         return None;
     }
-    key.seal(group, &mut buffer[udp + UDP_HEADER_LEN..end]).ok()?;
+    key.seal(group, &mut buffer[udp + UDP_HEADER_LEN..end])
+        .ok()?;
     buffer[udp + 4..udp + 6].copy_from_slice(&new_udp_len.to_be_bytes());
     buffer[IP + 2..IP + 4].copy_from_slice(&new_total.to_be_bytes());
     let checksum = u16::from_be_bytes([buffer[IP + 10], buffer[IP + 11]]);

@@ -228,7 +228,11 @@ impl Sequencer {
     /// `datagram` is the stamped datagram followed by [`AUTH_TAG_LEN`] spare bytes. False
     /// (nothing written) for an unkeyed group or a datagram that is not a plain stamp.
     pub fn seal_datagram(&self, group: GroupId, datagram: &mut [u8]) -> bool {
-        match self.groups.get(usize::from(group.0)).and_then(|g| g.key.as_ref()) {
+        match self
+            .groups
+            .get(usize::from(group.0))
+            .and_then(|g| g.key.as_ref())
+        {
             Some(key) => key.seal(group.0, datagram).is_ok(),
             None => false,
         }

@@ -124,9 +124,7 @@ impl Addresses {
         let sequenced = OUM_SEQUENCED_HEADER_SIZE.to_be_bytes();
         let sealed = OUM_AUTHENTICATED_HEADER_SIZE.to_be_bytes();
         match datagram.get(4..6) {
-            Some(size) if size == sequenced || size == sealed => {
-                self.stamp_sources.contains(&from)
-            }
+            Some(size) if size == sequenced || size == sealed => self.stamp_sources.contains(&from),
             _ => true,
         }
     }
@@ -205,7 +203,11 @@ mod tests {
         assert!(a.stamp_source_ok(stranger, &stamped()[..5]));
         assert!(!a.stamp_source_ok(stranger, &stamped()[..6]));
         // A client-side driver never filters.
-        assert!(Addresses::new(&c, None).unwrap().stamp_source_ok(stranger, &stamped()));
+        assert!(
+            Addresses::new(&c, None)
+                .unwrap()
+                .stamp_source_ok(stranger, &stamped())
+        );
     }
 
     #[test]

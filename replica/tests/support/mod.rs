@@ -213,4 +213,3 @@ pub(crate) fn wait_until_up(address: SocketAddrV4) {
 pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
-
