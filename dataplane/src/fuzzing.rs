@@ -118,7 +118,10 @@ fn seal_frame(frame: &[u8], groups: &[GroupSpec]) {
     let ip = Ipv4Packet::new_checked(eth.payload()).expect("sealed IPv4");
     let udp = UdpPacket::new_checked(ip.payload()).expect("sealed UDP");
     let mut payload = udp.payload().to_vec();
-    assert!(key.open(0, &mut payload).is_ok(), "a sealed stamp does not open");
+    assert!(
+        key.open(0, &mut payload).is_ok(),
+        "a sealed stamp does not open"
+    );
 }
 
 /// Feeds a receiver a stream of UDP payloads cut from `data`: each starts with a length

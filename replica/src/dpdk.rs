@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
 use dataplane::io::dpdk::{DpdkIo, DpdkIoConfig, Eal, Mbuf, Mempool, Port, PortConfig, RingPort};
-use dataplane::wire::build::UdpFrameSpec;
 use dataplane::oum::{AUTH_TAG_LEN, StampKey};
+use dataplane::wire::build::UdpFrameSpec;
 use dataplane::wire::{MacAddr, OumRepr, Stamp};
 
 use crate::app::kv::{KvOp, KvStore};
@@ -297,7 +297,9 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
         ));
     }
     if options.auth && options.mode != BenchMode::Nopaxos {
-        return Err("--auth is for --mode nopaxos (the unreplicated server takes no stamps)".into());
+        return Err(
+            "--auth is for --mode nopaxos (the unreplicated server takes no stamps)".into(),
+        );
     }
     let config = bench_config(options.replicas, options.auth)?;
     let leader = replica_address(&config, 0)?;

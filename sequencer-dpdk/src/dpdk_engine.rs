@@ -156,8 +156,14 @@ impl DpdkSequencer {
     }
 
     /// One step: receive a burst, stamp, fan out, transmit. Returns frames received.
+    /// Keyed or not is decided once per burst, so a sequencer without keys runs the loop of
+    /// before, with no per-frame test of it.
     pub fn poll(&mut self) -> usize {
-        self.step(true, Self::handle)
+        if self.keyed {
+            self.step(true, Self::handle_keyed)
+        } else {
+            self.step(true, Self::handle)
+        }
     }
 
     /// One step of plain forwarding, the baseline `sequencer bench --dpdk` measures the
@@ -287,19 +293,26 @@ impl DpdkSequencer {
         // The common request is stamped inline; anything else (ARP included) goes the
         // careful way, out of line. The fast path's IPv4 header length is a constant, so
         // the fan-out below compiles for it without the checks a variable one needs.
-        // A keyed group's tag goes in the tailroom; the core refuses (and counts) a request
-        // that leaves too little, before it takes a number.
-        let room = if self.keyed {
-            mbuf.tailroom()
-        } else {
-            usize::MAX
-        };
+        match self.sequencer.stamp_plain(mbuf.data_mut()) {
+            Some(group) => self.fan_out(mbuf, group, IPV4_MIN_HEADER_LEN),
+            None => self.handle_unusual(mbuf, usize::MAX),
+        }
+    }
+
+    /// [`handle`](Self::handle) when some group is keyed: a keyed group's tag goes in the
+    /// tailroom, and the core refuses (and counts) a request that leaves too little, before
+    /// it takes a number.
+    fn handle_keyed(&mut self, mut mbuf: Mbuf) {
+        if mbuf.segments() != 1 {
+            self.stats.drops.add(FrameDrop::MultiSegment);
+            return;
+        }
+        let room = mbuf.tailroom();
         match self.sequencer.stamp_plain_in(mbuf.data_mut(), room) {
             Some(group) => {
-                if self.keyed && !self.seal(&mut mbuf, group) {
-                    return;
+                if self.seal(&mut mbuf, group) {
+                    self.fan_out(mbuf, group, IPV4_MIN_HEADER_LEN)
                 }
-                self.fan_out(mbuf, group, IPV4_MIN_HEADER_LEN)
             }
             None => self.handle_unusual(mbuf, room),
         }

@@ -46,11 +46,18 @@ struct GroupState {
     /// Last message number handed out in this session; 0 before the first.
     last: u64,
     stamped: u64,
+}
+
+/// A group's authenticated-stamp state, kept apart from [`GroupState`] so that the
+/// unkeyed fast path touches exactly the bytes it touched before keys existed.
+#[derive(Debug, Default)]
+struct GroupSeal {
     /// With a key, every stamp of the group carries a tag (docs/wire-format.md,
     /// "Authenticated stamps").
     key: Option<StampKey>,
     /// Bytes a stamp needs after the datagram: [`AUTH_TAG_LEN`] with a key, else 0, so the
-    /// fast path checks room with one compare whether the group is keyed or not.
+    /// fast path checks room with one compare whether the group is keyed or not (and not
+    /// at all when the caller passes no room limit).
     tag_room: usize,
     /// Requests of a keyed group refused because no tag fits after them.
     too_big_for_tag: u64,
@@ -111,6 +118,8 @@ pub struct Sequencer {
     /// 65535, which does not exist, so the fast path declines.
     recent: (u32, GroupId),
     groups: Box<[GroupState]>,
+    /// Per group, as `groups`.
+    auth: Box<[GroupSeal]>,
     drops: DropCounts,
 }
 
@@ -134,18 +143,16 @@ impl Sequencer {
                 w[0].0.to_ne_bytes(),
             )));
         }
-        let groups = groups
+        let groups: Box<[GroupState]> = groups
             .iter()
             .map(|g| GroupState {
                 address: g.address,
                 members: g.members.clone().into_boxed_slice(),
                 last: 0,
                 stamped: 0,
-                key: None,
-                tag_room: 0,
-                too_big_for_tag: 0,
             })
             .collect();
+        let auth = (0..groups.len()).map(|_| GroupSeal::default()).collect();
         Ok(Sequencer {
             session,
             sequenced: sequenced_word(session),
@@ -157,6 +164,7 @@ impl Sequencer {
                 .unwrap_or((0, GroupId(u16::MAX))),
             by_address: by_address.into_boxed_slice(),
             groups,
+            auth,
             drops: DropCounts::default(),
         })
     }
@@ -198,7 +206,7 @@ impl Sequencer {
     /// Gives `group` a stamp key (its stamps then carry a tag) or takes it away; false for
     /// an unknown group.
     pub fn set_key(&mut self, group: GroupId, key: Option<StampKey>) -> bool {
-        match self.groups.get_mut(usize::from(group.0)) {
+        match self.auth.get_mut(usize::from(group.0)) {
             Some(g) => {
                 g.tag_room = if key.is_some() { AUTH_TAG_LEN } else { 0 };
                 g.key = key;
@@ -211,17 +219,9 @@ impl Sequencer {
     /// Whether `group`'s stamps carry a tag.
     #[inline]
     pub fn seals(&self, group: GroupId) -> bool {
-        self.groups
+        self.auth
             .get(usize::from(group.0))
             .is_some_and(|g| g.key.is_some())
-    }
-
-    /// Bytes `group` needs after a request for its tag (0 unkeyed, or unknown).
-    #[inline]
-    pub fn tag_room(&self, group: GroupId) -> usize {
-        self.groups
-            .get(usize::from(group.0))
-            .map_or(0, |g| g.tag_room)
     }
 
     /// Appends the tag to a datagram of a keyed `group` just stamped by this sequencer:
@@ -229,7 +229,7 @@ impl Sequencer {
     /// (nothing written) for an unkeyed group or a datagram that is not a plain stamp.
     pub fn seal_datagram(&self, group: GroupId, datagram: &mut [u8]) -> bool {
         match self
-            .groups
+            .auth
             .get(usize::from(group.0))
             .and_then(|g| g.key.as_ref())
         {
@@ -246,16 +246,8 @@ impl Sequencer {
     /// as stamping left it. Returns the frame's new length, or None (nothing written) for
     /// an unkeyed group or a frame that is not a stamped IPv4/UDP one.
     pub fn seal_frame(&self, group: GroupId, frame: &mut [u8]) -> Option<usize> {
-        let key = self.groups.get(usize::from(group.0))?.key.as_ref()?;
+        let key = self.auth.get(usize::from(group.0))?.key.as_ref()?;
         super::seal_frame::seal(key, group.0, frame)
-    }
-
-    /// Counts a request of `group` refused because its tag does not fit after it; the
-    /// caller drops it unstamped (for a caller that checks room before stamping).
-    pub fn refuse_too_big_for_tag(&mut self, group: GroupId) {
-        if let Some(g) = self.groups.get_mut(usize::from(group.0)) {
-            g.too_big_for_tag += 1;
-        }
     }
 
     /// The last message number `group` handed out in this session (0: none yet).
@@ -308,11 +300,12 @@ impl Sequencer {
             groups: self
                 .groups
                 .iter()
-                .map(|g| GroupStats {
+                .zip(self.auth.iter())
+                .map(|(g, seal)| GroupStats {
                     address: g.address,
                     last_msgnum: g.last,
                     stamped: g.stamped,
-                    too_big_for_tag: g.too_big_for_tag,
+                    too_big_for_tag: seal.too_big_for_tag,
                 })
                 .collect(),
             drops: self.drops,
@@ -425,12 +418,13 @@ impl Sequencer {
                 group
             }
         };
-        let state = self.groups.get_mut(usize::from(group.0))?;
         // No room for a keyed group's tag, like an exhausted counter, is the parser's to
-        // count. Unkeyed, `tag_room` is 0 and this compare never declines.
-        if room < state.tag_room {
+        // count. Unkeyed, `tag_room` is 0 and this compare never declines; with no room
+        // limit (`stamp_plain`, room usize::MAX) the compiler drops it.
+        if room < self.auth.get(usize::from(group.0))?.tag_room {
             return None;
         }
+        let state = self.groups.get_mut(usize::from(group.0))?;
         let msgnum = state.last.checked_add(1)?;
         state.last = msgnum;
         state.stamped += 1;
@@ -520,9 +514,11 @@ impl Sequencer {
         if state.last == u64::MAX {
             return Err(DropReason::CounterExhausted);
         }
-        if room < state.tag_room {
-            state.too_big_for_tag += 1;
-            return Ok(None);
+        if let Some(seal) = self.auth.get_mut(usize::from(group.0)) {
+            if room < seal.tag_room {
+                seal.too_big_for_tag += 1;
+                return Ok(None);
+            }
         }
         state.last += 1;
         state.stamped += 1;
