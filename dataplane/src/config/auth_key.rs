@@ -108,15 +108,19 @@ pub(super) fn resolve(config: &mut ClusterConfig, base: Option<&Path>) -> Vec<Pr
 }
 
 /// A group's key as the config gives it (None: the group's stamps carry no tag). An
-/// inline key is parsed again here, so one set after the config was read is checked too.
+/// inline key is parsed again here, and a key file not read when the config was (set
+/// afterwards) is read now, so a key set by hand is never silently ignored.
 pub(super) fn group_key(
     inline: Option<&KeyText>,
+    file: Option<&Path>,
     from_file: Option<&StampKey>,
 ) -> Result<Option<StampKey>, String> {
-    match inline {
-        Some(KeyText(text)) => parse_key(text)
+    match (inline, file, from_file) {
+        (Some(KeyText(text)), _, _) => parse_key(text)
             .map(Some)
             .map_err(|e| format!("auth_key {e}")),
-        None => Ok(from_file.cloned()),
+        (None, _, Some(key)) => Ok(Some(key.clone())),
+        (None, Some(file), None) => read_key_file(file).map(Some),
+        (None, None, None) => Ok(None),
     }
 }

@@ -176,8 +176,12 @@ impl GroupConfig {
     /// The group's stamp key, if it has one. An error only for a key set after the config
     /// was read that is not 32 hex digits.
     pub fn stamp_key(&self) -> Result<Option<StampKey>, String> {
-        auth_key::group_key(self.auth_key.as_ref(), self.file_key.as_ref())
-            .map_err(|e| format!("group {}: {e}", self.name))
+        auth_key::group_key(
+            self.auth_key.as_ref(),
+            self.auth_key_file.as_deref(),
+            self.file_key.as_ref(),
+        )
+        .map_err(|e| format!("group {}: {e}", self.name))
     }
 }
 
