@@ -4,7 +4,8 @@
 //! client's), which is exactly where tags are needed. The kernel-UDP sequencer binary
 //! stands in for the stamping device, with the group's key. The cluster serves normally
 //! with tags; a forged stamp without a tag is counted as `missing_tag` and one with a wrong
-//! tag as `bad_tag`, and neither is executed. Without tags (before this change) the forged
+//! tag as `bad_tag`, and neither is executed; a request too long to take its tag is
+//! refused by the sequencer and counted. Without tags (before this change) the forged
 //! put was executed, since nothing else stops it in this configuration.
 
 mod support;
@@ -19,6 +20,8 @@ use std::time::Duration;
 
 use dataplane::config::{KeyText, SequencerKind};
 use dataplane::oum::{AUTH_TAG_LEN, StampKey};
+use dataplane::wire::OumRepr;
+use dataplane::wire::build::oum_payload;
 use replica::app::kv::KvOp;
 
 const KEY_HEX: &str = "5e9f3a0c11d2e4b7a8c6f0e1d2c3b4a5";
@@ -101,8 +104,14 @@ fn a_keyed_group_serves_with_tags_and_refuses_forged_stamps_without_a_valid_one(
     let value = leader_result(&client, 1, 2);
     assert!(contains(&value, b"honest-value"), "{value:?}");
     assert!(!contains(&value, b"FORGED"), "a forged put was executed");
+    // A request within 8 bytes of the sequencer's 9216-byte receive buffer cannot take
+    // its tag: refused unstamped (no number used) and counted, never sent truncated.
+    let huge = oum_payload(OumRepr::Unsequenced, &vec![0u8; 9212 - 16]);
+    client.send_to(&huge, group).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
     let (seq_out, _) = sequencer.stop(libc::SIGINT);
-    assert!(seq_out.contains("2 stamped"), "{seq_out}");
+    assert!(seq_out.contains("2 stamped, 1 dropped"), "{seq_out}");
+    assert!(seq_out.contains("dropped too-big-for-tag: 1"), "{seq_out}");
 
     for (i, r) in replicas.into_iter().enumerate() {
         let (out, _) = r.stop(libc::SIGINT);
