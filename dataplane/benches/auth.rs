@@ -1,6 +1,7 @@
 //! Cost of an authenticated stamp (docs/wire-format.md): sealing a stamped datagram (what a
-//! sequencer would add per request) and opening it (what a replica would add), for a
-//! 64-byte request payload and a 1 KiB one. Run: cargo bench -p dataplane --bench auth
+//! sequencer adds per request of a keyed group) and opening it (what a replica's driver
+//! adds), for a 64-byte request payload and a 1 KiB one. Run:
+//! cargo bench -p dataplane --bench auth (figures in docs/benchmarks.md)
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -80,6 +80,7 @@ pub fn sequence_frame(frame: &mut [u8]) {
     let (Some(mut sequencer), Some(mut reference)) = (make(), make()) else {
         return;
     };
+    let original = frame.to_vec();
     let mut parsed = frame.to_vec();
     for _ in 0..2 {
         let fast = sequencer.stamp_frame(frame);
@@ -89,6 +90,38 @@ pub fn sequence_frame(frame: &mut [u8]) {
     }
     assert_eq!(sequencer.stats(), reference.stats());
     let _ = sequencer.stamp_datagram(crate::oum::GroupId(1), frame);
+    seal_frame(&original, &groups);
+}
+
+/// A keyed group's frame stamped with room for the tag and sealed: never a panic, and what
+/// comes out has headers that parse and a UDP payload that opens with the key.
+fn seal_frame(frame: &[u8], groups: &[GroupSpec]) {
+    use crate::oum::{AUTH_TAG_LEN, GroupId, StampKey, Verdict};
+    let Ok(mut keyed) = Sequencer::new(SessionNumber(1), crate::wire::OUM_DEFAULT_PORT, groups)
+    else {
+        return;
+    };
+    let key = StampKey::new([7; 16]);
+    keyed.set_key(GroupId(0), Some(key.clone()));
+    let mut buffer = frame.to_vec();
+    buffer.extend_from_slice(&[0; AUTH_TAG_LEN]);
+    let Some(Verdict::Multicast { group, .. }) =
+        keyed.stamp_frame_in(&mut buffer[..frame.len()], AUTH_TAG_LEN)
+    else {
+        return;
+    };
+    let Some(len) = keyed.seal_frame(group, &mut buffer) else {
+        assert_ne!(group, GroupId(0), "a keyed stamp was not sealed");
+        return;
+    };
+    let eth = EthernetFrame::new_checked(&buffer[..len]).expect("sealed Ethernet");
+    let ip = Ipv4Packet::new_checked(eth.payload()).expect("sealed IPv4");
+    let udp = UdpPacket::new_checked(ip.payload()).expect("sealed UDP");
+    let mut payload = udp.payload().to_vec();
+    assert!(
+        key.open(0, &mut payload).is_ok(),
+        "a sealed stamp does not open"
+    );
 }
 
 /// Feeds a receiver a stream of UDP payloads cut from `data`: each starts with a length

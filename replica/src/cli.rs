@@ -110,6 +110,10 @@ struct BenchArgs {
     /// Distinct keys.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     keys: u64,
+    /// NOPaxos: the group has a stamp key and every request carries a tag, which the
+    /// leader's driver checks and removes (what authenticated stamps add).
+    #[arg(long)]
+    auth: bool,
     /// EAL arguments, after `--`.
     #[arg(last = true, value_name = "EAL ARGS")]
     eal_args: Vec<String>,
@@ -177,6 +181,7 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         reads: args.reads,
         value_size: args.value_size,
         keys: args.keys,
+        auth: args.auth,
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
 use dataplane::io::dpdk::{DpdkIo, DpdkIoConfig, Eal, Mbuf, Mempool, Port, PortConfig, RingPort};
+use dataplane::oum::{AUTH_TAG_LEN, StampKey};
 use dataplane::wire::build::UdpFrameSpec;
 use dataplane::wire::{MacAddr, OumRepr, Stamp};
 
@@ -104,7 +105,7 @@ pub fn serve_dpdk(
         )
         .map_err(|e| e.to_string())?;
         let stop = stop_flag()?;
-        let addresses = Addresses::new(config, Some(index));
+        let addresses = Addresses::new(config, Some(index))?;
         let link = port.link();
         println!(
             "replica {index} serving {protocol:?} on {address} over DPDK port {} ({}, {}, link {}){}",
@@ -164,12 +165,17 @@ pub struct BenchOptions {
     pub reads: f64,
     pub value_size: usize,
     pub keys: u64,
+    /// Seal every NOPaxos request with the group's key (the config gets one).
+    pub auth: bool,
 }
 
 const RING: u32 = 8192;
 
+/// The bench group's key with `--auth` (a test key: the bench is self-contained).
+const BENCH_KEY: [u8; 16] = *b"replica-bench-ky";
+
 /// The bench's cluster: `n` replicas with addresses and MACs, one group.
-fn bench_config(n: usize) -> Result<ClusterConfig, String> {
+fn bench_config(n: usize, auth: bool) -> Result<ClusterConfig, String> {
     // Alone (`--replicas 1`) the leader commits each synchronization by itself and
     // truncates its log, as a cluster's leader does once its followers answer: a short
     // period keeps the log at a cluster's steady-state size (with the default one second it
@@ -182,8 +188,14 @@ fn bench_config(n: usize) -> Result<ClusterConfig, String> {
     };
     // The frames stand for a DPDK sequencer's: stamped, with the client's source address.
     let mut text = format!(
-        "f = {}\n{sync}[sequencer]\nkind = \"dpdk\"\n[[group]]\nname = \"bench\"\naddress = \"10.0.0.100\"\n",
-        n / 2
+        "f = {}\n{sync}[sequencer]\nkind = \"dpdk\"\n[[group]]\nname = \"bench\"\naddress = \"10.0.0.100\"\n{}",
+        n / 2,
+        if auth {
+            let hex: String = BENCH_KEY.iter().map(|b| format!("{b:02x}")).collect();
+            format!("auth_key = \"{hex}\"\n")
+        } else {
+            String::new()
+        }
     );
     for i in 0..n {
         text.push_str(&format!(
@@ -250,6 +262,13 @@ fn request_frame(
         OumRepr::Sequenced(Stamp::new(1, i + 1))
             .emit(&mut payload)
             .map_err(|e| e.to_string())?;
+        if options.auth {
+            // As a keyed sequencer leaves it: header size 18 and the tag as a trailer.
+            payload.extend_from_slice(&[0; AUTH_TAG_LEN]);
+            StampKey::new(BENCH_KEY)
+                .seal(0, &mut payload)
+                .map_err(|e| format!("sealing a request: {e:?}"))?;
+        }
     }
     UdpFrameSpec {
         src_mac: MacAddr([2, 0, 0, 0, 1, 1]),
@@ -277,7 +296,12 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
             options.replicas
         ));
     }
-    let config = bench_config(options.replicas)?;
+    if options.auth && options.mode != BenchMode::Nopaxos {
+        return Err(
+            "--auth is for --mode nopaxos (the unreplicated server takes no stamps)".into(),
+        );
+    }
+    let config = bench_config(options.replicas, options.auth)?;
     let leader = replica_address(&config, 0)?;
     let client = SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 1), 40000);
     let client_mac = MacAddr([2, 0, 0, 0, 1, 1]);
@@ -311,7 +335,7 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     io.set_tx(&tx_port, 0).map_err(|e| e.to_string())?;
-    let addresses = Addresses::new(&config, Some(0));
+    let addresses = Addresses::new(&config, Some(0))?;
     let what = match options.mode {
         BenchMode::Nopaxos => format!(
             "NOPaxos leader (replica 0 of {}): requests a sequencer stamped",
@@ -321,14 +345,19 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
     };
     println!(
         "bench: {what} from a ring port through DpdkIo on one core, replies to port {} ({}); \
-         {} clients, {:.0}% gets, {}-byte values, {} keys, {} requests per fill",
+         {} clients, {:.0}% gets, {}-byte values, {} keys, {} requests per fill{}",
         tx_port.id(),
         tx_port.driver(),
         options.clients,
         options.reads * 100.0,
         options.value_size,
         options.keys,
-        per_round
+        per_round,
+        if options.auth {
+            "; every request sealed with a tag (--auth)"
+        } else {
+            ""
+        }
     );
     let mut rig = Rig {
         io: &mut io,

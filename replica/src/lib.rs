@@ -9,6 +9,7 @@ pub mod cli;
 pub mod dpdk;
 pub mod driver;
 pub mod listen;
+pub mod listen_keys;
 pub mod protocol;
 pub mod serve;
 pub mod sim;

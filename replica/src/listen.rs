@@ -12,6 +12,8 @@ use dataplane::io::{Packet, PacketBuf, PacketIo};
 use dataplane::oum::{Event, Receiver, ReceiverStats, SessionNumber, SessionQuery};
 use dataplane::time::MonotonicClock;
 
+use crate::driver::RefusalCounts;
+use crate::listen_keys::ListenKeys;
 use crate::stream_digest::StreamDigest;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,6 +30,9 @@ pub struct ListenSummary {
     pub receiver: ReceiverStats,
     pub last_session: Option<u16>,
     pub last_msgnum: u64,
+    /// Stamps of keyed groups refused for a missing or wrong tag (no stranger count:
+    /// listen mode takes stamps from any source).
+    pub refused: RefusalCounts,
 }
 
 impl fmt::Display for ListenSummary {
@@ -37,7 +42,7 @@ impl fmt::Display for ListenSummary {
             f,
             "summary replica={} delivered={} drops={} sessions_terminated={} session={} \
              last_msgnum={} digest={:016x} duplicate={} stale_session={} unsequenced={} \
-             malformed={} superseded={}",
+             malformed={} superseded={} missing_tag={} bad_tag={}",
             self.index,
             r.delivered,
             r.drops_notified,
@@ -50,7 +55,9 @@ impl fmt::Display for ListenSummary {
             r.stale_session,
             r.unsequenced,
             r.malformed,
-            r.superseded
+            r.superseded,
+            self.refused.missing_tag,
+            self.refused.bad_tag
         )
     }
 }
@@ -67,6 +74,7 @@ pub fn listen(
     let stop = crate::serve::stop_flag()?;
     let address = crate::serve::replica_address(config, index)?;
     let mut io = crate::serve::bind_replica_io(config, index)?;
+    let keys = ListenKeys::new(config, index)?;
     let mut receiver: Receiver<PacketBuf> = Receiver::new(config.oum.receiver());
     let clock = MonotonicClock::new();
     let mut summary = ListenSummary {
@@ -82,9 +90,12 @@ pub fn listen(
     while !stop.load(Ordering::Relaxed) {
         io.recv_burst(&mut rx, BURST).map_err(|e| e.to_string())?;
         let now = clock.now();
-        for buf in rx.drain(..) {
+        for mut buf in rx.drain(..) {
             if SessionQuery::looks_like(buf.as_ref()) {
                 answer_session_query(&mut io, index, receiver.newest_session(), buf)?;
+            } else if let Err(refusal) = keys.admit(&mut buf) {
+                summary.refused.add(refusal);
+                io.free(buf);
             } else if let Err(rejected) = receiver.on_payload(now, buf) {
                 io.free(rejected.packet);
             }

@@ -13,8 +13,8 @@ use dataplane::io::udp::{UdpConfig, UdpIo};
 use crate::app::kv::KvStore;
 use crate::app::null::NullApp;
 use crate::app::{App, AppKind};
-use crate::driver::Addresses;
 use crate::driver::udp::{LoopOptions, UdpLoop};
+use crate::driver::{Addresses, RefusalCounts};
 use crate::protocol::fastpaxos::{FastPaxosConfig, FastPaxosReplica};
 use crate::protocol::nopaxos::{NopaxosConfig, NopaxosReplica};
 use crate::protocol::spec::{SpecConfig, SpecReplica};
@@ -208,7 +208,7 @@ pub fn serve(
     let address = replica_address(config, index)?;
     let stop = stop_flag()?;
     let mut io = bind_replica_io(config, index)?;
-    let addresses = Addresses::new(config, Some(index));
+    let addresses = Addresses::new(config, Some(index))?;
     println!(
         "replica {index} serving {protocol:?} ({:?} app) on {address}",
         options.app
@@ -266,7 +266,7 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
                 if driver.now() >= at {
                     println!(
                         "{}{}",
-                        stats_line(&*driver.node, driver.stranger_stamps),
+                        stats_line(&*driver.node, driver.refused),
                         (self.extra_stats)(&*driver.io)
                     );
                     next_stats = Some(driver.now() + interval);
@@ -274,11 +274,11 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
             }
         }
         let dropped = driver.dropped;
-        let stranger_stamps = driver.stranger_stamps;
+        let refused = driver.refused;
         let extra = (self.extra_stats)(&*driver.io);
         println!(
             "{} (dropped by --drop-rate: {dropped}){extra}",
-            stats_line(&*node, stranger_stamps)
+            stats_line(&*node, refused)
         );
         println!("{}", node.describe());
         Ok(())
@@ -286,14 +286,16 @@ impl<I: PacketIo, S: Fn(&I) -> String> NodeRunner for LoopRunner<'_, I, S> {
 }
 
 /// The counters line; docs/operations.md ("Replica counters") explains each field, and
-/// client-gen keeps these lines in its reports. `stranger_stamp` is the driver's count of
-/// stamped datagrams from a source that is no sequencer (they never reach the core).
-pub(crate) fn stats_line<R: Replica>(r: &R, stranger_stamps: u64) -> String {
+/// client-gen keeps these lines in its reports. `stranger_stamp`, `missing_tag` and
+/// `bad_tag` are the driver's counts of stamps it refused (they never reach the core): from
+/// a source that is no sequencer, and for a keyed group without a tag or with a wrong one.
+pub(crate) fn stats_line<R: Replica>(r: &R, refused: RefusalCounts) -> String {
     let s = r.stats();
     format!(
         "stats replica={} leader={} requests={} executed={} commit_point={} malformed={} \
          unstamped={} stranger={} unexpected={} stale={} stale_session={} duplicate={} \
-         too_far_ahead={} beyond_window={} unconfirmed={} view_changes={} state_transfers={} stranger_stamp={}",
+         too_far_ahead={} beyond_window={} unconfirmed={} view_changes={} state_transfers={} \
+         stranger_stamp={} missing_tag={} bad_tag={}",
         r.index(),
         r.is_leader(),
         s.requests,
@@ -311,6 +313,8 @@ pub(crate) fn stats_line<R: Replica>(r: &R, stranger_stamps: u64) -> String {
         s.unconfirmed,
         s.view_changes,
         s.state_transfers,
-        stranger_stamps
+        refused.stranger_stamp,
+        refused.missing_tag,
+        refused.bad_tag
     )
 }

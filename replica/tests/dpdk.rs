@@ -115,12 +115,16 @@ fn the_benches_execute_and_answer_every_request() {
         println!("skipped: needs root");
         return;
     }
-    for (mode, name) in [
-        ("nopaxos", "nopaxos leader"),
-        ("unreplicated", "unreplicated server"),
+    // With --auth every request carries a tag the leader's driver must open with the
+    // group's key: 20000 executed means every sealed frame opened.
+    for (mode, name, auth) in [
+        ("nopaxos", "nopaxos leader", false),
+        ("nopaxos", "nopaxos leader", true),
+        ("unreplicated", "unreplicated server", false),
     ] {
         let out = Command::new(BIN)
             .args(["bench", "--dpdk", "--mode", mode])
+            .args(if auth { &["--auth"][..] } else { &[] })
             .args(["--requests", "20000", "--round", "500", "--"])
             .args(EAL)
             .arg("--vdev=net_null0")

@@ -14,12 +14,9 @@ fn config_with_second_group(dir: &std::path::Path, members: Vec<u16>) -> std::pa
         .unwrap()
         .port();
     let mut config = ClusterConfig::local(3, port, Ipv4Addr::new(127, 0, 0, 10));
-    config.groups.push(GroupConfig {
-        name: "probe".into(),
-        address: Ipv4Addr::new(127, 0, 0, 11),
-        members: Some(members),
-        multicast: None,
-    });
+    let mut probe = GroupConfig::new("probe", Ipv4Addr::new(127, 0, 0, 11));
+    probe.members = Some(members);
+    config.groups.push(probe);
     let path = dir.join("cluster.toml");
     std::fs::write(&path, config.to_toml()).unwrap();
     path

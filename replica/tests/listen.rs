@@ -29,6 +29,13 @@ impl Drop for Listener {
 }
 
 fn start(reorder_window_us: u64) -> (Listener, SocketAddr) {
+    start_with(reorder_window_us, |_| {})
+}
+
+fn start_with(
+    reorder_window_us: u64,
+    adjust: impl FnOnce(&mut ClusterConfig),
+) -> (Listener, SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -40,6 +47,7 @@ fn start(reorder_window_us: u64) -> (Listener, SocketAddr) {
     // A fixed window (floor = ceiling): these tests are about the wait itself, not its
     // adaptation (dataplane's receiver tests cover that).
     config.oum.reorder_window_min_us = reorder_window_us;
+    adjust(&mut config);
     let path = dir.path().join("cluster.toml");
     std::fs::write(&path, config.to_toml()).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_replica"))
@@ -192,4 +200,46 @@ fn listen_mode_answers_session_queries() {
             newest: Some(SessionNumber(7))
         }
     );
+}
+
+/// With a key for its group, a listening member delivers only stamps with a valid tag
+/// (opened to the plain stamp: the message bytes carry no trailer) and counts the others.
+#[test]
+fn listen_mode_takes_only_validly_tagged_stamps_of_a_keyed_group() {
+    use dataplane::config::KeyText;
+    use dataplane::oum::{AUTH_TAG_LEN, StampKey};
+    let key = [0x3c; 16];
+    let (mut listener, address) = start_with(0, |c| {
+        c.groups[0].auth_key = Some(KeyText::new("3c".repeat(16)));
+    });
+    let sealed = |session, msgnum, with: [u8; 16]| {
+        let mut d = stamped(session, msgnum);
+        d.extend_from_slice(&[0; AUTH_TAG_LEN]);
+        StampKey::new(with).seal(0, &mut d).unwrap();
+        d
+    };
+    let sequencer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let send = |bytes: &[u8]| {
+        sequencer.send_to(bytes, address).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    send(&sealed(3, 1, key));
+    send(&stamped(3, 2)); // no tag
+    send(&sealed(3, 2, [0x3d; 16])); // another key
+    send(&sealed(3, 2, key));
+    let expected = [
+        "session-terminated old=none new=3",
+        "message session=3 msgnum=1 bytes=1 body=01",
+        "message session=3 msgnum=2 bytes=1 body=02",
+    ];
+    for want in expected {
+        assert_eq!(listener.next_line(), want);
+    }
+    // SAFETY: kill(2) on our own unreaped child.
+    unsafe { libc::kill(listener.child.id() as i32, libc::SIGINT) };
+    let summary = listener.next_line();
+    for part in ["delivered=2", "drops=0", "missing_tag=1", "bad_tag=1"] {
+        assert!(summary.contains(part), "{part} in {summary}");
+    }
+    assert!(listener.child.wait().unwrap().success());
 }

@@ -70,7 +70,7 @@ fn nopaxos_survives_a_killed_leader_and_stays_linearizable() {
     .unwrap();
     let me = io.local_addrs()[0];
     let mut client = NopaxosClient::new(7, me, 3, 1, ClientTimeouts::from_config(&config.timeouts));
-    let addresses = Addresses::new(&config, None);
+    let addresses = Addresses::new(&config, None).unwrap();
     let mut driver = UdpLoop::new(&mut client, &mut io, &addresses, LoopOptions::default());
     let mut history = Vec::new();
     let started = Instant::now();

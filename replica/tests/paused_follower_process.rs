@@ -60,7 +60,7 @@ fn a_follower_stopped_with_sigstop_does_not_depose_the_leader() {
     .unwrap();
     let me = io.local_addrs()[0];
     let mut client = NopaxosClient::new(7, me, 3, 1, ClientTimeouts::from_config(&config.timeouts));
-    let addresses = Addresses::new(&config, None);
+    let addresses = Addresses::new(&config, None).unwrap();
     let mut driver = UdpLoop::new(&mut client, &mut io, &addresses, LoopOptions::default());
     let leader_timeout = Duration::from_millis(config.timeouts.leader_timeout_ms);
     let mut run_for = |phase: Duration| {

@@ -127,6 +127,10 @@ struct BenchArgs {
     /// flight, as a NIC's receive ring size sets them.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     round: usize,
+    /// Give the group a stamp key, so every stamp carries a tag (authenticated stamps):
+    /// what sealing adds to the stamped path.
+    #[arg(long)]
+    auth: bool,
     /// EAL arguments, after `--`.
     #[arg(last = true, value_name = "EAL ARGS")]
     eal_args: Vec<String>,
@@ -247,6 +251,7 @@ fn run_bench(args: BenchArgs) -> Result<(), String> {
         bursts: args.bursts,
         copy_threshold: args.copy_threshold,
         round: args.round,
+        auth: args.auth,
     })
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use dataplane::io::dpdk::{
     Eal, FrameDrop, FrameDropCounts, Mbuf, Mempool, Port, PortConfig, Queue, RingPort,
 };
-use dataplane::oum::{GroupId, GroupSpec, Sequencer, SessionNumber};
+use dataplane::oum::{GroupId, GroupSpec, Sequencer, SessionNumber, StampKey};
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
 use dataplane::wire::{MacAddr, OumRepr};
 
@@ -40,6 +40,8 @@ pub struct BenchOptions {
     /// Frames put in the input ring per (untimed) fill, at most 8191: like a NIC's receive
     /// ring size, it sets how many mbufs are in flight and so the cache working set.
     pub round: usize,
+    /// Key the group, so each stamp is sealed with a tag.
+    pub auth: bool,
 }
 
 /// Frames in the input ring per round.
@@ -90,17 +92,22 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
         .collect();
     println!(
         "bench: DPDK sequencer on one core: rx from a ring port, stamp, fan out to {} member(s), \
-         tx on port {} ({}); {}-byte frames, copy threshold {} bytes, {} frames per fill",
+         tx on port {} ({}); {}-byte frames, copy threshold {} bytes, {} frames per fill{}",
         options.members,
         tx_port.id(),
         tx_port.driver(),
         template.len(),
         options.copy_threshold,
-        per_round
+        per_round,
+        if options.auth {
+            "; stamps sealed with a tag (--auth)"
+        } else {
+            ""
+        }
     );
     let mut summary = Vec::with_capacity(options.bursts.len());
     for &burst in &options.bursts {
-        let sequencer = Sequencer::new(
+        let mut sequencer = Sequencer::new(
             SessionNumber(1),
             dataplane::wire::OUM_DEFAULT_PORT,
             &[GroupSpec {
@@ -109,6 +116,9 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
             }],
         )
         .map_err(|e| e.to_string())?;
+        if options.auth {
+            sequencer.set_key(GroupId(0), Some(StampKey::new(*b"bench-stamp-key!")));
+        }
         let mut engine = DpdkSequencer::new(
             sequencer,
             vec![members.clone()],
@@ -347,6 +357,7 @@ fn measure(
         copies: after.copies - before.copies,
         clones: after.clones - before.clones,
         arp_replies: after.arp_replies - before.arp_replies,
+        unsealed: after.unsealed - before.unsealed,
         drops: FrameDropCounts::default(),
     };
     let mut stats = stats;

@@ -76,6 +76,10 @@ pub struct EngineStats {
     pub copies: u64,
     pub clones: u64,
     pub arp_replies: u64,
+    /// Stamped frames of a keyed group the tag could not be added to, dropped. The core
+    /// checks the room before it stamps, so this stays 0 unless that check and the
+    /// sealing disagree.
+    pub unsealed: u64,
     pub drops: FrameDropCounts,
 }
 
@@ -91,6 +95,9 @@ pub struct DpdkSequencer {
     clone_pool: Mempool,
     arp: ArpTable,
     group_ips: Vec<Ipv4Addr>,
+    /// Whether any group's stamps carry a tag (set in the core before the engine is
+    /// made). Without one the per-frame work is today's plus one predictable branch.
+    keyed: bool,
     rx: MbufBurst,
     tx: MbufBurst,
     stats: EngineStats,
@@ -120,7 +127,9 @@ impl DpdkSequencer {
         let group_ips = (0..sequencer.group_count())
             .filter_map(|g| sequencer.group_address(dataplane::oum::GroupId(g as u16)))
             .collect();
+        let keyed = (0..sequencer.group_count()).any(|g| sequencer.seals(GroupId(g as u16)));
         Ok(DpdkSequencer {
+            keyed,
             sequencer,
             members: members.into_iter().map(Vec::into_boxed_slice).collect(),
             config,
@@ -147,8 +156,14 @@ impl DpdkSequencer {
     }
 
     /// One step: receive a burst, stamp, fan out, transmit. Returns frames received.
+    /// Keyed or not is decided once per burst, so a sequencer without keys runs the loop of
+    /// before, with no per-frame test of it.
     pub fn poll(&mut self) -> usize {
-        self.step(true, Self::handle)
+        if self.keyed {
+            self.step(true, Self::handle_keyed)
+        } else {
+            self.step(true, Self::handle)
+        }
     }
 
     /// One step of plain forwarding, the baseline `sequencer bench --dpdk` measures the
@@ -280,7 +295,43 @@ impl DpdkSequencer {
         // the fan-out below compiles for it without the checks a variable one needs.
         match self.sequencer.stamp_plain(mbuf.data_mut()) {
             Some(group) => self.fan_out(mbuf, group, IPV4_MIN_HEADER_LEN),
-            None => self.handle_unusual(mbuf),
+            None => self.handle_unusual(mbuf, usize::MAX),
+        }
+    }
+
+    /// [`handle`](Self::handle) when some group is keyed: a keyed group's tag goes in the
+    /// tailroom, and the core refuses (and counts) a request that leaves too little, before
+    /// it takes a number.
+    fn handle_keyed(&mut self, mut mbuf: Mbuf) {
+        if mbuf.segments() != 1 {
+            self.stats.drops.add(FrameDrop::MultiSegment);
+            return;
+        }
+        let room = mbuf.tailroom();
+        match self.sequencer.stamp_plain_in(mbuf.data_mut(), room) {
+            Some(group) => {
+                if self.seal(&mut mbuf, group) {
+                    self.fan_out(mbuf, group, IPV4_MIN_HEADER_LEN)
+                }
+            }
+            None => self.handle_unusual(mbuf, room),
+        }
+    }
+
+    /// Adds the tag to a stamped frame if `group` is keyed: the frame grows into the
+    /// mbuf's tailroom, and the fan-out's copies and clones carry the sealed bytes. False
+    /// (the mbuf dropped and counted) if it could not be done.
+    #[inline(never)]
+    fn seal(&mut self, mbuf: &mut Mbuf, group: GroupId) -> bool {
+        if !self.sequencer.seals(group) {
+            return true;
+        }
+        match self.sequencer.seal_frame(group, mbuf.room_mut()) {
+            Some(len) if mbuf.set_data_len(len) => true,
+            _ => {
+                self.stats.unsealed += 1;
+                false
+            }
         }
     }
 
@@ -315,7 +366,7 @@ impl DpdkSequencer {
     /// anything else goes through the full parser, which stamps it (and it is fanned out)
     /// or counts why not.
     #[inline(never)]
-    fn handle_unusual(&mut self, mut mbuf: Mbuf) {
+    fn handle_unusual(&mut self, mut mbuf: Mbuf, room: usize) {
         let frame = mbuf.data_mut();
         // ARP requests for a group address are answered (clients on the LAN resolve the
         // group address to us); any other ARP goes on to the core, which drops it as
@@ -327,10 +378,14 @@ impl DpdkSequencer {
             self.queue(mbuf);
             return;
         }
-        let Verdict::Multicast { group, .. } = self.sequencer.stamp_frame(frame) else {
+        let Some(Verdict::Multicast { group, .. }) = self.sequencer.stamp_frame_in(frame, room)
+        else {
             return; // counted by the sequencer core; the mbuf is freed here
         };
         let ihl = usize::from(frame[ETHERNET_HEADER_LEN] & 0x0f) * 4;
+        if self.keyed && !self.seal(&mut mbuf, group) {
+            return;
+        }
         self.fan_out(mbuf, group, ihl);
     }
 

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
 use dataplane::io::dpdk::{Eal, Mempool, Port, PortConfig, Queue};
-use dataplane::oum::Sequencer;
 
 use crate::dpdk_engine::{
     DEFAULT_COPY_THRESHOLD, DpdkSequencer, EngineConfig, EngineStats, MAX_BURST, MemberAddr,
@@ -105,8 +104,7 @@ pub fn run(
             .map_err(|e| format!("cannot install a handler for signal {signal}: {e}"))?;
     }
     let session = state.begin(requested_session).map_err(|e| e.to_string())?;
-    let sequencer = Sequencer::new(session, config.oum.port, &config.group_specs())
-        .map_err(|e| e.to_string())?;
+    let sequencer = config.sequencer(session)?;
     let mut engine = DpdkSequencer::new(
         sequencer,
         members,
@@ -122,7 +120,7 @@ pub fn run(
     )?;
     let link = port.link();
     println!(
-        "sequencer: session {session} on DPDK port {} ({}, {}, link {}), groups {}",
+        "sequencer: session {session} on DPDK port {} ({}, {}, link {}), groups {}{}",
         port.id(),
         port.driver(),
         port.mac(),
@@ -132,7 +130,8 @@ pub fn run(
             .iter()
             .map(|g| config.group_socket(g).to_string())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        crate::report::keyed_note(config)
     );
 
     let mut last_stats = Instant::now();
@@ -198,6 +197,9 @@ pub fn engine_line(s: &EngineStats) -> String {
         "rx {} tx {} copies {} clones {} arp-replies {}",
         s.rx_frames, s.tx_frames, s.copies, s.clones, s.arp_replies
     );
+    if s.unsealed > 0 {
+        line.push_str(&format!(" unsealed={}", s.unsealed));
+    }
     for (reason, n) in s.drops.nonzero() {
         line.push_str(&format!(" {reason}={n}"));
     }

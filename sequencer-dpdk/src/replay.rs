@@ -7,7 +7,7 @@ use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
 
 use dataplane::config::ClusterConfig;
-use dataplane::oum::{Sequencer, SequencerStats, SessionNumber, Verdict};
+use dataplane::oum::{AUTH_TAG_LEN, SequencerStats, SessionNumber, Verdict};
 use dataplane::pcap::{LINKTYPE_ETHERNET, PcapReader, PcapWriter};
 
 #[derive(Debug, Clone)]
@@ -76,22 +76,34 @@ pub fn replay(config: &ClusterConfig, options: &ReplayOptions) -> Result<ReplayS
         reader.snaplen().max(65535),
     )
     .map_err(|e| format!("--out {}: {e}", options.output.display()))?;
-    let mut sequencer = Sequencer::new(
-        SessionNumber(options.session),
-        config.oum.port,
-        &config.group_specs(),
-    )
-    .map_err(|e| e.to_string())?;
+    let mut sequencer = config.sequencer(SessionNumber(options.session))?;
 
     let mut frame = Vec::with_capacity(2048);
     let mut frames = 0;
     let mut written = 0;
-    while let Some(header) = reader
+    while let Some(mut header) = reader
         .next_record(&mut frame)
         .map_err(|e| format!("--in {}: {e}", options.input.display()))?
     {
         frames += 1;
-        if let Verdict::Multicast { .. } = sequencer.stamp_frame(&mut frame) {
+        // Room for a keyed group's tag, which the sealed frame grows into.
+        let len = frame.len();
+        frame.resize(len + AUTH_TAG_LEN, 0);
+        let verdict = sequencer.stamp_frame_in(&mut frame[..len], AUTH_TAG_LEN);
+        let out = match verdict {
+            Some(Verdict::Multicast { group, .. }) if sequencer.seals(group) => {
+                sequencer.seal_frame(group, &mut frame)
+            }
+            Some(Verdict::Multicast { .. }) => Some(len),
+            _ => None,
+        };
+        if let Some(out) = out {
+            if out != len {
+                // A sealed frame is whole (the parser took it), so its length on the wire
+                // is what is written.
+                header.orig_len = out as u32;
+            }
+            frame.truncate(out);
             writer
                 .write_record(header, &frame)
                 .map_err(|e| format!("--out {}: {e}", options.output.display()))?;

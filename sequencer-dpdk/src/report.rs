@@ -14,7 +14,7 @@ pub fn final_report(config: &ClusterConfig, stats: &SequencerStats, io: Option<I
         "sequencer: session {}, {} stamped, {} dropped",
         stats.session,
         stats.stamped(),
-        stats.drops.total()
+        stats.drops.total() + stats.too_big_for_tag()
     );
     for (group, g) in config.groups.iter().zip(&stats.groups) {
         let _ = writeln!(
@@ -32,6 +32,13 @@ pub fn final_report(config: &ClusterConfig, stats: &SequencerStats, io: Option<I
     }
     for (reason, count) in stats.drops.nonzero() {
         let _ = writeln!(out, "  dropped {reason}: {count}");
+    }
+    if stats.too_big_for_tag() > 0 {
+        let _ = writeln!(
+            out,
+            "  dropped too-big-for-tag: {} (no room after the request for its group's tag)",
+            stats.too_big_for_tag()
+        );
     }
     if let Some(io) = io {
         let _ = writeln!(
@@ -52,10 +59,23 @@ pub fn stats_line(stats: &SequencerStats, previous_stamped: u64, seconds: f64) -
         stats.session,
         stamped,
         rate,
-        stats.drops.total()
+        stats.drops.total() + stats.too_big_for_tag()
     );
     for (reason, count) in stats.drops.nonzero() {
         let _ = write!(line, " {reason}={count}");
     }
+    if stats.too_big_for_tag() > 0 {
+        let _ = write!(line, " too-big-for-tag={}", stats.too_big_for_tag());
+    }
     line
+}
+
+/// ", stamps of kv, kv2 carry a tag" for a start-up line; empty when no group is keyed.
+pub fn keyed_note(config: &ClusterConfig) -> String {
+    let keyed = config.keyed_groups();
+    if keyed.is_empty() {
+        String::new()
+    } else {
+        format!("; stamps of {} carry a tag", keyed.join(", "))
+    }
 }

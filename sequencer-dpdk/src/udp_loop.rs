@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use dataplane::config::ClusterConfig;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 use dataplane::io::{Endpoint, Packet, PacketBuf, PacketIo};
-use dataplane::oum::{GroupId, Sequencer, SessionNumber, Verdict};
+use dataplane::oum::{AUTH_TAG_LEN, GroupId, SessionNumber, Verdict};
 
 use crate::report::{final_report, stats_line};
 use crate::session_state::SessionState;
@@ -50,8 +50,7 @@ pub fn run(
              address of this host (any 127.x.y.z on loopback) and the port free"
         )
     })?;
-    let mut sequencer = Sequencer::new(session, config.oum.port, &config.group_specs())
-        .map_err(|e| e.to_string())?;
+    let mut sequencer = config.sequencer(session)?;
     // Per group, where its stamped copies go: its multicast address (one send; the kernel
     // copies it to every member), or else each member's UDP address in member order.
     let destinations: Vec<Vec<SocketAddrV4>> = config
@@ -80,13 +79,14 @@ pub fn run(
     }
 
     println!(
-        "sequencer: session {} on {}",
+        "sequencer: session {} on {}{}",
         session,
         group_sockets
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        crate::report::keyed_note(config)
     );
 
     let mut rx: Vec<PacketBuf> = Vec::with_capacity(BURST);
@@ -99,11 +99,28 @@ pub fn run(
             .map_err(|e| format!("receive: {e}"))?;
         for mut buf in rx.drain(..) {
             let group = GroupId(buf.endpoint().0);
-            match sequencer.stamp_datagram(group, buf.as_mut()) {
-                Verdict::Multicast { group, .. } => {
+            // A keyed group's tag goes in the buffer after the datagram; one that leaves no
+            // room for it is refused by the core before it takes a number.
+            let len = buf.as_ref().len();
+            let room = buf.capacity().saturating_sub(len);
+            match sequencer.stamp_datagram_in(group, buf.as_mut(), room) {
+                Some(Verdict::Multicast { group, .. }) => {
+                    if sequencer.seals(group) {
+                        let sealed = len + AUTH_TAG_LEN;
+                        let whole = buf.buffer_mut();
+                        // Cannot fail: the room was checked and the datagram just stamped.
+                        if !whole
+                            .get_mut(..sealed)
+                            .is_some_and(|d| sequencer.seal_datagram(group, d))
+                        {
+                            io.free(buf);
+                            continue;
+                        }
+                        buf.set_len(sealed);
+                    }
                     fan_out(&mut io, buf, &destinations[usize::from(group.0)], &mut tx);
                 }
-                Verdict::Drop(_) => io.free(buf),
+                Some(Verdict::Drop(_)) | None => io.free(buf),
             }
         }
         if sequencer.needs_new_session() {

@@ -4,132 +4,22 @@
 //! (and DPDK); without root they print "skipped: needs root" and pass.
 #![cfg(feature = "dpdk")]
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use dataplane::golden::{self, CaseConfig, Outcome, SequencerUnderTest};
 use dataplane::io::dpdk::eal::{NO_HARDWARE_ARGS as EAL, running_as_root as is_root};
-use dataplane::io::dpdk::{Eal, FrameDrop, Mbuf, Mempool, Port, PortConfig, Queue, RingPort};
+use dataplane::io::dpdk::{FrameDrop, Mbuf};
 use dataplane::oum::{DropCounts, DropReason, GroupId, GroupSpec, Sequencer, SessionNumber};
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
 use dataplane::wire::{Ipv4Packet, MacAddr, OumRepr};
-use sequencer_dpdk::dpdk_engine::{DpdkSequencer, EngineConfig, Forwarding, MemberAddr};
+use sequencer_dpdk::dpdk_engine::{DpdkSequencer, Forwarding};
+
+mod support;
+use support::{Rig, in_own_process, member_addr, rig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sequencer");
-const SCENARIO: &str = "NOPAXOS_DPDK_SCENARIO";
-/// Runs `body` in a child process (this test binary, filtered to `name`).
-fn in_own_process(name: &str, body: fn()) {
-    if std::env::var(SCENARIO).as_deref() == Ok(name) {
-        body();
-        return;
-    }
-    if !is_root() {
-        println!("skipped: needs root");
-        return;
-    }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(SCENARIO, name)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "scenario {name} failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-}
-
-fn member_addr(m: u16) -> MemberAddr {
-    MemberAddr {
-        mac: MacAddr([2, 0, 0, 0, 1, m as u8]),
-        addr: SocketAddrV4::new(Ipv4Addr::new(10, 1, (m >> 8) as u8, m as u8), 50000 + m),
-    }
-}
-
-/// DPDK up with a pool, a clone pool and a started ring port.
-struct Rig {
-    _eal: Eal,
-    pool: Mempool,
-    clones: Mempool,
-    ring: RingPort,
-    port: Port,
-}
-
-fn rig() -> Rig {
-    let eal = Eal::init(EAL).unwrap();
-    let pool = Mempool::create(&eal, "test_pool", 4095, 32, Mempool::DEFAULT_DATA_ROOM).unwrap();
-    let clones = Mempool::create(&eal, "test_clones", 4095, 32, 0).unwrap();
-    let ring = RingPort::create(&eal, "seq", 1024).unwrap();
-    let port = Port::start(&eal, ring.port, pool, PortConfig::default()).unwrap();
-    Rig {
-        _eal: eal,
-        pool,
-        clones,
-        ring,
-        port,
-    }
-}
-
-impl Rig {
-    fn engine(
-        &self,
-        sequencer: Sequencer,
-        members: Vec<Vec<MemberAddr>>,
-        copy_threshold: usize,
-    ) -> DpdkSequencer {
-        let q = Queue::new(&self.port, 0).unwrap();
-        DpdkSequencer::new(
-            sequencer,
-            members,
-            EngineConfig {
-                rx: q,
-                tx: q,
-                burst: 32,
-                copy_threshold,
-                mac: self.port.mac(),
-            },
-            self.pool,
-            self.clones,
-        )
-        .unwrap()
-    }
-
-    fn inject(&self, frame: &[u8]) {
-        let mut m = Mbuf::alloc(self.pool).unwrap();
-        m.append(frame.len()).unwrap().copy_from_slice(frame);
-        self.ring.rx.enqueue(m).unwrap();
-    }
-
-    fn collect(&self) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        self.ring.tx.dequeue(&mut out, 4096);
-        out.iter()
-            .map(|m| {
-                let mut v = Vec::new();
-                m.copy_to_vec(&mut v);
-                v
-            })
-            .collect()
-    }
-
-    fn assert_all_mbufs_back(&self) {
-        assert_eq!(self.ring.rx.count() + self.ring.tx.count(), 0);
-        assert_eq!(
-            self.pool.available(),
-            self.pool.size(),
-            "pool: mbufs leaked"
-        );
-        assert_eq!(
-            self.clones.available(),
-            self.clones.size(),
-            "clone pool: mbufs leaked"
-        );
-    }
-}
-
 /// The DPDK engine as a golden-vector implementation: each frame goes in through the ring
 /// port's receive ring and the copies come out of its transmit ring.
 struct DpdkSut<'a> {

@@ -135,7 +135,7 @@ pub fn run_load_on<I: PacketIo>(
     stop: &AtomicBool,
 ) -> Result<LoadOutcome, String> {
     validate(spec)?;
-    let addresses = Addresses::new(&spec.config, None);
+    let addresses = Addresses::new(&spec.config, None)?;
     let base = client_id_base(spec.workload.seed);
     let mut slots: Vec<Slot> = (0..spec.clients)
         .map(|i| Slot {

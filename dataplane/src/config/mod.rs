@@ -1,6 +1,7 @@
 //! The cluster configuration: one TOML file that every binary (sequencer, replica,
 //! client-gen) reads, one parser, one set of defaults. deploy/cluster.toml is an example.
 
+mod auth_key;
 mod error;
 mod validate;
 
@@ -10,9 +11,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use auth_key::{KEY_HEX_DIGITS, KeyText, parse_key, read_key_file};
 pub use error::{ConfigError, Problem};
 
-use crate::oum::{GroupSpec, ReceiverConfig};
+use crate::oum::{GroupId, GroupSpec, ReceiverConfig, Sequencer, SessionNumber, StampKey};
 use crate::wire::MacAddr;
 
 /// Parses a MAC address written as six hex pairs separated by `:` or `-`.
@@ -143,6 +145,44 @@ pub struct GroupConfig {
     /// sequencers (DPDK, a switch) address members one by one and ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multicast: Option<Ipv4Addr>,
+    /// The group's stamp key, 32 hex digits: with a key the sequencer appends a tag to
+    /// every stamp and replicas take only stamps with a valid one (docs/operations.md,
+    /// "Authenticated stamps"). Never printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key: Option<KeyText>,
+    /// A file holding the key instead (relative to the config file), so the config need
+    /// not be a secret. At most one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key_file: Option<PathBuf>,
+    /// The key read from `auth_key_file` when the config was read.
+    #[serde(skip)]
+    file_key: Option<StampKey>,
+}
+
+impl GroupConfig {
+    /// A group with every optional setting absent.
+    pub fn new(name: impl Into<String>, address: Ipv4Addr) -> GroupConfig {
+        GroupConfig {
+            name: name.into(),
+            address,
+            members: None,
+            multicast: None,
+            auth_key: None,
+            auth_key_file: None,
+            file_key: None,
+        }
+    }
+
+    /// The group's stamp key, if it has one. An error only for a key set after the config
+    /// was read that is not 32 hex digits.
+    pub fn stamp_key(&self) -> Result<Option<StampKey>, String> {
+        auth_key::group_key(
+            self.auth_key.as_ref(),
+            self.auth_key_file.as_deref(),
+            self.file_key.as_ref(),
+        )
+        .map_err(|e| format!("group {}: {e}", self.name))
+    }
 }
 
 /// One replica.
@@ -241,23 +281,30 @@ impl ClusterConfig {
             path: path.to_path_buf(),
             error: e.to_string(),
         })?;
-        let mut config = ClusterConfig::parse(&text).map_err(|e| e.in_file(path))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut config = ClusterConfig::parse_in(&text, Some(base)).map_err(|e| e.in_file(path))?;
         if let Some(state) = config.sequencer.state_file.as_mut() {
             if state.is_relative() {
-                let base = path.parent().unwrap_or(Path::new("."));
                 *state = base.join(&*state);
             }
         }
         Ok(config)
     }
 
-    /// Parses and validates config text.
+    /// Parses and validates config text; a relative `auth_key_file` is taken relative to
+    /// the working directory.
     pub fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
-        let config: ClusterConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        ClusterConfig::parse_in(text, None)
+    }
+
+    /// Parses and validates config text whose relative key files lie in `base`.
+    fn parse_in(text: &str, base: Option<&Path>) -> Result<ClusterConfig, ConfigError> {
+        let mut config: ClusterConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: None,
             message: error::with_hint(e.to_string()),
         })?;
-        let problems = validate::problems(&config);
+        let mut problems = validate::problems(&config);
+        problems.extend(auth_key::resolve(&mut config, base));
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -294,6 +341,31 @@ impl ClusterConfig {
                 members: self.members(g),
             })
             .collect()
+    }
+
+    /// The stamping core for this cluster in `session`: its groups, each keyed group with
+    /// its key (so its stamps carry a tag).
+    pub fn sequencer(&self, session: SessionNumber) -> Result<Sequencer, String> {
+        let mut sequencer = Sequencer::new(session, self.oum.port, &self.group_specs())
+            .map_err(|e| e.to_string())?;
+        for (i, key) in self.stamp_keys()?.into_iter().enumerate() {
+            sequencer.set_key(GroupId(i as u16), key);
+        }
+        Ok(sequencer)
+    }
+
+    /// The names of the groups whose stamps carry a tag, for start-up lines.
+    pub fn keyed_groups(&self) -> Vec<&str> {
+        self.groups
+            .iter()
+            .filter(|g| g.auth_key.is_some() || g.auth_key_file.is_some())
+            .map(|g| g.name.as_str())
+            .collect()
+    }
+
+    /// Every group's stamp key, in group order (None: that group's stamps carry no tag).
+    pub fn stamp_keys(&self) -> Result<Vec<Option<StampKey>>, String> {
+        self.groups.iter().map(GroupConfig::stamp_key).collect()
     }
 
     /// Where the kernel-UDP sequencer sends a group's stamped copies when the group has a
@@ -334,12 +406,7 @@ impl ClusterConfig {
             oum: OumConfig::default(),
             sequencer: SequencerConfig::default(),
             timeouts: Timeouts::default(),
-            groups: vec![GroupConfig {
-                name: "replicas".into(),
-                address: group_address,
-                members: None,
-                multicast: None,
-            }],
+            groups: vec![GroupConfig::new("replicas", group_address)],
             replicas: (0..n)
                 .map(|i| ReplicaConfig {
                     address: SocketAddrV4::new(
@@ -353,5 +420,7 @@ impl ClusterConfig {
     }
 }
 
+#[cfg(test)]
+mod auth_key_tests;
 #[cfg(test)]
 mod tests;

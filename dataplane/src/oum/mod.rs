@@ -8,13 +8,14 @@
 //!   a session) and starts delivery at a position with [`Receiver::listen`].
 //! * [`SessionQuery`]: how a starting sequencer asks the replicas for the newest session
 //!   they have seen.
-//! * [`StampKey`]: the keyed tag of an authenticated stamp (docs/wire-format.md; the
-//!   primitive and its costs only, not yet used by the sequencer or the replicas).
+//! * [`StampKey`]: the keyed tag of an authenticated stamp (docs/wire-format.md): the
+//!   sequencer core seals the stamps of keyed groups, replicas' drivers open them.
 
 mod auth;
 mod drop_reason;
 mod plain_frame;
 mod receiver;
+mod seal_frame;
 mod sequencer;
 mod session_query;
 

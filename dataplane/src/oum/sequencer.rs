@@ -2,6 +2,7 @@
 
 use std::net::Ipv4Addr;
 
+use super::auth::{AUTH_TAG_LEN, StampKey};
 use super::plain_frame::{self, PlainFrame, address_key};
 use super::{DropCounts, DropReason, SessionNumber, Stamp};
 use crate::wire::{
@@ -47,6 +48,21 @@ struct GroupState {
     stamped: u64,
 }
 
+/// A group's authenticated-stamp state, kept apart from [`GroupState`] so that the
+/// unkeyed fast path touches exactly the bytes it touched before keys existed.
+#[derive(Debug, Default)]
+struct GroupSeal {
+    /// With a key, every stamp of the group carries a tag (docs/wire-format.md,
+    /// "Authenticated stamps").
+    key: Option<StampKey>,
+    /// Bytes a stamp needs after the datagram: [`AUTH_TAG_LEN`] with a key, else 0, so the
+    /// fast path checks room with one compare whether the group is keyed or not (and not
+    /// at all when the caller passes no room limit).
+    tag_room: usize,
+    /// Requests of a keyed group refused because no tag fits after them.
+    too_big_for_tag: u64,
+}
+
 /// Counters of one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupStats {
@@ -54,6 +70,10 @@ pub struct GroupStats {
     pub last_msgnum: u64,
     /// Packets stamped since the sequencer started, across sessions.
     pub stamped: u64,
+    /// Requests refused (not stamped, no number used) because the group's tag would not
+    /// fit after them: the reason `too-big-for-tag`, counted apart from [`DropReason`],
+    /// whose numbering the C core and the golden vectors share.
+    pub too_big_for_tag: u64,
 }
 
 /// A snapshot of a sequencer's counters.
@@ -67,6 +87,10 @@ pub struct SequencerStats {
 impl SequencerStats {
     pub fn stamped(&self) -> u64 {
         self.groups.iter().map(|g| g.stamped).sum()
+    }
+
+    pub fn too_big_for_tag(&self) -> u64 {
+        self.groups.iter().map(|g| g.too_big_for_tag).sum()
     }
 }
 
@@ -94,6 +118,8 @@ pub struct Sequencer {
     /// 65535, which does not exist, so the fast path declines.
     recent: (u32, GroupId),
     groups: Box<[GroupState]>,
+    /// Per group, as `groups`.
+    auth: Box<[GroupSeal]>,
     drops: DropCounts,
 }
 
@@ -117,7 +143,7 @@ impl Sequencer {
                 w[0].0.to_ne_bytes(),
             )));
         }
-        let groups = groups
+        let groups: Box<[GroupState]> = groups
             .iter()
             .map(|g| GroupState {
                 address: g.address,
@@ -126,6 +152,7 @@ impl Sequencer {
                 stamped: 0,
             })
             .collect();
+        let auth = (0..groups.len()).map(|_| GroupSeal::default()).collect();
         Ok(Sequencer {
             session,
             sequenced: sequenced_word(session),
@@ -137,6 +164,7 @@ impl Sequencer {
                 .unwrap_or((0, GroupId(u16::MAX))),
             by_address: by_address.into_boxed_slice(),
             groups,
+            auth,
             drops: DropCounts::default(),
         })
     }
@@ -173,6 +201,53 @@ impl Sequencer {
             }
             None => false,
         }
+    }
+
+    /// Gives `group` a stamp key (its stamps then carry a tag) or takes it away; false for
+    /// an unknown group.
+    pub fn set_key(&mut self, group: GroupId, key: Option<StampKey>) -> bool {
+        match self.auth.get_mut(usize::from(group.0)) {
+            Some(g) => {
+                g.tag_room = if key.is_some() { AUTH_TAG_LEN } else { 0 };
+                g.key = key;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `group`'s stamps carry a tag.
+    #[inline]
+    pub fn seals(&self, group: GroupId) -> bool {
+        self.auth
+            .get(usize::from(group.0))
+            .is_some_and(|g| g.key.is_some())
+    }
+
+    /// Appends the tag to a datagram of a keyed `group` just stamped by this sequencer:
+    /// `datagram` is the stamped datagram followed by [`AUTH_TAG_LEN`] spare bytes. False
+    /// (nothing written) for an unkeyed group or a datagram that is not a plain stamp.
+    pub fn seal_datagram(&self, group: GroupId, datagram: &mut [u8]) -> bool {
+        match self
+            .auth
+            .get(usize::from(group.0))
+            .and_then(|g| g.key.as_ref())
+        {
+            Some(key) => key.seal(group.0, datagram).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Appends the tag to an Ethernet frame of a keyed `group` just stamped by this
+    /// sequencer, whose buffer `frame` has at least [`AUTH_TAG_LEN`] bytes after the
+    /// frame's IPv4 datagram: the tag goes right after the UDP payload (over any Ethernet
+    /// padding or IPv4 trailer, which are dropped), the UDP length and IPv4 total length
+    /// grow by 8 and the IPv4 checksum is recomputed; the UDP checksum stays 0 ("none"),
+    /// as stamping left it. Returns the frame's new length, or None (nothing written) for
+    /// an unkeyed group or a frame that is not a stamped IPv4/UDP one.
+    pub fn seal_frame(&self, group: GroupId, frame: &mut [u8]) -> Option<usize> {
+        let key = self.auth.get(usize::from(group.0))?.key.as_ref()?;
+        super::seal_frame::seal(key, group.0, frame)
     }
 
     /// The last message number `group` handed out in this session (0: none yet).
@@ -225,10 +300,12 @@ impl Sequencer {
             groups: self
                 .groups
                 .iter()
-                .map(|g| GroupStats {
+                .zip(self.auth.iter())
+                .map(|(g, seal)| GroupStats {
                     address: g.address,
                     last_msgnum: g.last,
                     stamped: g.stamped,
+                    too_big_for_tag: seal.too_big_for_tag,
                 })
                 .collect(),
             drops: self.drops,
@@ -238,17 +315,28 @@ impl Sequencer {
     /// Stamps an Ethernet frame in place, as a sequencer on raw frames (DPDK, a pcap file)
     /// does: the group is the IPv4 destination address, and the UDP checksum is set to zero
     /// ("none") since the stamp changed the payload.
+    /// Keyed groups are stamped as if a tag fitted: a caller that seals uses
+    /// [`stamp_frame_in`](Self::stamp_frame_in).
     #[inline]
     pub fn stamp_frame(&mut self, frame: &mut [u8]) -> Verdict {
-        match self.stamp_common(frame) {
-            Some((group, msgnum)) => Verdict::Multicast {
+        self.stamp_frame_in(frame, usize::MAX)
+            .unwrap_or(Verdict::Drop(DropReason::UnknownGroup))
+    }
+
+    /// [`stamp_frame`](Self::stamp_frame) for a frame with `room` spare bytes after it.
+    /// None: the frame is a request of a keyed group and the tag would not fit; it is left
+    /// unstamped, no number is used, and it is counted in the group's `too_big_for_tag`.
+    #[inline]
+    pub fn stamp_frame_in(&mut self, frame: &mut [u8], room: usize) -> Option<Verdict> {
+        match self.stamp_common(frame, room) {
+            Some((group, msgnum)) => Some(Verdict::Multicast {
                 group,
                 stamp: Stamp {
                     session: self.session,
                     msgnum,
                 },
-            },
-            None => self.stamp_unusual(frame),
+            }),
+            None => self.stamp_unusual(frame, room),
         }
     }
 
@@ -260,15 +348,31 @@ impl Sequencer {
 
     /// Stamps a UDP payload received on `group`'s socket, as the kernel-UDP sequencer does:
     /// the kernel already checked the IP and UDP headers and picked the group by address.
+    /// Keyed groups are stamped as if a tag fitted: a caller that seals uses
+    /// [`stamp_datagram_in`](Self::stamp_datagram_in).
     pub fn stamp_datagram(&mut self, group: GroupId, payload: &mut [u8]) -> Verdict {
-        let verdict = match self.stamp_oum(Some(group), payload) {
-            Ok((group, stamp)) => Verdict::Multicast { group, stamp },
+        self.stamp_datagram_in(group, payload, usize::MAX)
+            .unwrap_or(Verdict::Drop(DropReason::UnknownGroup))
+    }
+
+    /// [`stamp_datagram`](Self::stamp_datagram) for a datagram with `room` spare bytes
+    /// after it in its buffer. None: a keyed group's tag would not fit; the datagram is
+    /// left unstamped, no number is used, and it is counted in `too_big_for_tag`.
+    pub fn stamp_datagram_in(
+        &mut self,
+        group: GroupId,
+        payload: &mut [u8],
+        room: usize,
+    ) -> Option<Verdict> {
+        let verdict = match self.stamp_oum(Some(group), payload, room) {
+            Ok(Some((group, stamp))) => Verdict::Multicast { group, stamp },
+            Ok(None) => return None,
             Err(reason) => Verdict::Drop(reason),
         };
         if let Verdict::Drop(reason) = verdict {
             self.drops.add(reason);
         }
-        verdict
+        Some(verdict)
     }
 
     /// The fast path of [`stamp_frame`](Self::stamp_frame), for a caller that handles
@@ -287,12 +391,21 @@ impl Sequencer {
     /// fuzz target `sequencer_frame` on whatever it generates.
     #[inline(always)]
     pub fn stamp_plain(&mut self, frame: &mut [u8]) -> Option<GroupId> {
-        self.stamp_common(frame).map(|(group, _)| group)
+        self.stamp_plain_in(frame, usize::MAX)
     }
 
-    /// [`stamp_plain`](Self::stamp_plain), also returning the message number given.
+    /// [`stamp_plain`](Self::stamp_plain) for a frame with `room` spare bytes after it:
+    /// it also declines (writing and counting nothing) a request of a keyed group with no
+    /// room for the tag, which [`stamp_frame_in`](Self::stamp_frame_in) then refuses and
+    /// counts. A stamp of a keyed group still needs [`seal_frame`](Self::seal_frame).
     #[inline(always)]
-    fn stamp_common(&mut self, frame: &mut [u8]) -> Option<(GroupId, u64)> {
+    pub fn stamp_plain_in(&mut self, frame: &mut [u8], room: usize) -> Option<GroupId> {
+        self.stamp_common(frame, room).map(|(group, _)| group)
+    }
+
+    /// [`stamp_plain_in`](Self::stamp_plain_in), also returning the message number given.
+    #[inline(always)]
+    fn stamp_common(&mut self, frame: &mut [u8], room: usize) -> Option<(GroupId, u64)> {
         use plain_frame::{END, OUM, UDP};
         let len = frame.len();
         let f: &mut [u8; END] = frame.get_mut(..END)?.try_into().ok()?;
@@ -305,8 +418,13 @@ impl Sequencer {
                 group
             }
         };
+        // No room for a keyed group's tag, like an exhausted counter, is the parser's to
+        // count. Unkeyed, `tag_room` is 0 and this compare never declines; with no room
+        // limit (`stamp_plain`, room usize::MAX) the compiler drops it.
+        if room < self.auth.get(usize::from(group.0))?.tag_room {
+            return None;
+        }
         let state = self.groups.get_mut(usize::from(group.0))?;
-        // An exhausted counter is the parser's to count.
         let msgnum = state.last.checked_add(1)?;
         state.last = msgnum;
         state.stamped += 1;
@@ -320,59 +438,67 @@ impl Sequencer {
     /// checked views. For the fuzz target and tests, which check that the two agree.
     #[doc(hidden)]
     pub fn stamp_frame_parsed(&mut self, frame: &mut [u8]) -> Verdict {
-        self.stamp_unusual(frame)
+        self.stamp_unusual(frame, usize::MAX)
+            .unwrap_or(Verdict::Drop(DropReason::UnknownGroup))
     }
 
     /// Everything but the common frame: kept out of line so the fast path stays small
     /// where it is inlined.
     #[inline(never)]
-    fn stamp_unusual(&mut self, frame: &mut [u8]) -> Verdict {
-        let verdict = self.try_stamp_parsed(frame);
+    fn stamp_unusual(&mut self, frame: &mut [u8], room: usize) -> Option<Verdict> {
+        let verdict = self.try_stamp_parsed(frame, room)?;
         if let Verdict::Drop(reason) = verdict {
             self.drops.add(reason);
         }
-        verdict
+        Some(verdict)
     }
 
-    /// Stamps any frame, through the checked views of every layer.
-    fn try_stamp_parsed(&mut self, frame: &mut [u8]) -> Verdict {
+    /// Stamps any frame, through the checked views of every layer. None: a keyed group's
+    /// tag would not fit in `room` (counted, nothing written).
+    fn try_stamp_parsed(&mut self, frame: &mut [u8], room: usize) -> Option<Verdict> {
+        let drop = |reason| Some(Verdict::Drop(reason));
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
-            return Verdict::Drop(DropReason::TruncatedEthernet);
+            return drop(DropReason::TruncatedEthernet);
         };
         if eth.ethertype() != EtherType::IPV4 {
-            return Verdict::Drop(DropReason::NotIpv4);
+            return drop(DropReason::NotIpv4);
         }
         let Ok(ip) = Ipv4Packet::new_checked(eth.into_payload()) else {
-            return Verdict::Drop(DropReason::MalformedIpv4);
+            return drop(DropReason::MalformedIpv4);
         };
         if ip.is_fragment() {
-            return Verdict::Drop(DropReason::Ipv4Fragment);
+            return drop(DropReason::Ipv4Fragment);
         }
         if ip.protocol() != IpProtocol::UDP {
-            return Verdict::Drop(DropReason::NotUdp);
+            return drop(DropReason::NotUdp);
         }
         let group = self.group_by_address(ip.dst_addr());
         let Ok(mut udp) = UdpPacket::new_checked(ip.into_payload()) else {
-            return Verdict::Drop(DropReason::MalformedUdp);
+            return drop(DropReason::MalformedUdp);
         };
         if udp.dst_port() != self.oum_port {
-            return Verdict::Drop(DropReason::NotOumPort);
+            return drop(DropReason::NotOumPort);
         }
         let (udp_header, payload) = udp.split_mut();
-        match self.stamp_oum(group, payload) {
-            Ok((group, stamp)) => {
+        match self.stamp_oum(group, payload, room) {
+            Ok(Some((group, stamp))) => {
                 udp_header.checksum.set(0);
-                Verdict::Multicast { group, stamp }
+                Some(Verdict::Multicast { group, stamp })
             }
-            Err(reason) => Verdict::Drop(reason),
+            Ok(None) => None,
+            Err(reason) => drop(reason),
         }
     }
 
+    /// Stamps the OUM header at the start of `oum`. Ok(None): the group is keyed and
+    /// `room` (spare bytes after the request) cannot take its tag; counted, nothing
+    /// written, no number used.
     fn stamp_oum(
         &mut self,
         group: Option<GroupId>,
         oum: &mut [u8],
-    ) -> Result<(GroupId, Stamp), DropReason> {
+        room: usize,
+    ) -> Result<Option<(GroupId, Stamp)>, DropReason> {
         let mut packet = OumPacket::new_checked(oum).map_err(|_| DropReason::TruncatedOum)?;
         if !packet.has_preamble() {
             return Err(DropReason::BadPreamble);
@@ -388,6 +514,12 @@ impl Sequencer {
         if state.last == u64::MAX {
             return Err(DropReason::CounterExhausted);
         }
+        if let Some(seal) = self.auth.get_mut(usize::from(group.0)) {
+            if room < seal.tag_room {
+                seal.too_big_for_tag += 1;
+                return Ok(None);
+            }
+        }
         state.last += 1;
         state.stamped += 1;
         let stamp = Stamp {
@@ -395,7 +527,7 @@ impl Sequencer {
             msgnum: state.last,
         };
         packet.header_mut().stamp(stamp);
-        Ok((group, stamp))
+        Ok(Some((group, stamp)))
     }
 }
 
@@ -447,7 +579,7 @@ mod tests {
         let (mut a, mut b, mut c) = (make(), make(), make());
         let (mut fa, mut fb, mut fc) = (frame.to_vec(), frame.to_vec(), frame.to_vec());
         let va = a.stamp_frame(&mut fa);
-        let vb = match b.try_stamp_parsed(&mut fb) {
+        let vb = match b.try_stamp_parsed(&mut fb, usize::MAX).unwrap() {
             Verdict::Drop(reason) => {
                 b.drops.add(reason);
                 Verdict::Drop(reason)
@@ -572,7 +704,7 @@ mod tests {
                 let frame = request(dst, vec![], usize::from(pick));
                 let (mut fa, mut fb) = (frame.clone(), frame.clone());
                 let va = a.stamp_frame(&mut fa);
-                let vb = match b.try_stamp_parsed(&mut fb) {
+                let vb = match b.try_stamp_parsed(&mut fb, usize::MAX).unwrap() {
                     Verdict::Drop(reason) => {
                         b.drops.add(reason);
                         Verdict::Drop(reason)

@@ -5,6 +5,7 @@ pub mod udp;
 use std::net::SocketAddrV4;
 
 use dataplane::config::ClusterConfig;
+use dataplane::oum::{AuthError, OUM_AUTHENTICATED_HEADER_SIZE, StampKey};
 use dataplane::wire::{OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE};
 
 use crate::protocol::Destination;
@@ -21,11 +22,49 @@ pub struct Addresses {
     /// source address (DPDK, switch) or when the node is not a replica (docs/operations.md,
     /// "Who may stamp").
     stamp_sources: Vec<SocketAddrV4>,
+    /// The replicated group's (`groups[0]`) stamp key, for a replica whose config gives
+    /// one: then only stamps with a valid tag reach the core (docs/operations.md,
+    /// "Authenticated stamps").
+    stamp_key: Option<StampKey>,
+}
+
+/// Why a driver dropped a datagram before the core saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A stamp from a source that is no group socket of a kernel-UDP sequencer.
+    StrangerStamp,
+    /// A stamp without a tag (header size 10) for a keyed group.
+    MissingTag,
+    /// A stamp whose tag is wrong: forged, altered, or made with another key.
+    BadTag,
+}
+
+/// What a driver refused, by reason; printed on the replica's stats line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RefusalCounts {
+    pub stranger_stamp: u64,
+    pub missing_tag: u64,
+    pub bad_tag: u64,
+}
+
+impl RefusalCounts {
+    pub fn add(&mut self, refusal: Refusal) {
+        match refusal {
+            Refusal::StrangerStamp => self.stranger_stamp += 1,
+            Refusal::MissingTag => self.missing_tag += 1,
+            Refusal::BadTag => self.bad_tag += 1,
+        }
+    }
 }
 
 impl Addresses {
-    pub fn new(config: &ClusterConfig, me: Option<usize>) -> Addresses {
-        Addresses {
+    /// Fails only if the replicated group's key, set after the config was read, is not one.
+    pub fn new(config: &ClusterConfig, me: Option<usize>) -> Result<Addresses, String> {
+        let stamp_key = match (me, config.groups.first()) {
+            (Some(_), Some(group)) => group.stamp_key()?,
+            _ => None,
+        };
+        Ok(Addresses {
             replicas: config.replicas.iter().map(|r| r.address).collect(),
             group: config.groups.first().map(|g| config.group_socket(g)),
             me,
@@ -37,22 +76,57 @@ impl Addresses {
                     .collect(),
                 _ => Vec::new(),
             },
+            stamp_key,
+        })
+    }
+
+    /// Whether the driver may hand `datagram` from `from` to the core, and how many of its
+    /// bytes: a stamp from a stranger (see [`stamp_source_ok`](Self::stamp_source_ok)) is
+    /// refused; with a key, a stamp is taken only with a valid tag, and is then rewritten
+    /// in place as the plain stamped datagram the cores know (header size 10, no trailer),
+    /// so they never see a tag. Anything that is not a stamp passes unchanged, to be
+    /// judged (and counted) by the core. Allocates nothing; never panics.
+    #[inline]
+    pub fn admit(&self, from: SocketAddrV4, datagram: &mut [u8]) -> Result<usize, Refusal> {
+        if !self.stamp_source_ok(from, datagram) {
+            return Err(Refusal::StrangerStamp);
+        }
+        let Some(key) = &self.stamp_key else {
+            return Ok(datagram.len());
+        };
+        if !datagram.starts_with(&OUM_PREAMBLE) {
+            return Ok(datagram.len());
+        }
+        // The replicated group is group 0 (the config puts every replica in it).
+        match key.open(0, datagram) {
+            Ok(len) => Ok(len),
+            Err(AuthError::MissingTag) => Err(Refusal::MissingTag),
+            Err(AuthError::BadTag) => Err(Refusal::BadTag),
+            // Unstamped, or too short for a header and a tag: the core's to count.
+            Err(AuthError::NotStamped | AuthError::Malformed) => Ok(datagram.len()),
         }
     }
 
+    /// Whether stamps must carry a valid tag.
+    pub fn requires_tags(&self) -> bool {
+        self.stamp_key.is_some()
+    }
+
     /// Whether the driver may hand `datagram` from `from` to the core: false only for a
-    /// stamped OUM datagram (header size 10) from an address that is no group socket, when
-    /// the sequencer is a kernel-UDP end host. Anything else passes, to be judged (and
-    /// counted) by the core. Cheap: a prefix compare, then a scan of a few addresses.
+    /// stamped OUM datagram (header size 10, or 18 with a tag) from an address that is no
+    /// group socket, when the sequencer is a kernel-UDP end host. Anything else passes, to
+    /// be judged (and counted) by the core. Cheap: a prefix compare, then a scan of a few
+    /// addresses.
     pub fn stamp_source_ok(&self, from: SocketAddrV4, datagram: &[u8]) -> bool {
         if self.stamp_sources.is_empty() || !datagram.starts_with(&OUM_PREAMBLE) {
             return true;
         }
         let sequenced = OUM_SEQUENCED_HEADER_SIZE.to_be_bytes();
-        if datagram.get(4..6) != Some(&sequenced[..]) {
-            return true;
+        let sealed = OUM_AUTHENTICATED_HEADER_SIZE.to_be_bytes();
+        match datagram.get(4..6) {
+            Some(size) if size == sequenced || size == sealed => self.stamp_sources.contains(&from),
+            _ => true,
         }
-        self.stamp_sources.contains(&from)
     }
 
     /// The replica index of the node being driven, if it is a replica.
@@ -115,7 +189,7 @@ mod tests {
         let c = config(SequencerKind::Udp);
         let group = c.group_socket(&c.groups[0]);
         let stranger: SocketAddrV4 = "127.0.0.1:4000".parse().unwrap();
-        let a = Addresses::new(&c, Some(1));
+        let a = Addresses::new(&c, Some(1)).unwrap();
         assert!(a.stamp_source_ok(group, &stamped()));
         assert!(!a.stamp_source_ok(stranger, &stamped()));
         // Same address, another port: not the sequencer's socket.
@@ -129,14 +203,18 @@ mod tests {
         assert!(a.stamp_source_ok(stranger, &stamped()[..5]));
         assert!(!a.stamp_source_ok(stranger, &stamped()[..6]));
         // A client-side driver never filters.
-        assert!(Addresses::new(&c, None).stamp_source_ok(stranger, &stamped()));
+        assert!(
+            Addresses::new(&c, None)
+                .unwrap()
+                .stamp_source_ok(stranger, &stamped())
+        );
     }
 
     #[test]
     fn dpdk_and_switch_sequencers_keep_the_client_source_so_nothing_is_filtered() {
         let stranger: SocketAddrV4 = "127.0.0.1:4000".parse().unwrap();
         for kind in [SequencerKind::Dpdk, SequencerKind::Switch] {
-            let a = Addresses::new(&config(kind), Some(0));
+            let a = Addresses::new(&config(kind), Some(0)).unwrap();
             assert!(a.stamp_source_ok(stranger, &stamped()), "{kind:?}");
         }
     }

@@ -13,7 +13,7 @@ use dataplane::io::{Packet, PacketIo};
 use dataplane::oum::SessionQuery;
 use dataplane::time::{MonotonicClock, Time};
 
-use super::Addresses;
+use super::{Addresses, RefusalCounts};
 use crate::protocol::Node;
 
 const BURST: usize = 32;
@@ -43,9 +43,10 @@ pub struct UdpLoop<'a, N, I: PacketIo> {
     extra: Vec<SocketAddrV4>,
     rng: u64,
     pub dropped: u64,
-    /// Stamped datagrams from a source that is not a sequencer (forged, or a replica port
-    /// reached by someone who is not the sequencer): dropped before the core sees them.
-    pub stranger_stamps: u64,
+    /// Stamped datagrams dropped before the core saw them: from a source that is not a
+    /// sequencer (forged, or a replica port reached by someone who is not the sequencer),
+    /// and, for a keyed group, without a tag or with a wrong one.
+    pub refused: RefusalCounts,
     /// Session queries answered, and datagrams with the query's magic that were not one.
     pub session_queries: SessionQueryStats,
 }
@@ -85,7 +86,7 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
             extra: Vec::with_capacity(8),
             rng: 0x9e37_79b9_7f4a_7c15,
             dropped: 0,
-            stranger_stamps: 0,
+            refused: RefusalCounts::default(),
             session_queries: SessionQueryStats::default(),
         }
     }
@@ -109,18 +110,24 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
         let received = self.io.recv_burst(&mut self.rx, BURST)?;
         let now = self.clock.now();
         let mut rx = std::mem::take(&mut self.rx);
-        for buf in rx.drain(..) {
+        for mut buf in rx.drain(..) {
             if self.lose() {
                 self.dropped += 1;
             } else if SessionQuery::looks_like(buf.as_ref()) {
                 // Answered here, for every protocol, and never shown to the core.
                 self.answer_session_query(&buf);
-            } else if !self.addresses.stamp_source_ok(buf.peer(), buf.as_ref()) {
-                // Only a sequencer stamps: one forged datagram would otherwise be executed
-                // as the next request (issue 13).
-                self.stranger_stamps += 1;
             } else {
-                self.node.handle_datagram(now, buf.peer(), buf.as_ref());
+                // Only a sequencer stamps: one forged datagram would otherwise be executed
+                // as the next request (issue 13). A keyed group's tag is checked and
+                // removed here, so the core sees the plain stamped datagram.
+                let peer = buf.peer();
+                match self.addresses.admit(peer, buf.as_mut()) {
+                    Ok(len) => {
+                        let datagram = buf.as_ref().get(..len).unwrap_or_default();
+                        self.node.handle_datagram(now, peer, datagram);
+                    }
+                    Err(refusal) => self.refused.add(refusal),
+                }
             }
             self.io.free(buf);
         }

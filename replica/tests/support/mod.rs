@@ -6,8 +6,11 @@ use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
+use dataplane::oum::SessionQuery;
+use dataplane::wire::{OumPacket, Stamp};
 use replica::protocol::codec::Writer;
 use replica::protocol::nopaxos::messages::Message;
 
@@ -150,4 +153,63 @@ pub(crate) fn nopaxos_replica(path: &Path, index: usize) -> Command {
         .arg(path)
         .args(["--index", &index.to_string(), "--mode", "nopaxos"]);
     cmd
+}
+
+/// `request` as a sequencer would leave it: what a forger needs is only the session and the
+/// next message number, both easy to learn or guess.
+pub(crate) fn forged(request: &[u8], session: u16, msgnum: u64) -> Vec<u8> {
+    let mut bytes = request.to_vec();
+    OumPacket::new_checked(&mut bytes[..])
+        .unwrap()
+        .header_mut()
+        .stamp(Stamp::new(session, msgnum));
+    bytes
+}
+
+/// The leader's result for request `n` of `client` (followers reply without one).
+pub(crate) fn leader_result(socket: &UdpSocket, client: u64, n: u64) -> Vec<u8> {
+    let mut buf = [0u8; 2048];
+    loop {
+        let (len, _) = socket
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("no reply from the leader to request {n}: {e}"));
+        if let Ok(Message::Reply {
+            client: c,
+            request,
+            result: Some(result),
+            ..
+        }) = Message::decode(&buf[..len])
+        {
+            if c == client && request == n {
+                return result.to_vec();
+            }
+        }
+    }
+}
+
+/// Waits until the replica at `address` answers a session query (its socket is bound and
+/// its loop runs), so nothing this test sends is lost to a replica still starting.
+pub(crate) fn wait_until_up(address: SocketAddrV4) {
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let query = SessionQuery::Query { nonce: 1 }.to_bytes();
+    let mut buf = [0u8; 256];
+    for _ in 0..200 {
+        probe.send_to(&query, address).unwrap();
+        if let Ok(len) = probe.recv(&mut buf) {
+            if matches!(
+                SessionQuery::parse(&buf[..len]),
+                Some(SessionQuery::Answer { .. })
+            ) {
+                return;
+            }
+        }
+    }
+    panic!("replica at {address} never answered a session query");
+}
+
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
