@@ -292,20 +292,22 @@ static unsigned classify(const struct oum_seq *seq, const uint8_t *frame, size_t
     if (group < 0)
         return OUM_REASON_UNKNOWN_GROUP;
 
-    /* A keyed group's frame becomes the IPv4 packet with the tag after the UDP datagram
-     * (see seal): it must fit the buffer, and the lengths their 16-bit fields. Checked
-     * before the counter, so that a frame dropped here takes no message number. */
-    size_t out_len = len;
-    if (seq->groups[group].keyed) {
-        out_len = ETH_HEADER_LEN + total + OUM_AUTH_TAG_LEN;
-        if (total + OUM_AUTH_TAG_LEN > IPV4_MAX_TOTAL_LEN || out_len > cap)
-            return OUM_REASON_NO_ROOM_FOR_TAG;
-    }
-
     p->group = (uint16_t)group;
     p->udp_offset = (uint16_t)(udp - frame);
     p->oum_offset = (uint16_t)(oum - frame);
-    p->stamped_len = (uint32_t)out_len;
+
+    /* A keyed group's frame ends with the tag right after the UDP datagram (see oum_seal):
+     * the tag replaces any IPv4 trailer or Ethernet padding, as the Rust core's
+     * seal_frame does. The buffer must hold 14 + IHL + UDP length + 8 bytes, and
+     * IHL + UDP length + 8 must fit the 16-bit total length; otherwise no-room-for-tag,
+     * which commit reports only once the counter is known not to be exhausted (the Rust
+     * core checks the counter first), and no message number is taken. */
+    if (seq->groups[group].keyed) {
+        size_t ip_len = ihl_bytes + udp_len + OUM_AUTH_TAG_LEN;
+        if (ip_len > IPV4_MAX_TOTAL_LEN || ETH_HEADER_LEN + ip_len > cap)
+            return OUM_REASON_NO_ROOM_FOR_TAG;
+        p->stamped_len = (uint32_t)(ETH_HEADER_LEN + ip_len);
+    }
     return OUM_REASON_NONE;
 }
 
@@ -368,10 +370,12 @@ static uint16_t checksum_replace(uint16_t check, uint16_t old, uint16_t new_word
 /* Turns a just-stamped frame of a keyed group into an authenticated one
  * (docs/wire-format.md): header size 18, and the tag (SipHash-2-4 over group, session and
  * message number, big-endian, then the OUM payload) as the UDP datagram's last 8 bytes.
- * IPv4 bytes past the UDP datagram, if any, move up by 8 and stay inside the IPv4 packet;
- * Ethernet padding past the IPv4 packet is dropped (the frame is at least 66 bytes now, so
- * it needs none). UDP and IPv4 lengths grow by 8; the UDP checksum is already 0 ("none");
- * the IPv4 header checksum follows the total length. classify checked the room. */
+ * The tag goes right after the UDP datagram and replaces whatever followed it (an IPv4
+ * trailer, Ethernet padding: both dropped; the frame is at least 66 bytes now, so it needs
+ * no padding). UDP length grows by 8 and the IPv4 total length becomes IHL + UDP length
+ * (both as sealed), exactly as the Rust core's seal_frame; the UDP checksum is already 0
+ * ("none"); the IPv4 header checksum follows the total length (RFC 1624). classify checked
+ * the room. */
 static void oum_seal(const struct oum_group *g, uint8_t *frame, const struct oum_seq_parsed *p,
                      uint16_t session, uint64_t msgnum)
 {
@@ -381,10 +385,6 @@ static void oum_seal(const struct oum_group *g, uint8_t *frame, const struct oum
     uint16_t total = rd16(ip + 2);
     uint16_t udp_len = rd16(udp + 4);
     size_t udp_end = (size_t)p->udp_offset + udp_len;
-    size_t ip_end = ETH_HEADER_LEN + (size_t)total;
-
-    for (size_t i = ip_end; i > udp_end; i--)
-        frame[i - 1 + OUM_AUTH_TAG_LEN] = frame[i - 1];
 
     uint8_t fields[12];
     wr16(fields, p->group);
@@ -398,7 +398,7 @@ static void oum_seal(const struct oum_group *g, uint8_t *frame, const struct oum
 
     wr16(oum + 4, OUM_AUTH_HEADER_SIZE);
     wr16(udp + 4, (uint16_t)(udp_len + OUM_AUTH_TAG_LEN));
-    uint16_t new_total = (uint16_t)(total + OUM_AUTH_TAG_LEN);
+    uint16_t new_total = (uint16_t)(udp_end + OUM_AUTH_TAG_LEN - ETH_HEADER_LEN);
     wr16(ip + 2, new_total);
     wr16(ip + 10, checksum_replace(rd16(ip + 10), total, new_total));
 }
@@ -406,6 +406,12 @@ static void oum_seal(const struct oum_group *g, uint8_t *frame, const struct oum
 void oum_seq_commit(struct oum_seq *seq, uint8_t *frame, const struct oum_seq_parsed *p,
                     struct oum_seq_result *r)
 {
+    if (p->reason == OUM_REASON_NO_ROOM_FOR_TAG && p->group < seq->n_groups &&
+        oum_atomic_load(&seq->groups[p->group].last) == UINT64_MAX) {
+        /* An exhausted counter is the reason first, as in the Rust core. */
+        result_not_stamped(seq, OUM_REASON_COUNTER_EXHAUSTED, p->len, r);
+        return;
+    }
     if (p->reason != OUM_REASON_NONE) {
         result_not_stamped(seq, p->reason < OUM_REASON_COUNT ? p->reason
                                                              : OUM_REASON_TRUNCATED_ETHERNET,

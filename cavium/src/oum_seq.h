@@ -24,10 +24,10 @@ extern "C" {
 #endif
 
 /* Why a frame was not stamped. The numbering and the names of 0..12 are those of the Rust
- * core's DropReason, in the order the checks run: keep them stable. no-room-for-tag is
- * checked after unknown-group and before counter-exhausted (a dropped frame takes no
- * number) but numbered last, so the older numbers stay; the Rust core does not have it
- * (it does not seal stamps yet). */
+ * core's DropReason, in the order the checks run: keep them stable. no-room-for-tag comes
+ * after counter-exhausted (a dropped frame takes no number) but is numbered last, so the
+ * older numbers stay; the Rust core refuses exactly the same frames and counts them apart
+ * from its DropReason, as its group's too_big_for_tag. */
 enum oum_reason {
     OUM_REASON_TRUNCATED_ETHERNET = 0,
     OUM_REASON_NOT_IPV4 = 1,
@@ -42,8 +42,9 @@ enum oum_reason {
     OUM_REASON_BAD_HEADER_SIZE = 10,
     OUM_REASON_UNKNOWN_GROUP = 11,
     OUM_REASON_COUNTER_EXHAUSTED = 12,
-    /* The group is keyed and the buffer has no room for the 8-byte tag (or the IPv4 total
-     * length would pass 65535). */
+    /* The group is keyed and the buffer cannot hold 14 + IPv4 header + UDP length + 8
+     * bytes (the frame up to the end of its UDP datagram, then the tag), or IPv4 header +
+     * UDP length + 8 would pass 65535. */
     OUM_REASON_NO_ROOM_FOR_TAG = 13,
     OUM_REASON_COUNT = 14,
     /* Not a reason: the frame was stamped. */
@@ -117,13 +118,16 @@ struct oum_seq_result {
     uint16_t session; /* stamp, when stamped */
     uint16_t reserved;
     uint64_t msgnum;  /* stamp, when stamped */
-    uint32_t len;     /* the frame's length now: the input length, or once sealed the
-                       * IPv4 packet with the tag (Ethernet padding dropped) */
+    uint32_t len;     /* the frame's length now: the input length, or once sealed
+                       * 14 + IPv4 header + UDP length (the tag included; any IPv4
+                       * trailer and Ethernet padding dropped) */
 };
 
 /* Phase one of two (see oum_seq_commit): where the OUM header is, which group. Read-only. */
 struct oum_seq_parsed {
-    uint8_t reason;       /* OUM_REASON_NONE: a stampable request of `group` */
+    uint8_t reason;       /* OUM_REASON_NONE: a stampable request of `group`;
+                           * NO_ROOM_FOR_TAG: `group` is set too, and commit reports
+                           * counter-exhausted instead if that is also true */
     uint8_t reserved;
     uint16_t group;
     uint16_t udp_offset;  /* offset of the UDP header in the frame */
@@ -146,7 +150,8 @@ struct oum_seq *oum_seq_init(void *mem, size_t mem_len, const struct oum_seq_con
  * only within [frame, frame + len) and written only when stamped (12 bytes of the OUM
  * header and the UDP checksum; for a keyed group also the lengths, the IPv4 checksum and
  * the tag). The buffer is taken to be exactly `len` bytes: a keyed group's frame is
- * stamped only if it carries 8 bytes of Ethernet padding it can lose. */
+ * stamped only if it carries 8 bytes after its UDP datagram (IPv4 trailer or Ethernet
+ * padding) that the tag can replace. */
 void oum_seq_process(struct oum_seq *seq, uint8_t *frame, size_t len,
                      struct oum_seq_result *result);
 

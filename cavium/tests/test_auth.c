@@ -194,7 +194,9 @@ static void test_sealed_frames(void)
               get16(f + 16) == len - 14,
           "unkeyed group grew or changed");
 
-    /* IPv4 bytes past the UDP datagram move behind the tag; Ethernet padding goes. */
+    /* The tag replaces whatever follows the UDP datagram, as the Rust core's seal_frame:
+     * IPv4 trailer bytes and Ethernet padding are dropped, and the total length becomes
+     * IPv4 header + UDP length (the tag included). */
     len = build(f, KEYED_GROUP, body, sizeof(body), 3, 6);
     oum_seq_process_buf(s.seq, f, len, len + 8, &r);
     size_t udp_end = 14 + 20 + 8 + 16 + sizeof(body);
@@ -209,11 +211,11 @@ static void test_sealed_frames(void)
     int tag_ok = 1;
     for (unsigned i = 0; i < 8; i++)
         tag_ok &= f[udp_end + i] == (uint8_t)(tag >> (56 - 8 * i));
-    CHECK(r.action == OUM_ACTION_MULTICAST && r.msgnum == 43 && r.len == len - 6 + 8 && tag_ok,
-          "slack and padding: len %u", r.len);
-    CHECK(f[udp_end + 8] == 0xa0 && f[udp_end + 10] == 0xa2 && get16(f + 16) == r.len - 14 &&
-              ipv4_checksum_ok(f + 14),
-          "IPv4 slack after the tag, total length covers it");
+    CHECK(r.action == OUM_ACTION_MULTICAST && r.msgnum == 43 && r.len == udp_end + 8 && tag_ok,
+          "trailer and padding: len %u", r.len);
+    CHECK(get16(f + 16) == r.len - 14 && get16(f + 16) == 20 + 8 + 16 + sizeof(body) + 8 &&
+              get16(f + 38) == 8 + 16 + sizeof(body) + 8 && ipv4_checksum_ok(f + 14),
+          "the IPv4 trailer is dropped: total length %u", get16(f + 16));
 
     /* No room: dropped, counted, unchanged, and no number taken. */
     len = build(f, KEYED_GROUP, body, sizeof(body), 0, 0);
@@ -233,6 +235,26 @@ static void test_sealed_frames(void)
           "padding as room: msgnum %llu", (unsigned long long)r.msgnum);
     CHECK(strcmp(oum_reason_name(OUM_REASON_NO_ROOM_FOR_TAG), "no-room-for-tag") == 0,
           "reason name");
+    /* IPv4 trailer and padding together are room when they are 8 bytes, not when 7. */
+    len = build(f, KEYED_GROUP, body, sizeof(body), 5, 3);
+    oum_seq_process(s.seq, f, len, &r);
+    CHECK(r.action == OUM_ACTION_MULTICAST && r.msgnum == 45 && r.len == len &&
+              get16(f + 16) == len - 14 && ipv4_checksum_ok(f + 14),
+          "trailer as room: msgnum %llu len %u", (unsigned long long)r.msgnum, r.len);
+    len = build(f, KEYED_GROUP, body, sizeof(body), 4, 3);
+    memcpy(orig, f, len);
+    oum_seq_process(s.seq, f, len, &r);
+    CHECK(r.reason == OUM_REASON_NO_ROOM_FOR_TAG && memcmp(f, orig, len) == 0 &&
+              oum_seq_last_msgnum(s.seq, KEYED_GROUP) == 45 &&
+              oum_seq_drop_count(s.seq, OUM_REASON_NO_ROOM_FOR_TAG) == 3,
+          "seven bytes of trailer and padding are no room");
+    /* An exhausted counter is the reason before the room, as in the Rust core. */
+    CHECK(oum_seq_set_last_msgnum(s.seq, KEYED_GROUP, UINT64_MAX) == 0, "set last");
+    oum_seq_process(s.seq, f, len, &r);
+    CHECK(r.reason == OUM_REASON_COUNTER_EXHAUSTED &&
+              oum_seq_drop_count(s.seq, OUM_REASON_NO_ROOM_FOR_TAG) == 3,
+          "exhausted and no room: reason %u", r.reason);
+    CHECK(oum_seq_set_last_msgnum(s.seq, KEYED_GROUP, 45) == 0, "restore last");
 
     /* An IPv4 packet that cannot grow by 8 within 65535 bytes. */
     size_t big_body = 65535 - 20 - 8 - 16 - 7;

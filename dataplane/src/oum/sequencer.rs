@@ -6,8 +6,8 @@ use super::auth::{AUTH_TAG_LEN, StampKey};
 use super::plain_frame::{self, PlainFrame, address_key};
 use super::{DropCounts, DropReason, SessionNumber, Stamp};
 use crate::wire::{
-    EtherType, EthernetFrame, IpProtocol, Ipv4Packet, OUM_SEQUENCED_HEADER_SIZE,
-    OUM_UNSEQUENCED_HEADER_SIZE, OumPacket, UdpPacket,
+    ETHERNET_HEADER_LEN, EtherType, EthernetFrame, IpProtocol, Ipv4Packet,
+    OUM_SEQUENCED_HEADER_SIZE, OUM_UNSEQUENCED_HEADER_SIZE, OumPacket, UDP_HEADER_LEN, UdpPacket,
 };
 
 /// Index of a group in the sequencer's configuration order.
@@ -326,6 +326,11 @@ impl Sequencer {
     /// [`stamp_frame`](Self::stamp_frame) for a frame with `room` spare bytes after it.
     /// None: the frame is a request of a keyed group and the tag would not fit; it is left
     /// unstamped, no number is used, and it is counted in the group's `too_big_for_tag`.
+    /// The tag fits when the buffer (frame and room) holds 14 + IPv4 header + UDP length
+    /// + 8 bytes and IPv4 header + UDP length + 8 is at most 65535: the tag replaces any
+    /// Ethernet padding or IPv4 trailer, as [`seal_frame`](Self::seal_frame) does. The C
+    /// core refuses exactly these frames, as `no-room-for-tag`; both check an exhausted
+    /// counter first.
     #[inline]
     pub fn stamp_frame_in(&mut self, frame: &mut [u8], room: usize) -> Option<Verdict> {
         match self.stamp_common(frame, room) {
@@ -421,6 +426,10 @@ impl Sequencer {
         // No room for a keyed group's tag, like an exhausted counter, is the parser's to
         // count. Unkeyed, `tag_room` is 0 and this compare never declines; with no room
         // limit (`stamp_plain`, room usize::MAX) the compiler drops it.
+        // A plain frame ends with its UDP datagram, so the tag's room is the buffer's,
+        // capped where the 16-bit IPv4 total length would overflow (destination() checked
+        // that `len - 14` fits in 16 bits, so the subtraction does not wrap).
+        let room = room.min(usize::from(u16::MAX) + ETHERNET_HEADER_LEN - len);
         if room < self.auth.get(usize::from(group.0))?.tag_room {
             return None;
         }
@@ -457,6 +466,7 @@ impl Sequencer {
     /// tag would not fit in `room` (counted, nothing written).
     fn try_stamp_parsed(&mut self, frame: &mut [u8], room: usize) -> Option<Verdict> {
         let drop = |reason| Some(Verdict::Drop(reason));
+        let buffer_len = frame.len().saturating_add(room);
         let Ok(eth) = EthernetFrame::new_checked(frame) else {
             return drop(DropReason::TruncatedEthernet);
         };
@@ -473,6 +483,7 @@ impl Sequencer {
             return drop(DropReason::NotUdp);
         }
         let group = self.group_by_address(ip.dst_addr());
+        let ip_header_len = ip.header_len();
         let Ok(mut udp) = UdpPacket::new_checked(ip.into_payload()) else {
             return drop(DropReason::MalformedUdp);
         };
@@ -480,6 +491,13 @@ impl Sequencer {
             return drop(DropReason::NotOumPort);
         }
         let (udp_header, payload) = udp.split_mut();
+        // The tag replaces whatever follows the UDP datagram (Ethernet padding, an IPv4
+        // trailer: `seal_frame`), so its room is the buffer's past the datagram, capped
+        // where the 16-bit IPv4 total length would overflow.
+        let ip_len = ip_header_len + UDP_HEADER_LEN + payload.len();
+        let room = buffer_len
+            .min(ETHERNET_HEADER_LEN + usize::from(u16::MAX))
+            .saturating_sub(ETHERNET_HEADER_LEN + ip_len);
         match self.stamp_oum(group, payload, room) {
             Ok(Some((group, stamp))) => {
                 udp_header.checksum.set(0);
