@@ -1,15 +1,13 @@
 //! The C core against the Rust core on one frame: the check behind the differential tests
 //! and the `cavium_vs_rust` fuzz target. [`KeyedPair`] does the same where groups seal
-//! their stamps (authenticated stamps): the Rust core does not seal frames yet, so its
-//! stamped frame is sealed by [`crate::sealed::seal_frame`] (`StampKey::seal` and the
-//! IPv4/UDP fix-ups) before the bytes are compared.
+//! their stamps (authenticated stamps), with the Rust core's own sealing path
+//! (`stamp_frame_in`, then `seal_frame`) in a buffer with the same room.
 
 use std::net::Ipv4Addr;
 
 use dataplane::golden;
-use dataplane::oum::{DropReason, GroupId, GroupSpec, Sequencer, SessionNumber, StampKey, Verdict};
+use dataplane::oum::{GroupId, GroupSpec, Sequencer, SessionNumber, StampKey, Verdict};
 
-use crate::sealed::{seal_frame, sealed_len};
 use crate::{CSequencer, CVerdict, Flags};
 
 /// The OUM port both cores listen on.
@@ -95,97 +93,80 @@ pub fn compare(c: &CSequencer, rust: &mut Sequencer, input: &[u8]) -> Result<(),
     Ok(())
 }
 
-/// Both cores configured alike, some groups keyed; counts where the Rust core's counters
-/// must differ from the C core's because the C core found no room for a tag.
+/// Both cores configured alike, some groups keyed (the Rust core through
+/// [`Sequencer::set_key`]), compared as the DPDK sequencer runs the Rust core:
+/// [`Sequencer::stamp_frame_in`] with the buffer's room, then [`Sequencer::seal_frame`]
+/// over the whole buffer. A request the C core drops as `no-room-for-tag` must be one the
+/// Rust core refuses and counts in its group's `too_big_for_tag`.
 #[derive(Debug)]
 pub struct KeyedPair {
     pub c: CSequencer,
     pub rust: Sequencer,
-    keys: Vec<Option<StampKey>>,
-    /// Per group: frames the Rust core stamped that the C core dropped for want of room
-    /// (the Rust core's number was given back, but its `stamped` counter moved).
-    pub no_room_stamped_by_rust: Vec<u64>,
-    /// Frames the Rust core dropped as counter-exhausted that the C core, which checks the
-    /// room first, dropped as no-room-for-tag.
-    pub no_room_exhausted_in_rust: u64,
 }
 
 impl KeyedPair {
     pub fn new(session: u16, groups: &[GroupSpec], keys: &[Option<[u8; 16]>]) -> KeyedPair {
+        let mut rust = Sequencer::new(SessionNumber(session), PORT, groups).expect("valid groups");
+        for (i, key) in keys.iter().enumerate().take(groups.len()) {
+            let group = GroupId(u16::try_from(i).expect("few groups"));
+            assert!(rust.set_key(group, key.map(StampKey::new)));
+        }
         KeyedPair {
             c: CSequencer::with_keys(session, PORT, groups, keys, Flags::default())
                 .expect("valid groups"),
-            rust: Sequencer::new(SessionNumber(session), PORT, groups).expect("valid groups"),
-            keys: (0..groups.len())
-                .map(|i| keys.get(i).copied().flatten().map(StampKey::new))
-                .collect(),
-            no_room_stamped_by_rust: vec![0; groups.len()],
-            no_room_exhausted_in_rust: 0,
+            rust,
         }
     }
 
-    /// Runs `input` through both cores, the C core with `room` spare bytes after the frame:
-    /// same verdict and, for a keyed group, the C frame equal to the Rust frame sealed.
+    /// Runs `input` through both cores, each in a buffer with `room` spare bytes after the
+    /// frame: the same verdict (C `no-room-for-tag` where the Rust core refused for want of
+    /// room), the same output bytes and length, and a refused or dropped frame untouched.
     pub fn compare(&mut self, input: &[u8], room: usize) -> Result<(), String> {
         let cap = input.len() + room;
         let mut c_buf = input.to_vec();
         c_buf.resize(cap, 0);
         let (cv, c_len) = self.c.process_buf(&mut c_buf, input.len());
-        let mut r_frame = input.to_vec();
-        let rv = self.rust.stamp_frame(&mut r_frame);
-        let (want_verdict, want_bytes) = match rv {
-            Verdict::Multicast { group, stamp } => {
+        let mut r_buf = input.to_vec();
+        r_buf.resize(cap, 0);
+        let refused_before = self.rust.stats().too_big_for_tag();
+        let rv = self.rust.stamp_frame_in(&mut r_buf[..input.len()], room);
+        let refused = self.rust.stats().too_big_for_tag() - refused_before;
+        let (want_verdict, r_len) = match rv {
+            None if refused == 1 => (CVerdict::NoRoomForTag, input.len()),
+            None => return Err(format!("Rust refused but counted {refused} refusals")),
+            Some(_) if refused != 0 => {
+                return Err(format!("Rust gave {rv:?} and counted {refused} refusals"));
+            }
+            Some(Verdict::Multicast { group, stamp }) => {
                 let verdict = CVerdict::Multicast {
                     group: group.0,
                     session: stamp.session.0,
                     msgnum: stamp.msgnum,
                 };
-                match self.key(group.0) {
-                    None => (verdict, r_frame),
-                    Some(key) => match seal_frame(key, group.0, &r_frame, cap) {
-                        Some(sealed) => (verdict, sealed),
-                        None => {
-                            // The C core takes no number for a frame it drops: nor may the
-                            // Rust core, for the next frames to agree.
-                            self.rust.set_last_msgnum(group, stamp.msgnum - 1);
-                            self.no_room_stamped_by_rust[usize::from(group.0)] += 1;
-                            (CVerdict::NoRoomForTag, input.to_vec())
-                        }
-                    },
+                if self.rust.seals(group) {
+                    match self.rust.seal_frame(group, &mut r_buf) {
+                        Some(len) => (verdict, len),
+                        None => return Err(format!("Rust stamped {verdict:?} but cannot seal it")),
+                    }
+                } else {
+                    (verdict, input.len())
                 }
             }
-            Verdict::Drop(DropReason::CounterExhausted)
-                if self.exhausted_group_lacks_room(input, cap) =>
-            {
-                self.no_room_exhausted_in_rust += 1;
-                (CVerdict::NoRoomForTag, input.to_vec())
-            }
-            Verdict::Drop(reason) => (CVerdict::Drop(reason), input.to_vec()),
+            Some(Verdict::Drop(reason)) => (CVerdict::Drop(reason), input.len()),
         };
         if cv != want_verdict {
-            return Err(format!("C {cv:?} but Rust (sealed) {want_verdict:?}"));
+            return Err(format!("C {cv:?} but Rust {want_verdict:?}"));
         }
-        if c_buf[..c_len] != want_bytes[..] {
+        if c_buf[..c_len] != r_buf[..r_len] {
             return Err(format!(
                 "output bytes differ:\n  C    {}\n  Rust {}",
                 golden::encode_hex(&c_buf[..c_len]),
-                golden::encode_hex(&want_bytes)
+                golden::encode_hex(&r_buf[..r_len])
             ));
         }
+        if !matches!(cv, CVerdict::Multicast { .. }) && c_buf[..input.len()] != *input {
+            return Err("a frame that was not stamped was modified".into());
+        }
         Ok(())
-    }
-
-    fn key(&self, group: u16) -> Option<&StampKey> {
-        self.keys.get(usize::from(group))?.as_ref()
-    }
-
-    /// For a frame the Rust core found counter-exhausted: is its group keyed, and the room
-    /// too small? (The frame parsed as far as its group, so its headers are sound.)
-    fn exhausted_group_lacks_room(&self, frame: &[u8], cap: usize) -> bool {
-        let dst = Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
-        let Some(GroupId(group)) = self.rust.group_by_address(dst) else {
-            return false;
-        };
-        self.key(group).is_some() && sealed_len(frame).is_none_or(|len| len > cap.max(frame.len()))
     }
 }

@@ -19,7 +19,6 @@ use dataplane::oum::{DropReason, GroupSpec};
 
 pub mod auth;
 pub mod differential;
-pub mod sealed;
 
 /// The C API of `cavium/src/oum_seq.h` and `oum_siphash.h`, declared by hand.
 pub mod ffi {

@@ -8,9 +8,8 @@ mod common;
 use std::net::Ipv4Addr;
 
 use cavium_sequencer::auth::{siphash24, stamp_tag};
-use cavium_sequencer::sealed::{ipv4_checksum_ok, set_ipv4_checksum};
 use cavium_sequencer::{CSequencer, CVerdict, Flags};
-use common::{Rng, request};
+use common::{Rng, ipv4_checksum_ok, request, set_ipv4_checksum};
 use dataplane::oum::{AuthError, GroupSpec, Sequencer, SessionNumber, StampKey, Verdict};
 
 const PORT: u16 = 22222;

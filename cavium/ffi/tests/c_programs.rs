@@ -10,9 +10,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cavium_sequencer::sealed::seal_frame;
-use common::{Rng, request};
-use dataplane::oum::{GroupSpec, Sequencer, SessionNumber, StampKey, Verdict};
+use common::{Rng, request, with_ipv4_trailer};
+use dataplane::oum::{AUTH_TAG_LEN, GroupId, GroupSpec, Sequencer, SessionNumber, StampKey, Verdict};
 use dataplane::pcap::{LINKTYPE_ETHERNET, PcapReader, PcapWriter, RecordHeader};
 
 fn cavium_dir() -> PathBuf {
@@ -267,25 +266,38 @@ fn pcap_driver_seals_keyed_groups() {
             let dst = Ipv4Addr::new(10, 0, 0, 100 + rng.below(2) as u8);
             let body: Vec<u8> = (0..rng.below(200)).map(|_| rng.byte()).collect();
             let mut f = request(dst, 22222, 5 + rng.below(2) as u8, &body);
-            // Ethernet padding now and then: a sealed frame drops it.
-            if rng.below(4) == 0 {
-                f.extend(std::iter::repeat_n(0, rng.below(12) as usize));
+            // Ethernet padding or an IPv4 trailer now and then: the tag replaces either.
+            match rng.below(6) {
+                0 => f.extend(std::iter::repeat_n(0, rng.below(12) as usize)),
+                1 => {
+                    let trailer: Vec<u8> = (0..1 + rng.below(12)).map(|_| rng.byte()).collect();
+                    f = with_ipv4_trailer(f, &trailer);
+                }
+                _ => {}
             }
             f
         })
         .collect();
-    // The Rust core stamps; group 0's stamps are then sealed as the C core must.
+    // The Rust core with group 0 keyed, as the DPDK sequencer runs it: stamped with the 8
+    // bytes of room the pcap driver gives every frame, then sealed.
     let mut rust = Sequencer::new(SessionNumber(5), 22222, &specs).unwrap();
+    assert!(rust.set_key(GroupId(0), Some(StampKey::new(key))));
     let want: Vec<Vec<u8>> = frames
         .iter()
         .map(|f| {
             let mut copy = f.clone();
-            match rust.stamp_frame(&mut copy) {
-                Verdict::Multicast { group, .. } if group.0 == 0 => {
-                    seal_frame(&StampKey::new(key), 0, &copy, usize::MAX).unwrap()
+            copy.resize(f.len() + AUTH_TAG_LEN, 0);
+            match rust.stamp_frame_in(&mut copy[..f.len()], AUTH_TAG_LEN) {
+                Some(Verdict::Multicast { group, .. }) if rust.seals(group) => {
+                    let len = rust.seal_frame(group, &mut copy).unwrap();
+                    copy.truncate(len);
+                    copy
                 }
-                Verdict::Multicast { .. } => copy,
-                Verdict::Drop(reason) => panic!("dropped: {reason}"),
+                Some(Verdict::Multicast { .. }) => {
+                    copy.truncate(f.len());
+                    copy
+                }
+                other => panic!("not stamped: {other:?}"),
             }
         })
         .collect();

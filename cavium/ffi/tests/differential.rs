@@ -266,9 +266,11 @@ fn burst_matches_one_at_a_time() {
     }
 }
 
-/// Keyed groups: the C core's sealed frames against the Rust core's stamp sealed by
-/// `StampKey::seal` with the IPv4/UDP fix-ups (the Rust core does not seal frames yet), on
-/// the same random and mutated frames, with a random amount of room after each frame.
+/// Keyed groups: the C core's sealed frames against the Rust core's own sealing path
+/// (`set_key`, `stamp_frame_in` with the same room, `seal_frame`), on the same random and
+/// mutated frames, some with IPv4 trailers or Ethernet padding, with a random amount of
+/// room after each frame: verdicts, bytes and counters agree, the C core's
+/// no-room-for-tag being the Rust core's too-big-for-tag.
 #[test]
 fn keyed_groups_agree_with_rust_stamp_then_seal() {
     let seed = common::seed(0x5ea1_ed00);
@@ -285,7 +287,12 @@ fn keyed_groups_agree_with_rust_stamp_then_seal() {
     assert!(pair.c.set_last_msgnum(2, u64::MAX - 50));
     assert!(pair.rust.set_last_msgnum(GroupId(2), u64::MAX - 50));
     for i in 0..n {
-        let input = frame(&mut rng, &seeds);
+        let mut input = frame(&mut rng, &seeds);
+        // An IPv4 trailer on a quarter of them (on a frame long enough to be IPv4).
+        if rng.below(4) == 0 && input.len() >= 18 {
+            let trailer: Vec<u8> = (0..1 + rng.below(16)).map(|_| rng.byte()).collect();
+            input = with_ipv4_trailer_any(input, &trailer);
+        }
         let room = match rng.below(4) {
             0 => rng.below(8) as usize,
             1 => 8,
@@ -300,28 +307,90 @@ fn keyed_groups_agree_with_rust_stamp_then_seal() {
         }
     }
     let stats = pair.rust.stats();
-    let no_room: u64 = pair.no_room_stamped_by_rust.iter().sum();
-    assert_eq!(
-        pair.c.no_room_drops(),
-        no_room + pair.no_room_exhausted_in_rust
-    );
+    assert_eq!(pair.c.no_room_drops(), stats.too_big_for_tag());
     for reason in DropReason::ALL {
-        let mut want = stats.drops.get(reason);
-        if reason == DropReason::CounterExhausted {
-            want -= pair.no_room_exhausted_in_rust;
-        }
-        assert_eq!(pair.c.drop_count(reason), want, "{reason}");
+        assert_eq!(pair.c.drop_count(reason), stats.drops.get(reason), "{reason}");
     }
     for (g, rg) in stats.groups.iter().enumerate() {
         let g16 = g as u16;
-        assert_eq!(
-            pair.c.stamped(g16),
-            rg.stamped - pair.no_room_stamped_by_rust[g],
-            "group {g}"
-        );
+        assert_eq!(pair.c.stamped(g16), rg.stamped, "group {g}");
         assert_eq!(pair.c.last_msgnum(g16), rg.last_msgnum, "group {g} last");
     }
+    assert_eq!(stats.groups[1].too_big_for_tag, 0, "an unkeyed group refused");
     assert!(pair.c.stamped(0) > n as u64 / 20 && pair.c.stamped(1) > n as u64 / 20);
-    assert!(no_room > 100, "only {no_room} frames without room");
+    assert!(stats.too_big_for_tag() > 100, "only {} frames without room", stats.too_big_for_tag());
     assert!(pair.c.drop_count(DropReason::CounterExhausted) > 0);
+}
+
+/// Like `common::with_ipv4_trailer` for any frame: grows whatever the bytes at the IPv4
+/// total length say by the trailer, so mutated and random frames get trailers too.
+fn with_ipv4_trailer_any(mut frame: Vec<u8>, trailer: &[u8]) -> Vec<u8> {
+    let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
+    let end = (14 + total).min(frame.len());
+    frame.splice(end..end, trailer.iter().copied());
+    let grown = (total + trailer.len()).min(usize::from(u16::MAX)) as u16;
+    frame[16..18].copy_from_slice(&grown.to_be_bytes());
+    frame
+}
+
+/// The room rule at its edges, frame by frame: the tag replaces any IPv4 trailer and
+/// Ethernet padding, so a keyed request is sealed exactly when the buffer holds the frame
+/// up to its UDP datagram and 8 more bytes; IPv4 header + UDP length + 8 must fit in
+/// 65535; and an exhausted counter is the reason before the room, in both cores.
+#[test]
+fn keyed_room_rule_edges_agree() {
+    let key = Some([0x42; 16]);
+    let mut pair = KeyedPair::new(3, &groups(), &[key, None, key]);
+    let mut cases = 0;
+    for ihl in [5, 7] {
+        for trailer in 0..=10usize {
+            for pad in 0..=10usize {
+                for room in 0..=10usize {
+                    for dst in [100, 101] {
+                        let body = [0x5a; 9];
+                        let mut f = request(Ipv4Addr::new(10, 0, 0, dst), PORT, ihl, &body);
+                        if trailer > 0 {
+                            f = common::with_ipv4_trailer(f, &vec![0xee; trailer]);
+                        }
+                        f.extend(std::iter::repeat_n(0xdd, pad));
+                        let before = pair.rust.stats().too_big_for_tag();
+                        pair.compare(&f, room).unwrap_or_else(|p| {
+                            panic!("ihl {ihl} trailer {trailer} pad {pad} room {room}: {p}")
+                        });
+                        let refused = pair.rust.stats().too_big_for_tag() > before;
+                        assert_eq!(refused, dst == 100 && trailer + pad + room < 8);
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 5000);
+    // The 16-bit total length: IPv4 header + UDP length + 8 at most 65535, whatever room.
+    for (body_len, sealed) in [(65535 - 20 - 8 - 16 - 8, true), (65535 - 20 - 8 - 16 - 7, false)] {
+        let f = request(Ipv4Addr::new(10, 0, 0, 100), PORT, 5, &vec![1; body_len]);
+        let before = pair.rust.stats().too_big_for_tag();
+        pair.compare(&f, 64).unwrap();
+        assert_eq!(pair.rust.stats().too_big_for_tag() == before, sealed, "body {body_len}");
+    }
+    // With a trailer the limit is on the sealed length, not the old total: a 65535-byte
+    // IPv4 packet whose last 8 bytes are a trailer is sealed in place.
+    let f = request(Ipv4Addr::new(10, 0, 0, 100), PORT, 5, &vec![1; 65535 - 20 - 8 - 16 - 8]);
+    let f = common::with_ipv4_trailer(f, &[9; 8]);
+    assert_eq!(u16::from_be_bytes([f[16], f[17]]), u16::MAX);
+    let before = pair.rust.stats().too_big_for_tag();
+    pair.compare(&f, 0).unwrap();
+    assert_eq!(pair.rust.stats().too_big_for_tag(), before, "a trailer is room at the limit");
+    // Exhausted and without room: counter-exhausted in both.
+    assert!(pair.c.set_last_msgnum(2, u64::MAX));
+    assert!(pair.rust.set_last_msgnum(GroupId(2), u64::MAX));
+    let f = request(Ipv4Addr::new(10, 0, 0, 102), PORT, 5, b"x");
+    let before = pair.c.drop_count(DropReason::CounterExhausted);
+    pair.compare(&f, 0).unwrap();
+    assert_eq!(pair.c.drop_count(DropReason::CounterExhausted), before + 1);
+    let stats = pair.rust.stats();
+    assert_eq!(pair.c.no_room_drops(), stats.too_big_for_tag());
+    for reason in DropReason::ALL {
+        assert_eq!(pair.c.drop_count(reason), stats.drops.get(reason), "{reason}");
+    }
 }

@@ -63,3 +63,38 @@ pub fn request(dst: Ipv4Addr, port: u16, ihl: u8, body: &[u8]) -> Vec<u8> {
 pub fn header_size_at(ihl: u8) -> usize {
     14 + usize::from(ihl) * 4 + 8 + 4
 }
+
+/// True when the IPv4 header of `frame` (at byte 14) has a right checksum.
+pub fn ipv4_checksum_ok(frame: &[u8]) -> bool {
+    ones_sum(&frame[14..14 + usize::from(frame[14] & 0x0f) * 4]) == 0xffff
+}
+
+/// Sets the IPv4 header checksum of `frame` right.
+pub fn set_ipv4_checksum(frame: &mut [u8]) {
+    let header = 14..14 + usize::from(frame[14] & 0x0f) * 4;
+    frame[24..26].fill(0);
+    let sum = !ones_sum(&frame[header]);
+    frame[24..26].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// `frame` (a [`request`]) with the `trailer` bytes as IPv4 payload after its UDP datagram (an IPv4
+/// trailer), the total length grown to cover them and the checksum set right.
+pub fn with_ipv4_trailer(mut frame: Vec<u8>, trailer: &[u8]) -> Vec<u8> {
+    let total = u16::from_be_bytes([frame[16], frame[17]]) + trailer.len() as u16;
+    frame.truncate(14 + usize::from(u16::from_be_bytes([frame[16], frame[17]])));
+    frame.extend_from_slice(trailer);
+    frame[16..18].copy_from_slice(&total.to_be_bytes());
+    set_ipv4_checksum(&mut frame);
+    frame
+}
+
+fn ones_sum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
