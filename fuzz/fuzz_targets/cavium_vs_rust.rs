@@ -9,7 +9,8 @@ use libfuzzer_sys::fuzz_target;
 // sequencer.
 static PAIR: Mutex<Option<Pair>> = Mutex::new(None);
 // Groups 0 and 2 keyed (authenticated stamps): the C core's sealed frame against the Rust
-// core's stamp sealed by StampKey.
+// core's own sealing (set_key, stamp_frame_in with the same room, seal_frame), refusals
+// (no-room-for-tag in C, too-big-for-tag in Rust) included.
 static KEYED: Mutex<Option<KeyedPair>> = Mutex::new(None);
 
 fuzz_target!(|data: &[u8]| {

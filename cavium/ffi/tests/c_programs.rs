@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Rng, request, with_ipv4_trailer};
-use dataplane::oum::{AUTH_TAG_LEN, GroupId, GroupSpec, Sequencer, SessionNumber, StampKey, Verdict};
+use dataplane::oum::{
+    AUTH_TAG_LEN, GroupId, GroupSpec, Sequencer, SessionNumber, StampKey, Verdict,
+};
 use dataplane::pcap::{LINKTYPE_ETHERNET, PcapReader, PcapWriter, RecordHeader};
 
 fn cavium_dir() -> PathBuf {

@@ -309,16 +309,27 @@ fn keyed_groups_agree_with_rust_stamp_then_seal() {
     let stats = pair.rust.stats();
     assert_eq!(pair.c.no_room_drops(), stats.too_big_for_tag());
     for reason in DropReason::ALL {
-        assert_eq!(pair.c.drop_count(reason), stats.drops.get(reason), "{reason}");
+        assert_eq!(
+            pair.c.drop_count(reason),
+            stats.drops.get(reason),
+            "{reason}"
+        );
     }
     for (g, rg) in stats.groups.iter().enumerate() {
         let g16 = g as u16;
         assert_eq!(pair.c.stamped(g16), rg.stamped, "group {g}");
         assert_eq!(pair.c.last_msgnum(g16), rg.last_msgnum, "group {g} last");
     }
-    assert_eq!(stats.groups[1].too_big_for_tag, 0, "an unkeyed group refused");
+    assert_eq!(
+        stats.groups[1].too_big_for_tag, 0,
+        "an unkeyed group refused"
+    );
     assert!(pair.c.stamped(0) > n as u64 / 20 && pair.c.stamped(1) > n as u64 / 20);
-    assert!(stats.too_big_for_tag() > 100, "only {} frames without room", stats.too_big_for_tag());
+    assert!(
+        stats.too_big_for_tag() > 100,
+        "only {} frames without room",
+        stats.too_big_for_tag()
+    );
     assert!(pair.c.drop_count(DropReason::CounterExhausted) > 0);
 }
 
@@ -367,20 +378,36 @@ fn keyed_room_rule_edges_agree() {
     }
     assert!(cases > 5000);
     // The 16-bit total length: IPv4 header + UDP length + 8 at most 65535, whatever room.
-    for (body_len, sealed) in [(65535 - 20 - 8 - 16 - 8, true), (65535 - 20 - 8 - 16 - 7, false)] {
+    for (body_len, sealed) in [
+        (65535 - 20 - 8 - 16 - 8, true),
+        (65535 - 20 - 8 - 16 - 7, false),
+    ] {
         let f = request(Ipv4Addr::new(10, 0, 0, 100), PORT, 5, &vec![1; body_len]);
         let before = pair.rust.stats().too_big_for_tag();
         pair.compare(&f, 64).unwrap();
-        assert_eq!(pair.rust.stats().too_big_for_tag() == before, sealed, "body {body_len}");
+        assert_eq!(
+            pair.rust.stats().too_big_for_tag() == before,
+            sealed,
+            "body {body_len}"
+        );
     }
     // With a trailer the limit is on the sealed length, not the old total: a 65535-byte
     // IPv4 packet whose last 8 bytes are a trailer is sealed in place.
-    let f = request(Ipv4Addr::new(10, 0, 0, 100), PORT, 5, &vec![1; 65535 - 20 - 8 - 16 - 8]);
+    let f = request(
+        Ipv4Addr::new(10, 0, 0, 100),
+        PORT,
+        5,
+        &vec![1; 65535 - 20 - 8 - 16 - 8],
+    );
     let f = common::with_ipv4_trailer(f, &[9; 8]);
     assert_eq!(u16::from_be_bytes([f[16], f[17]]), u16::MAX);
     let before = pair.rust.stats().too_big_for_tag();
     pair.compare(&f, 0).unwrap();
-    assert_eq!(pair.rust.stats().too_big_for_tag(), before, "a trailer is room at the limit");
+    assert_eq!(
+        pair.rust.stats().too_big_for_tag(),
+        before,
+        "a trailer is room at the limit"
+    );
     // Exhausted and without room: counter-exhausted in both.
     assert!(pair.c.set_last_msgnum(2, u64::MAX));
     assert!(pair.rust.set_last_msgnum(GroupId(2), u64::MAX));
@@ -391,6 +418,10 @@ fn keyed_room_rule_edges_agree() {
     let stats = pair.rust.stats();
     assert_eq!(pair.c.no_room_drops(), stats.too_big_for_tag());
     for reason in DropReason::ALL {
-        assert_eq!(pair.c.drop_count(reason), stats.drops.get(reason), "{reason}");
+        assert_eq!(
+            pair.c.drop_count(reason),
+            stats.drops.get(reason),
+            "{reason}"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Sealing a stamped Ethernet frame (the DPDK sequencer's case): the tag is appended to the
-//! UDP payload, so the UDP length and IPv4 total length grow by [`AUTH_TAG_LEN`] and the
-//! IPv4 header checksum follows. The checksum is updated incrementally (RFC 1624), as
+//! UDP payload, replacing whatever followed the UDP datagram (an IPv4 trailer, Ethernet
+//! padding), so the UDP length grows by [`AUTH_TAG_LEN`], the IPv4 total length becomes
+//! IPv4 header + UDP length and the IPv4 header checksum follows. The C sequencer
+//! (cavium/) seals by the same rule, and the differential tests hold them to it. The checksum is updated incrementally (RFC 1624), as
 //! `rewrite_destination` does on the fan-out, so a header that arrived with a bad checksum
 //! keeps a bad one and the receiver still drops it; the UDP checksum stays 0 ("none"), as
 //! stamping left it, since the stamp and the tag changed the payload.
@@ -154,6 +156,64 @@ mod tests {
             b.resize(whole.len() + AUTH_TAG_LEN, 0);
             let _ = seal(&key, 0, &mut b[..n]);
         }
+    }
+
+    #[test]
+    fn an_ipv4_trailer_and_padding_are_replaced_by_the_tag_and_count_as_room() {
+        // 3 trailer bytes + 2 bytes of padding: 5 spare bytes, so 3 more of room are needed.
+        let mut frame = request(b"put k v");
+        let udp_end = frame.len();
+        let total = u16::from_be_bytes([frame[16], frame[17]]) + 3;
+        frame[16..18].copy_from_slice(&total.to_be_bytes());
+        frame[24..26].fill(0);
+        let c = ipv4_header_checksum(&frame[14..34]);
+        frame[24..26].copy_from_slice(&c.to_be_bytes());
+        frame.extend_from_slice(&[0xa0, 0xa1, 0xa2, 0xd0, 0xd1]);
+        let len = frame.len();
+        let mut s = keyed_sequencer();
+        for room in [0, 2] {
+            let mut buffer = frame.clone();
+            buffer.resize(len + room, 0);
+            assert_eq!(s.stamp_frame_in(&mut buffer[..len], room), None);
+            assert_eq!(buffer[..len], frame[..]);
+        }
+        assert_eq!(s.stats().too_big_for_tag(), 2);
+        let mut buffer = frame.clone();
+        buffer.resize(len + 3, 0);
+        let Some(Verdict::Multicast { group, .. }) = s.stamp_frame_in(&mut buffer[..len], 3) else {
+            panic!("not stamped");
+        };
+        assert_eq!(
+            s.seal_frame(group, &mut buffer),
+            Some(udp_end + AUTH_TAG_LEN)
+        );
+        let header = &buffer[14..34];
+        let sealed_total = u16::from_be_bytes([header[2], header[3]]);
+        assert_eq!(usize::from(sealed_total), udp_end + AUTH_TAG_LEN - 14);
+        assert_eq!(
+            u16::from_be_bytes([header[10], header[11]]),
+            ipv4_header_checksum(header)
+        );
+    }
+
+    #[test]
+    fn a_keyed_request_that_would_pass_65535_bytes_is_refused_before_its_number() {
+        let mut s = keyed_sequencer();
+        // IPv4 header + UDP length = 65528: one byte too many for the tag.
+        let mut frame = request(&vec![1; 65528 - 20 - 8 - 16]);
+        let len = frame.len();
+        frame.resize(len + 64, 0);
+        assert_eq!(s.stamp_frame_in(&mut frame[..len], 64), None);
+        assert_eq!(s.stats().too_big_for_tag(), 1);
+        assert_eq!(s.last_msgnum(GroupId(0)), Some(0));
+        // One byte less is sealed, to a total length of exactly 65535.
+        let mut frame = request(&vec![1; 65527 - 20 - 8 - 16]);
+        let len = frame.len();
+        frame.resize(len + 64, 0);
+        let Some(Verdict::Multicast { group, .. }) = s.stamp_frame_in(&mut frame[..len], 64) else {
+            panic!("not stamped");
+        };
+        assert_eq!(s.seal_frame(group, &mut frame), Some(14 + 65535));
     }
 
     #[test]

@@ -240,9 +240,9 @@ impl Sequencer {
 
     /// Appends the tag to an Ethernet frame of a keyed `group` just stamped by this
     /// sequencer, whose buffer `frame` has at least [`AUTH_TAG_LEN`] bytes after the
-    /// frame's IPv4 datagram: the tag goes right after the UDP payload (over any Ethernet
-    /// padding or IPv4 trailer, which are dropped), the UDP length and IPv4 total length
-    /// grow by 8 and the IPv4 checksum is recomputed; the UDP checksum stays 0 ("none"),
+    /// frame's UDP datagram: the tag goes right after the UDP payload (over any Ethernet
+    /// padding or IPv4 trailer, which are dropped), the UDP length grows by 8, the IPv4
+    /// total length becomes IPv4 header + UDP length and the IPv4 checksum is updated; the UDP checksum stays 0 ("none"),
     /// as stamping left it. Returns the frame's new length, or None (nothing written) for
     /// an unkeyed group or a frame that is not a stamped IPv4/UDP one.
     pub fn seal_frame(&self, group: GroupId, frame: &mut [u8]) -> Option<usize> {
