@@ -326,11 +326,11 @@ impl Sequencer {
     /// [`stamp_frame`](Self::stamp_frame) for a frame with `room` spare bytes after it.
     /// None: the frame is a request of a keyed group and the tag would not fit; it is left
     /// unstamped, no number is used, and it is counted in the group's `too_big_for_tag`.
-    /// The tag fits when the buffer (frame and room) holds 14 + IPv4 header + UDP length
-    /// + 8 bytes and IPv4 header + UDP length + 8 is at most 65535: the tag replaces any
-    /// Ethernet padding or IPv4 trailer, as [`seal_frame`](Self::seal_frame) does. The C
-    /// core refuses exactly these frames, as `no-room-for-tag`; both check an exhausted
-    /// counter first.
+    /// The tag fits when the buffer (frame and room) holds the frame up to the end of its
+    /// UDP datagram and 8 bytes more, and the IPv4 header, UDP length and tag together
+    /// are at most 65535 bytes: the tag replaces any Ethernet padding or IPv4 trailer, as
+    /// [`seal_frame`](Self::seal_frame) does. The C core refuses exactly these frames, as
+    /// `no-room-for-tag`; both check an exhausted counter first.
     #[inline]
     pub fn stamp_frame_in(&mut self, frame: &mut [u8], room: usize) -> Option<Verdict> {
         match self.stamp_common(frame, room) {
