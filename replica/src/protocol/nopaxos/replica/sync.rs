@@ -34,7 +34,7 @@ impl<A: App> NopaxosReplica<A> {
         self.next_sync_at = now + self.cfg.timeouts.sync_period;
         // Only final slots: a NO-OP still being committed is not.
         let last_final = match &self.gap {
-            Some(g) => g.slot - 1,
+            Some(g) => g.first - 1,
             None => self.log.end(),
         };
         let (mut slot, noops) = self.noops_between(self.sync_point, last_final);
@@ -100,7 +100,7 @@ impl<A: App> NopaxosReplica<A> {
             if s <= self.log.end() {
                 self.log.set_noop(s);
             } else if s - self.log.end() <= self.cfg.receiver.max_gap {
-                self.noops_ahead.insert(s);
+                self.noops_ahead.insert(s, s);
             }
         }
         if prev > self.noops_applied {
@@ -233,6 +233,6 @@ impl<A: App> NopaxosReplica<A> {
             }
         });
         self.spare = freed;
-        self.noops_ahead = self.noops_ahead.split_off(&(slot + 1));
+        self.noops_ahead.remove_through(slot);
     }
 }
