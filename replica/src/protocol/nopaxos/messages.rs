@@ -163,12 +163,13 @@ pub enum Message<'a> {
         view: ViewId,
     },
     /// Slots up to `slot` are final at the leader; `noops` lists its NO-OPs in
-    /// `(prev, slot]`, `prev` being the previous sync point.
+    /// `(prev, slot]` as ranges `(first, last)`, `prev` being the previous sync point (a run
+    /// of NO-OPs that gap agreement committed at once costs one range).
     SyncPrepare {
         view: ViewId,
         prev: u64,
         slot: u64,
-        noops: Vec<u64>,
+        noops: Vec<(u64, u64)>,
     },
     /// A follower that missed a SYNC-PREPARE asks for the NO-OPs after `from`.
     SyncFetch {
@@ -298,8 +299,9 @@ fn decode_runs(r: &mut Reader<'_>) -> Result<Vec<GapRun>, CodecError> {
     Ok(runs)
 }
 
-/// Most NO-OPs one SYNC-PREPARE lists; the leader syncs to an earlier slot if there are more.
-pub const MAX_SYNC_NOOPS: usize = 800;
+/// Most NO-OP ranges one SYNC-PREPARE lists (6400 bytes); the leader syncs to an earlier
+/// slot if there are more.
+pub const MAX_SYNC_NOOP_RANGES: usize = 400;
 
 impl<'a> Message<'a> {
     /// Decodes an enveloped message (no OUM header).
@@ -419,13 +421,17 @@ impl<'a> Message<'a> {
                 let view = ViewId::decode(r)?;
                 let prev = r.u64()?;
                 let slot = r.u64()?;
-                let n = r.count(8)?;
-                if n > MAX_SYNC_NOOPS {
-                    return Err(invalid("NO-OP count", n as u64));
+                let n = r.count(16)?;
+                if n > MAX_SYNC_NOOP_RANGES {
+                    return Err(invalid("NO-OP range count", n as u64));
                 }
                 let mut noops = Vec::with_capacity(n);
                 for _ in 0..n {
-                    noops.push(r.u64()?);
+                    let (first, last) = (r.u64()?, r.u64()?);
+                    if last < first {
+                        return Err(invalid("NO-OP range", first));
+                    }
+                    noops.push((first, last));
                 }
                 Message::SyncPrepare {
                     view,
@@ -690,8 +696,9 @@ impl<'a> Message<'a> {
                 w.u64(*prev)?;
                 w.u64(*slot)?;
                 w.count(noops.len())?;
-                for n in noops {
-                    w.u64(*n)?;
+                for (first, last) in noops {
+                    w.u64(*first)?;
+                    w.u64(*last)?;
                 }
                 Ok(())
             }
@@ -834,7 +841,7 @@ mod tests {
                 view: v,
                 prev: 2,
                 slot: 100,
-                noops: vec![3, 50],
+                noops: vec![(3, 3), (50, 60_049)],
             },
             Message::SyncFetch { view: v, from: 40 },
             Message::SyncReply { view: v, slot: 100 },

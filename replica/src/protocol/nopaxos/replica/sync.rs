@@ -6,7 +6,7 @@
 use super::{CATCH_UP_BY_TRANSFER, NopaxosReplica, Status};
 use crate::app::App;
 use crate::protocol::Destination;
-use crate::protocol::nopaxos::messages::{MAX_SYNC_NOOPS, Message};
+use crate::protocol::nopaxos::messages::{MAX_SYNC_NOOP_RANGES, Message};
 use crate::protocol::nopaxos::types::{Entry, ViewId};
 use crate::time::Time;
 
@@ -62,20 +62,27 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    /// The NO-OPs in `(from, upto]` of this replica's log, at most [`MAX_SYNC_NOOPS`] of them;
-    /// returns the slot the list really reaches (earlier if it was cut short).
-    fn noops_between(&self, from: u64, upto: u64) -> (u64, Vec<u64>) {
+    /// The NO-OPs in `(from, upto]` of this replica's log as ranges, at most
+    /// [`MAX_SYNC_NOOP_RANGES`] of them; returns the slot the list really reaches (earlier if
+    /// it was cut short).
+    fn noops_between(&self, from: u64, upto: u64) -> (u64, Vec<(u64, u64)>) {
         let mut reach = upto;
-        let mut noops = Vec::new();
+        let mut noops: Vec<(u64, u64)> = Vec::new();
         for s in self.log.noops_from(from + 1) {
             if s > upto {
                 break;
             }
-            if noops.len() == MAX_SYNC_NOOPS {
+            if let Some((_, last)) = noops.last_mut()
+                && *last + 1 == s
+            {
+                *last = s;
+                continue;
+            }
+            if noops.len() == MAX_SYNC_NOOP_RANGES {
                 reach = s - 1;
                 break;
             }
-            noops.push(s);
+            noops.push((s, s));
         }
         (reach, noops)
     }
@@ -87,20 +94,24 @@ impl<A: App> NopaxosReplica<A> {
         view: ViewId,
         prev: u64,
         slot: u64,
-        noops: &[u64],
+        noops: &[(u64, u64)],
     ) {
         if !self.check_view(now, view) || sender != self.leader() || self.status != Status::Normal {
             return;
         }
         self.leader_heard = now;
-        for &s in noops {
-            if s <= self.sync_point {
-                continue;
-            }
-            if s <= self.log.end() {
+        for &(first, last) in noops {
+            let first = first.max(self.sync_point + 1);
+            let end = self.log.end();
+            for s in first..=last.min(end) {
                 self.log.set_noop(s);
-            } else if s - self.log.end() <= self.cfg.receiver.max_gap {
-                self.noops_ahead.insert(s, s);
+            }
+            // Beyond the log, within what a replica keeps ahead (no further: it would
+            // catch up by state transfer).
+            let last = last.min(end.saturating_add(self.cfg.receiver.max_gap));
+            let first = first.max(end + 1);
+            if first <= last {
+                self.noops_ahead.insert(first, last);
             }
         }
         if prev > self.noops_applied {

@@ -529,7 +529,11 @@ fn sync_messages_and_logs_stay_bounded() {
     let b = Rc::clone(&biggest);
     c.set_filter(move |p| {
         if let Some(Message::SyncPrepare { noops, .. }) = p.message() {
-            b.set(b.get().max(noops.len()));
+            let slots = noops
+                .iter()
+                .map(|(first, last)| last - first + 1)
+                .sum::<u64>();
+            b.set(b.get().max(slots as usize));
         }
         p.msgnum().is_none_or(|m| m % 7 != 0)
     });
@@ -671,7 +675,7 @@ fn every_message_to_every_role_is_handled() {
                 view: v,
                 prev: 0,
                 slot: u64::MAX,
-                noops: vec![1, u64::MAX],
+                noops: vec![(1, 1), (5, u64::MAX)],
             },
             Message::SyncFetch { view: v, from: 0 },
             Message::SyncReply { view: v, slot: 1 },
