@@ -174,6 +174,18 @@ mod tests {
         assert_eq!(log.end(), 9);
     }
 
+    #[test]
+    fn a_noop_slot_costs_an_entry_and_an_index_word() {
+        // What a run of NO-OPs costs in the log (docs/protocols.md, gap agreement): one
+        // entry each, plus its slot in the NO-OP index; 65,536 of them (`max_gap`) about
+        // 3.5 MiB.
+        assert!(
+            std::mem::size_of::<Entry>() <= 48,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
+
     fn request(id: u64) -> Entry {
         Entry::Request(crate::protocol::nopaxos::types::Request {
             client: 1,
