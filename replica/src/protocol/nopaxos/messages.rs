@@ -5,7 +5,7 @@ use std::net::SocketAddrV4;
 
 use dataplane::wire::{ENVELOPE_HEADER_LEN, EnvelopeRepr, MessageType, OUM_HEADER_LEN, OumRepr};
 
-use super::types::{Entry, Request, ViewId};
+use super::types::{Request, ViewId};
 use crate::protocol::codec::{
     CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
 };
@@ -47,7 +47,7 @@ impl GapRun {
     pub fn encoded_len(&self) -> usize {
         match self {
             GapRun::NoOps(_) => 5,
-            GapRun::Request(r) => 1 + 8 + 8 + 6 + 4 + r.op.len(),
+            GapRun::Request(r) => 1 + request_len(r),
         }
     }
 
@@ -59,10 +59,7 @@ impl GapRun {
             }
             GapRun::Request(r) => {
                 w.u8(1)?;
-                w.u64(r.client)?;
-                w.u64(r.request)?;
-                w.addr(r.reply_to)?;
-                w.bytes(&r.op)
+                put_request(w, r)
             }
         }
     }
@@ -73,23 +70,42 @@ impl GapRun {
                 0 => Err(invalid("empty NO-OP run", 0)),
                 n => Ok(GapRun::NoOps(n)),
             },
-            1 => Ok(GapRun::Request(Request {
-                client: r.u64()?,
-                request: r.u64()?,
-                reply_to: r.addr()?,
-                op: r.bytes()?.to_vec(),
-            })),
+            1 => Ok(GapRun::Request(get_request(r)?)),
             t => Err(invalid("gap run", u64::from(t))),
         }
     }
+}
+
+/// Bytes a request takes encoded (client, request id, reply address, operation).
+pub fn request_len(r: &Request) -> usize {
+    REQUEST_MIN_LEN + r.op.len()
+}
+
+/// Bytes of a request with an empty operation.
+const REQUEST_MIN_LEN: usize = 8 + 8 + 6 + 4;
+
+fn put_request(w: &mut Writer<'_>, r: &Request) -> Result<(), CodecError> {
+    w.u64(r.client)?;
+    w.u64(r.request)?;
+    w.addr(r.reply_to)?;
+    w.bytes(&r.op)
+}
+
+fn get_request(r: &mut Reader<'_>) -> Result<Request, CodecError> {
+    Ok(Request {
+        client: r.u64()?,
+        request: r.u64()?,
+        reply_to: r.addr()?,
+        op: r.bytes()?.to_vec(),
+    })
 }
 
 /// Most slots one GAP-REPLY covers (a follower appends that many entries at most per
 /// message): `max_gap`'s default, so a jump the receiver accepts is one message's worth.
 pub const MAX_GAP_REPLY_SLOTS: u64 = 1 << 16;
 
-/// Bytes of runs one GAP-REPLY carries at most: a datagram less its envelope and fixed
-/// fields, with room to spare.
+/// Bytes of runs one GAP-REPLY (or of requests one GAP-FIND-REPLY) carries at most: a
+/// datagram less its envelope and fixed fields, with room to spare.
 pub const GAP_REPLY_RUN_BYTES: usize = crate::protocol::MAX_DATAGRAM - 128;
 
 /// A NOPaxos message (the request's operation and chunk data borrow from the datagram).
@@ -127,14 +143,15 @@ pub enum Message<'a> {
         last: u64,
     },
     /// The answer to GAP-FIND `first..=last`: slots `first..=clear` hold no request here
-    /// (they are NO-OPs here, or known lost), and `found`, if any, is the request in slot
-    /// `clear + 1`. A replica says nothing about slots it has not reached.
+    /// (they are NO-OPs here, or known lost), and `found` are the requests this replica holds
+    /// in the slots from `clear + 1` on, consecutive, as many as fit in a datagram (none if
+    /// it holds none in the run). A replica says nothing about slots it has not reached.
     GapFindReply {
         view: ViewId,
         first: u64,
         last: u64,
         clear: u64,
-        found: Option<Request>,
+        found: Vec<Request>,
     },
     /// Slots `first..=last` hold NO-OPs.
     GapCommit {
@@ -371,14 +388,11 @@ impl<'a> Message<'a> {
                 let first = r.u64()?;
                 let last = r.u64()?;
                 let clear = r.u64()?;
-                let found = if r.bool()? {
-                    match Entry::decode(r)? {
-                        Entry::Request(q) => Some(q),
-                        Entry::NoOp => return Err(invalid("found entry", 0)),
-                    }
-                } else {
-                    None
-                };
+                let n = r.count(REQUEST_MIN_LEN)?;
+                let mut found = Vec::with_capacity(n);
+                for _ in 0..n {
+                    found.push(get_request(r)?);
+                }
                 Message::GapFindReply {
                     view,
                     first,
@@ -653,18 +667,8 @@ impl<'a> Message<'a> {
                 w.u64(*first)?;
                 w.u64(*last)?;
                 w.u64(*clear)?;
-                match found {
-                    Some(q) => {
-                        w.bool(true)?;
-                        // A request is encoded as its log entry is.
-                        w.u8(1)?;
-                        w.u64(q.client)?;
-                        w.u64(q.request)?;
-                        w.addr(q.reply_to)?;
-                        w.bytes(&q.op)
-                    }
-                    None => w.bool(false),
-                }
+                w.count(found.len())?;
+                found.iter().try_for_each(|q| put_request(w, q))
             }
             Message::ViewChangeRequest { view } | Message::StartViewReply { view } => {
                 view.encode(w)
@@ -792,14 +796,14 @@ mod tests {
                 first: 6,
                 last: 60_005,
                 clear: 9,
-                found: Some(req),
+                found: vec![req.clone(), req],
             },
             Message::GapFindReply {
                 view: v,
                 first: 6,
                 last: 60_005,
                 clear: 60_005,
-                found: None,
+                found: vec![],
             },
             Message::GapCommit {
                 view: v,

@@ -8,7 +8,7 @@ use super::{NopaxosReplica, Status};
 use crate::app::App;
 use crate::protocol::Destination;
 use crate::protocol::nopaxos::messages::{
-    GAP_REPLY_RUN_BYTES, GapAnswer, GapRun, MAX_GAP_REPLY_SLOTS, Message,
+    GAP_REPLY_RUN_BYTES, GapAnswer, GapRun, MAX_GAP_REPLY_SLOTS, Message, request_len,
 };
 use crate::protocol::nopaxos::types::{Entry, ViewId};
 use crate::time::Time;
@@ -108,18 +108,25 @@ impl<A: App> NopaxosReplica<A> {
             return;
         }
         let scan_to = upto.min(self.log.end());
-        let found = self
+        let mut held = self
             .log
             .iter_from(first)
             .take_while(|(slot, _)| *slot <= scan_to)
-            .find_map(|(slot, e)| match e {
-                Entry::Request(r) => Some((slot, r.clone())),
-                Entry::NoOp => None,
-            });
-        let (clear, found) = match found {
-            Some((slot, r)) => (slot - 1, Some(r)),
-            None => (upto, None),
-        };
+            .skip_while(|(_, e)| e.is_noop())
+            .peekable();
+        let clear = held.peek().map_or(upto, |(slot, _)| slot - 1);
+        // The requests from the first one held on, while consecutive, as many as fit in a
+        // datagram: a leader that lost a burst its peers received fills it in one round.
+        let mut found = Vec::new();
+        let mut bytes = 0;
+        for (_, e) in held {
+            let Entry::Request(r) = e else { break };
+            bytes += request_len(r);
+            if !found.is_empty() && bytes > GAP_REPLY_RUN_BYTES {
+                break;
+            }
+            found.push(r.clone());
+        }
         self.send(
             Destination::Replica(sender),
             Message::GapFindReply {
@@ -178,7 +185,7 @@ impl<A: App> NopaxosReplica<A> {
                     runs.push(run);
                 }
                 (Entry::Request(r), _) => {
-                    let len = 1 + 8 + 8 + 6 + 4 + r.op.len();
+                    let len = 1 + request_len(r);
                     if !runs.is_empty() && bytes + len > GAP_REPLY_RUN_BYTES {
                         break;
                     }

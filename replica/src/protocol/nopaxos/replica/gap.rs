@@ -1,7 +1,7 @@
 //! Gap agreement at the leader (NOPaxos section 5.2.2), over a run of slots at once: for
 //! the slots whose OUM messages it lost, the leader asks the others for the requests
 //! (GAP-FIND), commits NO-OPs in the slots nobody holds a request for (GAP-COMMIT), fills the
-//! first request found, and goes on with the rest of the run. A run where nobody holds
+//! first requests found, and goes on with the rest of the run. A run where nobody holds
 //! anything costs one GAP-FIND and one GAP-COMMIT round however long it is. The follower's
 //! side is in `catch_up`.
 
@@ -73,17 +73,20 @@ pub(crate) enum GapPhase {
     Finding {
         /// By replica: its slots `first..=clear` hold no request (None: no answer yet).
         clear: Vec<Option<u64>>,
-        /// The request in the lowest slot a peer reported, with that slot.
-        found: Option<(u64, Request)>,
+        /// The requests a peer reported from the lowest slot any peer did, with that slot.
+        found: Option<Found>,
     },
     /// NO-OPs in `first..=upto` are in the leader's log; waiting for f replicas to
-    /// acknowledge them. `found` is a request for slot `upto + 1`, if one was reported.
+    /// acknowledge them. `found` are requests from slot `upto + 1` on, if reported.
     Committing {
         upto: u64,
         acks: BTreeSet<usize>,
-        found: Option<(u64, Request)>,
+        found: Option<Found>,
     },
 }
+
+/// Consecutive requests a peer holds, from slot `slot` on.
+pub(crate) type Found = (u64, Vec<Request>);
 
 impl<A: App> NopaxosReplica<A> {
     /// Starts agreeing on the slots `first..=last`, lost here; `first` is the log's next.
@@ -143,14 +146,21 @@ impl<A: App> NopaxosReplica<A> {
             let found = found.take();
             self.commit_noops(now, first, agreed, last, found);
         } else if found.as_ref().is_some_and(|(slot, _)| *slot == first) {
-            // A peer has it: the slot holds the request, as if it had arrived.
-            let request = found.take().map(|(_, r)| r);
+            // A peer has them: the slots hold the requests, as if they had arrived.
+            let requests = found.take().map(|(_, r)| r).unwrap_or_default();
             self.gap = None;
-            if let Some(r) = request {
-                self.append_and_apply(now, Entry::Request(r));
-            }
-            self.continue_gap(now, first + 1, last);
+            self.fill_and_continue(now, first, requests, last);
         }
+    }
+
+    /// Fills the slots from `first` on with `requests` (found at a peer), then goes on with
+    /// the rest of the run.
+    fn fill_and_continue(&mut self, now: Time, first: u64, requests: Vec<Request>, last: u64) {
+        let next = first + requests.len() as u64;
+        for r in requests {
+            self.append_and_apply(now, Entry::Request(r));
+        }
+        self.continue_gap(now, next, last);
     }
 
     /// Goes on with the slots `first..=last` of a run, if any are left.
@@ -163,14 +173,7 @@ impl<A: App> NopaxosReplica<A> {
     /// Appends NO-OPs in `first..=upto` and commits them with one GAP-COMMIT. The leader
     /// processes nothing further until f followers acknowledge: a view change that merged
     /// logs without the NO-OPs would contradict replies it sent for later slots.
-    fn commit_noops(
-        &mut self,
-        now: Time,
-        first: u64,
-        upto: u64,
-        last: u64,
-        found: Option<(u64, Request)>,
-    ) {
+    fn commit_noops(&mut self, now: Time, first: u64, upto: u64, last: u64, found: Option<Found>) {
         tracing::debug!(
             replica = self.cfg.index,
             first,
@@ -210,7 +213,7 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    /// f followers hold the NO-OPs: fill the request found right after them, if any, and go
+    /// f followers hold the NO-OPs: fill the requests found right after them, if any, and go
     /// on with the rest of the run.
     fn finish_commit(&mut self, now: Time) {
         let Some(LeaderGap {
@@ -222,9 +225,8 @@ impl<A: App> NopaxosReplica<A> {
             return;
         };
         match found {
-            Some((slot, request)) if slot == upto + 1 => {
-                self.append_and_apply(now, Entry::Request(request));
-                self.continue_gap(now, upto + 2, last);
+            Some((slot, requests)) if slot == upto + 1 => {
+                self.fill_and_continue(now, slot, requests, last);
             }
             _ => self.continue_gap(now, upto + 1, last),
         }
@@ -288,7 +290,7 @@ impl<A: App> NopaxosReplica<A> {
         first: u64,
         last: u64,
         clear: u64,
-        found: Option<Request>,
+        found: Vec<Request>,
     ) {
         if !self.check_view(now, view) || !self.am_leader() {
             return;
@@ -297,12 +299,8 @@ impl<A: App> NopaxosReplica<A> {
         if gap.first != first || gap.last != last {
             return;
         }
-        // An answer speaks for `first..=clear` and, with a request, for slot `clear + 1`.
-        let speaks_to = if found.is_some() {
-            clear.saturating_add(1)
-        } else {
-            clear
-        };
+        // An answer speaks for `first..=clear` and, with requests, for the slots they fill.
+        let speaks_to = clear.saturating_add(found.len() as u64);
         if clear.saturating_add(1) < first || speaks_to > last || speaks_to < first {
             self.stats.malformed += 1;
             return;
@@ -320,10 +318,14 @@ impl<A: App> NopaxosReplica<A> {
         if let Some(c) = clears.get_mut(sender) {
             *c = Some(c.map_or(clear, |c| c.max(clear)));
         }
-        if let Some(request) = found {
+        if !found.is_empty() {
             let slot = clear.saturating_add(1);
-            if best.as_ref().is_none_or(|(s, _)| slot < *s) {
-                *best = Some((slot, request));
+            // The lowest slot wins; from the same slot, the longer list.
+            if best
+                .as_ref()
+                .is_none_or(|(s, r)| slot < *s || (slot == *s && found.len() > r.len()))
+            {
+                *best = Some((slot, found));
             }
         }
         self.decide_gap(now, false);

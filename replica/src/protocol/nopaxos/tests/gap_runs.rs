@@ -240,3 +240,28 @@ fn wait_all_of(c: &mut Cluster, clients: &[usize], limit_ms: u64) -> bool {
         done.iter().all(|d| *d)
     })
 }
+
+#[test]
+fn a_burst_the_leader_lost_is_filled_from_a_follower_in_one_round() {
+    // The commonest gap: the leader's receive queue overflowed and it lost 50 requests its
+    // followers hold. One GAP-FIND answer carries them all (a round each before).
+    const BURST: u64 = 50;
+    let mut c = Cluster::new(3, BURST as usize + 2);
+    append(&mut c, 0, b"a");
+    assert!(wait_all_of(&mut c, &[0], 1_000));
+    let r0 = c.replica_addr(0);
+    let counts = Rc::new(RefCell::new(GapCounts::default()));
+    count_and_filter(&mut c, &counts, move |p| {
+        p.to == r0 && p.msgnum().is_some_and(|m| (2..=BURST + 1).contains(&m))
+    });
+    let clients: Vec<usize> = (1..=BURST as usize + 1).collect();
+    for &client in &clients {
+        append(&mut c, client, &[b'0' + (client % 10) as u8]);
+    }
+    assert!(wait_all_of(&mut c, &clients, 1_000), "{}", c.describe());
+    let leader = c.replicas[0].log();
+    assert!((2..=BURST + 2).all(|s| matches!(leader.get(s), Some(Entry::Request(_)))));
+    let counts = *counts.borrow();
+    assert_eq!((counts.find, counts.commit), (2, 0), "{counts:?}");
+    c.assert_agreement();
+}

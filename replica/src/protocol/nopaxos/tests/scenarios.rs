@@ -613,19 +613,19 @@ fn every_message_to_every_role_is_handled() {
                 first: 2,
                 last: 2,
                 clear: 2,
-                found: None,
+                found: vec![],
             },
             Message::GapFindReply {
                 view: v,
                 first: 2,
                 last: 9,
                 clear: u64::MAX,
-                found: Some(Request {
+                found: vec![Request {
                     client: 1,
                     request: 1,
                     reply_to: "127.0.0.1:1".parse().unwrap(),
                     op: vec![],
-                }),
+                }],
             },
             Message::GapCommit {
                 view: v,
