@@ -1,5 +1,6 @@
-//! Gap agreement at a follower (NOPaxos section 5.2.2), over runs of slots: answering the
-//! leader's GAP-FIND, applying its GAP-COMMITs, and catching up on slots this replica lost by
+//! Gap agreement at a follower (NOPaxos section 5.2.2), over runs of slots: taking a run of
+//! drop notifications (the leader's side of a run is in `gap`), answering the leader's
+//! GAP-FIND, applying its GAP-COMMITs, and catching up on slots this replica lost by
 //! asking the leader (GAP-REQUEST), whose GAP-REPLY carries as many decided slots as fit in a
 //! datagram, NO-OP runs in a few bytes each. A follower behind by tens of thousands of
 //! NO-OPs catches up in a message or two instead of a round trip per slot.

@@ -134,11 +134,26 @@ impl<A: App> NopaxosReplica<A> {
                     slot,
                 },
             );
-        } else if slot - self.log.end() > CATCH_UP_BY_TRANSFER {
+        } else if self.slots_to_fetch(slot, noops) > CATCH_UP_BY_TRANSFER {
             self.start_transfer(now, self.view);
         } else {
             self.catch_up_to = self.catch_up_to.max(slot);
         }
+    }
+
+    /// Slots after this log's end, up to `slot`, that may hold requests: all but the NO-OPs
+    /// `noops` lists. NO-OP runs cost a GAP-REPLY a few bytes, so a follower behind by a long
+    /// run of them catches up from the leader; one behind by many requests copies state.
+    fn slots_to_fetch(&self, slot: u64, noops: &[(u64, u64)]) -> u64 {
+        let end = self.log.end();
+        let noop_slots = noops
+            .iter()
+            .map(|&(first, last)| {
+                let (first, last) = (first.max(end + 1), last.min(slot));
+                if first <= last { last - first + 1 } else { 0 }
+            })
+            .fold(0u64, u64::saturating_add);
+        slot.saturating_sub(end).saturating_sub(noop_slots)
     }
 
     /// A follower missed NO-OPs: send them since `from`, with a commit if already stable.

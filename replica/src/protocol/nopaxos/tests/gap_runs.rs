@@ -265,3 +265,40 @@ fn a_burst_the_leader_lost_is_filled_from_a_follower_in_one_round() {
     assert_eq!((counts.find, counts.commit), (2, 0), "{counts:?}");
     c.assert_agreement();
 }
+
+#[test]
+fn a_follower_behind_a_synchronized_run_of_noops_fetches_it_instead_of_copying_state() {
+    // Replica 2 misses a run of 60,000 and the synchronization that made it stable. The
+    // next SYNC-PREPARE shows it 60,000 slots behind, more than the 4096 after which a
+    // follower copies the leader's state; but they are NO-OPs, a few bytes in a GAP-REPLY.
+    // (A follower that missed a whole round, as here, asks for the NO-OPs since its last
+    // one; the leader keeps its log back to the previous sync point, so a round made slot
+    // 1 stable everywhere first.)
+    const RUN: u64 = 60_000;
+    let mut c = cluster_before_a_run(RUN);
+    c.run_for(1_100);
+    let r2 = c.replica_addr(2);
+    let counts = Rc::new(RefCell::new(GapCounts::default()));
+    count_and_filter(&mut c, &counts, move |p| p.to == r2);
+    append(&mut c, 0, b"b");
+    append(&mut c, 1, b"c");
+    assert!(wait_all_of(&mut c, &[0, 1], 1_000), "{}", c.describe());
+    c.run_for(1_100);
+    assert!(c.replicas[0].commit_point() >= RUN + 3, "{}", c.describe());
+    *counts.borrow_mut() = GapCounts::default();
+    count_and_filter(&mut c, &counts, |_| false);
+    // The next round reaches replica 2, which learns how far behind it is, and of what.
+    c.run_for(1_100);
+    assert_eq!(c.replicas[2].stats().state_transfers, 0, "{}", c.describe());
+    append(&mut c, 0, b"d");
+    append(&mut c, 1, b"e");
+    assert!(wait_all_of(&mut c, &[0, 1], 1_000), "{}", c.describe());
+    c.run_for(20);
+    let log = c.replicas[2].log();
+    assert_eq!(log.end(), c.replicas[0].log().end(), "{}", c.describe());
+    assert_eq!(c.replicas[2].stats().state_transfers, 0, "{}", c.describe());
+    assert!((2..=RUN + 1).all(|s| log.get(s).is_some_and(Entry::is_noop)));
+    let counts = *counts.borrow();
+    assert!(counts.reply <= 2, "{counts:?}");
+    c.assert_agreement();
+}
