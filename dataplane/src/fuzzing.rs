@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::oum::{GroupSpec, Receiver, ReceiverConfig, Sequencer, SessionNumber};
+use crate::oum::{Event, GroupSpec, Receiver, ReceiverConfig, Sequencer, SessionNumber, Stamp};
 use crate::time::Time;
 use crate::wire::{
     Envelope, EnvelopeRepr, EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, OumPacket, OumRepr,
@@ -125,14 +125,18 @@ fn seal_frame(frame: &[u8], groups: &[GroupSpec]) {
 }
 
 /// Feeds a receiver a stream of UDP payloads cut from `data`: each starts with a length
-/// byte and a time step byte, then that many bytes of payload.
+/// byte and a time step byte, then that many bytes of payload. A second receiver takes the
+/// same stream, taking each run of drops at once (`poll_drops`, at most a few at a time):
+/// both must report the same events and counts.
 pub fn receive_stream(data: &[u8]) {
-    let mut receiver: Receiver<&[u8]> = Receiver::new(ReceiverConfig {
+    let config = ReceiverConfig {
         reorder_window: Duration::from_micros(50),
         min_reorder_window: Duration::ZERO,
         pending_capacity: 8,
         max_gap: 64,
-    });
+    };
+    let mut one: Receiver<&[u8]> = Receiver::new(config);
+    let mut runs: Receiver<&[u8]> = Receiver::new(config);
     let mut now = Time::ZERO;
     let mut rest = data;
     while let [len, step, tail @ ..] = rest {
@@ -141,15 +145,41 @@ pub fn receive_stream(data: &[u8]) {
         rest = next;
         now += Duration::from_micros(u64::from(*step));
         if *step == 0xff {
-            let session = receiver.session().unwrap_or_default();
-            receiver.listen(session, u64::from(*len));
+            // The session being delivered, or the one that ended it and awaits `listen`.
+            let session = one.newest_session().unwrap_or_default();
+            one.listen(session, u64::from(*len));
+            runs.listen(session, u64::from(*len));
         }
-        let _ = receiver.on_payload(now, payload);
-        while receiver.poll_event(now).is_some() {}
+        let _ = one.on_payload(now, payload);
+        let _ = runs.on_payload(now, payload);
+        drain_both(&mut one, &mut runs, now, u64::from(*step % 4));
     }
     // Drain what the deadline releases; max_gap bounds how much that can be.
     now += Duration::from_secs(1);
-    while receiver.poll_event(now).is_some() {}
+    drain_both(&mut one, &mut runs, now, u64::MAX);
+}
+
+/// Drains `one` event by event and `runs` taking up to `max` more drops after each drop;
+/// both must say the same.
+fn drain_both(one: &mut Receiver<&[u8]>, runs: &mut Receiver<&[u8]>, now: Time, max: u64) {
+    let mut expected = Vec::new();
+    while let Some(e) = one.poll_event(now) {
+        expected.push(e);
+    }
+    let mut got = Vec::new();
+    while let Some(e) = runs.poll_event(now) {
+        if let Event::Drop(stamp) = e {
+            let more = runs.poll_drops(now, max);
+            got.extend(
+                (0..=more).map(|i| Event::Drop(Stamp::new(stamp.session.0, stamp.msgnum + i))),
+            );
+        } else {
+            got.push(e);
+        }
+    }
+    assert_eq!(expected, got);
+    assert_eq!(one.stats(), runs.stats());
+    assert_eq!(one.next_msgnum(), runs.next_msgnum());
 }
 
 /// Runs the pcap reader over `data` as a whole file.
@@ -202,6 +232,45 @@ mod tests {
             super::parse_config(&data);
             super::receive_stream(&data);
             super::sequence_frame(&mut data);
+        }
+    }
+
+    #[test]
+    fn streams_of_stamps_report_the_same_events_with_runs_of_drops_taken_at_once() {
+        // Valid stamps, mostly ascending with gaps, jumps and repeats, so the receivers
+        // drop, hold, force and confirm (random bytes rarely make a stamp).
+        let mut state = 0x1234_5678_9abc_def1u64;
+        for _ in 0..500 {
+            let mut data = Vec::new();
+            // Message 1 of session 1 ends the unbound state; a step of 0xff then listens at
+            // the record's length byte (16, a bare header).
+            let mut cursor = 16u64;
+            for stamp in [1, 16] {
+                let payload = crate::wire::build::oum_payload(
+                    crate::wire::OumRepr::Sequenced(crate::wire::Stamp::new(1, stamp)),
+                    b"",
+                );
+                data.push(payload.len() as u8);
+                data.push(if stamp == 16 { 0xff } else { 0 });
+                data.extend_from_slice(&payload);
+            }
+            for _ in 0..60 {
+                let r = xorshift(&mut state);
+                cursor = match r % 10 {
+                    0 => cursor + 20 + r % 80, // beyond the ring: a jump to confirm
+                    1 => cursor.saturating_sub(3),
+                    _ => cursor + r % 4,
+                };
+                let session = if r % 97 == 0 { 2 } else { 1 };
+                let payload = crate::wire::build::oum_payload(
+                    crate::wire::OumRepr::Sequenced(crate::wire::Stamp::new(session, cursor)),
+                    b"",
+                );
+                data.push(payload.len() as u8);
+                data.push((r >> 8) as u8 % 120);
+                data.extend_from_slice(&payload);
+            }
+            super::receive_stream(&data);
         }
     }
 

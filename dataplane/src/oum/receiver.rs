@@ -460,6 +460,45 @@ impl<P> Receiver<P> {
         None
     }
 
+    /// Takes, after [`Receiver::poll_event`] returned `Event::Drop(s)`, up to `max` of the
+    /// drop notifications that would follow it at once (for `s + 1`, `s + 2`, ...: missing
+    /// numbers whose wait is over), and returns how many it took. The same as calling
+    /// `poll_event` that many more times and getting a `Drop` each time, without building
+    /// the events: a protocol can then agree on the whole run of missing messages at once
+    /// instead of one at a time. Stops at the first held message or at a number still
+    /// waited for.
+    pub fn poll_drops(&mut self, now: Time, max: u64) -> u64 {
+        let mut taken = 0;
+        while taken < max && self.notice.is_none() && self.held > 0 {
+            let State::Listening { session, next } = self.state else {
+                break;
+            };
+            let index = (next & self.mask) as usize;
+            if self
+                .ring
+                .get(index)
+                .and_then(Option::as_ref)
+                .is_some_and(|h| h.stamp.msgnum == next)
+            {
+                break;
+            }
+            let gap_clock = match self.gap_clock {
+                Some(clock) => clock,
+                None => *self.gap_clock.insert(self.earliest_arrival()),
+            };
+            if next >= self.forced_until && now < gap_clock + self.window {
+                break;
+            }
+            self.advance(session, next);
+            self.stats.drops_notified += 1;
+            if let Some(entry) = self.reported.get_mut(next as usize % REPORTED) {
+                *entry = (next.saturating_add(1), gap_clock);
+            }
+            taken += 1;
+        }
+        taken
+    }
+
     /// When `poll_event` will next have something without new input, if ever.
     pub fn next_deadline(&self) -> Option<Time> {
         if self.notice.is_some() {

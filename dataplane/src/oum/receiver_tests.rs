@@ -637,3 +637,57 @@ fn a_sessions_first_message_starts_an_unbound_receiver_at_once() {
     r.listen(SessionNumber(3), 1);
     assert_eq!(drain(&mut r, t(0)), ["m1"]);
 }
+
+/// Events as [`drain`] gives them, taking each run of drops with `poll_drops` (at most
+/// `max` more at a time): "d5+3" is drop 5 with 3 more taken at once.
+fn drain_runs(r: &mut Receiver<Vec<u8>>, now: Time, max: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(e) = r.poll_event(now) {
+        out.push(match e {
+            Event::Drop(stamp) => format!("d{}+{}", stamp.msgnum, r.poll_drops(now, max)),
+            Event::Message { stamp, .. } => format!("m{}", stamp.msgnum),
+            Event::SessionTerminated { new, .. } => format!("end:{new}"),
+        });
+    }
+    out
+}
+
+#[test]
+fn a_run_of_drops_is_taken_at_once_and_stops_where_polling_would() {
+    let mut r = receiver(4);
+    r.listen(SessionNumber(1), 1);
+    feed(&mut r, t(0), 1, 2).unwrap();
+    feed(&mut r, t(0), 1, 9).unwrap();
+    feed(&mut r, t(0), 1, 8).unwrap();
+    // As in the test above: 1 and 3..=5 are forced, 6 and 7 wait for the window; a run
+    // stops at a held message (2) and where the wait is not over (6).
+    assert_eq!(drain_runs(&mut r, t(0), 100), ["d1+0", "m2", "d3+2"]);
+    assert_eq!(r.stats().drops_notified, 4);
+    assert_eq!(r.next_msgnum(), Some(6));
+    // `max` bounds a run; what is left comes as the next event.
+    assert_eq!(drain_runs(&mut r, t(100), 0), ["d6+0", "d7+0", "m8", "m9"]);
+    assert_eq!(r.stats().drops_notified, 6);
+    // A late copy of a message taken in a run is recognised as a false drop.
+    assert_eq!(feed(&mut r, t(150), 1, 4), Err(Discard::Duplicate));
+    assert_eq!(r.stats().late_after_drop, 1);
+}
+
+#[test]
+fn a_long_run_of_drops_is_one_call() {
+    let mut r: Receiver<Vec<u8>> = Receiver::new(ReceiverConfig {
+        reorder_window: Duration::ZERO,
+        min_reorder_window: Duration::ZERO,
+        pending_capacity: 1024,
+        max_gap: 1 << 16,
+    });
+    r.listen(SessionNumber(1), 1);
+    feed(&mut r, t(0), 1, 60_001).unwrap();
+    feed(&mut r, t(0), 1, 60_002).unwrap();
+    assert_eq!(
+        drain_runs(&mut r, t(0), u64::MAX),
+        ["d1+59999", "m60001", "m60002"]
+    );
+    assert_eq!(r.stats().drops_notified, 60_000);
+    // Nothing is due with nothing held.
+    assert_eq!(r.poll_drops(t(0), 5), 0);
+}

@@ -1,7 +1,7 @@
 //! The blobs replicas exchange during view changes and state transfer, and their encodings.
 
 use super::types::{Entry, ViewId};
-use crate::protocol::codec::{CodecError, Reader, Writer};
+use crate::protocol::codec::{CodecError, Reader, Writer, invalid};
 
 fn put_session(w: &mut Writer<'_>, s: Option<u16>) -> Result<(), CodecError> {
     match s {
@@ -86,8 +86,9 @@ pub struct ViewChangeImage {
     /// Slot of `entries[0]` (the slot after `sync_point` when the log reaches that far back).
     pub first_slot: u64,
     pub entries: Vec<Entry>,
-    /// NO-OPs this replica acknowledged for slots beyond its log: they win the merge too.
-    pub noops_ahead: Vec<u64>,
+    /// NO-OPs this replica acknowledged for slots beyond its log, as ranges `(first, last)`:
+    /// they win the merge too.
+    pub noops_ahead: Vec<(u64, u64)>,
     /// The highest recovery epoch the sender knows of each replica, its own included (the
     /// recovery fence: a report whose sender's epoch is below one its leader knows was sent
     /// before the sender lost its memory, and is not counted).
@@ -97,7 +98,7 @@ pub struct ViewChangeImage {
 impl ViewChangeImage {
     pub fn encode(&self) -> Vec<u8> {
         to_vec(
-            80 + entries_len(&self.entries) + 8 * (self.noops_ahead.len() + self.epochs.len()),
+            80 + entries_len(&self.entries) + 16 * self.noops_ahead.len() + 8 * self.epochs.len(),
             |w| {
                 self.last_normal_view.encode(w)?;
                 put_session(w, self.oum_session)?;
@@ -106,7 +107,10 @@ impl ViewChangeImage {
                 w.u64(self.sync_point)?;
                 put_entries(w, self.first_slot, &self.entries)?;
                 w.count(self.noops_ahead.len())?;
-                self.noops_ahead.iter().try_for_each(|s| w.u64(*s))?;
+                self.noops_ahead.iter().try_for_each(|(first, last)| {
+                    w.u64(*first)?;
+                    w.u64(*last)
+                })?;
                 put_epochs(w, &self.epochs)
             },
         )
@@ -120,10 +124,14 @@ impl ViewChangeImage {
         let session_base = r.u64()?;
         let sync_point = r.u64()?;
         let (first_slot, entries) = get_entries(&mut r)?;
-        let n = r.count(8)?;
+        let n = r.count(16)?;
         let mut noops_ahead = Vec::with_capacity(n);
         for _ in 0..n {
-            noops_ahead.push(r.u64()?);
+            let (first, last) = (r.u64()?, r.u64()?);
+            if last < first {
+                return Err(invalid("NO-OP range", first));
+            }
+            noops_ahead.push((first, last));
         }
         let epochs = get_epochs(&mut r)?;
         r.finish()?;
@@ -277,7 +285,7 @@ mod tests {
             sync_point: 12,
             first_slot: 13,
             entries: entries(),
-            noops_ahead: vec![20, 21],
+            noops_ahead: vec![(20, 21), (30, 60_029)],
             epochs: vec![0, 3, 1],
         };
         let bytes = vc.encode();

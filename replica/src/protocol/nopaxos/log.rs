@@ -85,6 +85,14 @@ impl Log {
         slot
     }
 
+    /// Appends `count` NO-OPs at `end() + 1` on (a run gap agreement decided at once).
+    pub fn append_noops(&mut self, count: u64) {
+        let first = self.end() + 1;
+        let n = usize::try_from(count).unwrap_or(usize::MAX);
+        self.entries.extend(std::iter::repeat_n(Entry::NoOp, n));
+        self.noops.extend(first..first + n as u64);
+    }
+
     /// Drops slots before `slot` (keeps `slot` and later).
     pub fn truncate_before(&mut self, slot: u64) {
         self.truncate_before_with(slot, |_| {});
@@ -151,6 +159,31 @@ mod tests {
         log.truncate_before(10);
         assert_eq!((log.start(), log.end(), log.len()), (10, 9, 0));
         assert_eq!(log.append(Entry::NoOp), 10);
+    }
+
+    #[test]
+    fn a_run_of_noops_is_appended_and_indexed_at_once() {
+        let mut log = Log::starting_at(5);
+        log.append(request(1));
+        log.append_noops(3);
+        log.append(request(2));
+        assert_eq!((log.start(), log.end()), (5, 9));
+        assert_eq!(log.noops_from(0).collect::<Vec<_>>(), vec![6, 7, 8]);
+        assert!((6..=8).all(|s| log.get(s).unwrap().is_noop()));
+        log.append_noops(0);
+        assert_eq!(log.end(), 9);
+    }
+
+    #[test]
+    fn a_noop_slot_costs_an_entry_and_an_index_word() {
+        // What a run of NO-OPs costs in the log (docs/protocols.md, gap agreement): one
+        // entry each, plus its slot in the NO-OP index; 65,536 of them (`max_gap`) about
+        // 3.5 MiB.
+        assert!(
+            std::mem::size_of::<Entry>() <= 48,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 
     fn request(id: u64) -> Entry {

@@ -5,7 +5,7 @@ use std::net::SocketAddrV4;
 
 use dataplane::wire::{ENVELOPE_HEADER_LEN, EnvelopeRepr, MessageType, OUM_HEADER_LEN, OumRepr};
 
-use super::types::{Entry, ViewId};
+use super::types::{Request, ViewId};
 use crate::protocol::codec::{
     CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
 };
@@ -18,10 +18,95 @@ pub use crate::protocol::blob::ChunkKind;
 /// What a leader answers a GAP-REQUEST with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GapAnswer {
-    Entry(Entry),
+    /// The decided entries from the slot asked for on, consecutive, as many as fit in one
+    /// datagram (never empty): a follower far behind catches up a datagram at a time, not a
+    /// slot per round trip.
+    Entries(Vec<GapRun>),
     /// The slot is behind the leader's log: only a state transfer can help.
     Truncated,
 }
+
+/// Consecutive log slots in a GAP-REPLY: a run of NO-OPs costs five bytes however long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GapRun {
+    /// This many NO-OPs (at least one).
+    NoOps(u32),
+    Request(Request),
+}
+
+impl GapRun {
+    /// Slots the run covers.
+    pub fn slots(&self) -> u64 {
+        match self {
+            GapRun::NoOps(n) => u64::from(*n),
+            GapRun::Request(_) => 1,
+        }
+    }
+
+    /// Bytes it takes encoded.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            GapRun::NoOps(_) => 5,
+            GapRun::Request(r) => 1 + request_len(r),
+        }
+    }
+
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        match self {
+            GapRun::NoOps(n) => {
+                w.u8(0)?;
+                w.u32(*n)
+            }
+            GapRun::Request(r) => {
+                w.u8(1)?;
+                put_request(w, r)
+            }
+        }
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<GapRun, CodecError> {
+        match r.u8()? {
+            0 => match r.u32()? {
+                0 => Err(invalid("empty NO-OP run", 0)),
+                n => Ok(GapRun::NoOps(n)),
+            },
+            1 => Ok(GapRun::Request(get_request(r)?)),
+            t => Err(invalid("gap run", u64::from(t))),
+        }
+    }
+}
+
+/// Bytes a request takes encoded (client, request id, reply address, operation).
+pub fn request_len(r: &Request) -> usize {
+    REQUEST_MIN_LEN + r.op.len()
+}
+
+/// Bytes of a request with an empty operation.
+const REQUEST_MIN_LEN: usize = 8 + 8 + 6 + 4;
+
+fn put_request(w: &mut Writer<'_>, r: &Request) -> Result<(), CodecError> {
+    w.u64(r.client)?;
+    w.u64(r.request)?;
+    w.addr(r.reply_to)?;
+    w.bytes(&r.op)
+}
+
+fn get_request(r: &mut Reader<'_>) -> Result<Request, CodecError> {
+    Ok(Request {
+        client: r.u64()?,
+        request: r.u64()?,
+        reply_to: r.addr()?,
+        op: r.bytes()?.to_vec(),
+    })
+}
+
+/// Most slots one GAP-REPLY covers (a follower appends that many entries at most per
+/// message): `max_gap`'s default, so a jump the receiver accepts is one message's worth.
+pub const MAX_GAP_REPLY_SLOTS: u64 = 1 << 16;
+
+/// Bytes of runs one GAP-REPLY (or of requests one GAP-FIND-REPLY) carries at most: a
+/// datagram less its envelope and fixed fields, with room to spare.
+pub const GAP_REPLY_RUN_BYTES: usize = crate::protocol::MAX_DATAGRAM - 128;
 
 /// A NOPaxos message (the request's operation and chunk data borrow from the datagram).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,23 +135,34 @@ pub enum Message<'a> {
         slot: u64,
         answer: GapAnswer,
     },
-    /// The leader asks peers for a request it missed before committing a NO-OP.
+    /// The leader asks peers for requests it missed in slots `first..=last` before
+    /// committing NO-OPs there.
     GapFind {
         view: ViewId,
-        slot: u64,
+        first: u64,
+        last: u64,
     },
+    /// The answer to GAP-FIND `first..=last`: slots `first..=clear` hold no request here
+    /// (they are NO-OPs here, or known lost), and `found` are the requests this replica holds
+    /// in the slots from `clear + 1` on, consecutive, as many as fit in a datagram (none if
+    /// it holds none in the run). A replica says nothing about slots it has not reached.
     GapFindReply {
         view: ViewId,
-        slot: u64,
-        entry: Option<Entry>,
+        first: u64,
+        last: u64,
+        clear: u64,
+        found: Vec<Request>,
     },
+    /// Slots `first..=last` hold NO-OPs.
     GapCommit {
         view: ViewId,
-        slot: u64,
+        first: u64,
+        last: u64,
     },
     GapCommitReply {
         view: ViewId,
-        slot: u64,
+        first: u64,
+        last: u64,
     },
     ViewChangeRequest {
         view: ViewId,
@@ -84,12 +180,13 @@ pub enum Message<'a> {
         view: ViewId,
     },
     /// Slots up to `slot` are final at the leader; `noops` lists its NO-OPs in
-    /// `(prev, slot]`, `prev` being the previous sync point.
+    /// `(prev, slot]` as ranges `(first, last)`, `prev` being the previous sync point (a run
+    /// of NO-OPs that gap agreement committed at once costs one range).
     SyncPrepare {
         view: ViewId,
         prev: u64,
         slot: u64,
-        noops: Vec<u64>,
+        noops: Vec<(u64, u64)>,
     },
     /// A follower that missed a SYNC-PREPARE asks for the NO-OPs after `from`.
     SyncFetch {
@@ -199,8 +296,29 @@ mod code {
     pub(super) const PRE_VOTE: u8 = B + 18;
 }
 
-/// Most NO-OPs one SYNC-PREPARE lists; the leader syncs to an earlier slot if there are more.
-pub const MAX_SYNC_NOOPS: usize = 800;
+/// A GAP-REPLY's runs: at least one, covering at most [`MAX_GAP_REPLY_SLOTS`] slots, so a
+/// forged count cannot make a follower append more than that.
+fn decode_runs(r: &mut Reader<'_>) -> Result<Vec<GapRun>, CodecError> {
+    let n = r.count(5)?;
+    if n == 0 {
+        return Err(invalid("gap runs", 0));
+    }
+    let mut runs = Vec::with_capacity(n);
+    let mut slots = 0u64;
+    for _ in 0..n {
+        let run = GapRun::decode(r)?;
+        slots += run.slots();
+        if slots > MAX_GAP_REPLY_SLOTS {
+            return Err(invalid("slots in a GAP-REPLY", slots));
+        }
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+/// Most NO-OP ranges one SYNC-PREPARE lists (6400 bytes); the leader syncs to an earlier
+/// slot if there are more.
+pub const MAX_SYNC_NOOP_RANGES: usize = 400;
 
 impl<'a> Message<'a> {
     /// Decodes an enveloped message (no OUM header).
@@ -254,7 +372,7 @@ impl<'a> Message<'a> {
                 let view = ViewId::decode(r)?;
                 let slot = r.u64()?;
                 let answer = if r.bool()? {
-                    GapAnswer::Entry(Entry::decode(r)?)
+                    GapAnswer::Entries(decode_runs(r)?)
                 } else {
                     GapAnswer::Truncated
                 };
@@ -262,25 +380,36 @@ impl<'a> Message<'a> {
             }
             code::GAP_FIND => Message::GapFind {
                 view: ViewId::decode(r)?,
-                slot: r.u64()?,
+                first: r.u64()?,
+                last: r.u64()?,
             },
             code::GAP_FIND_REPLY => {
                 let view = ViewId::decode(r)?;
-                let slot = r.u64()?;
-                let entry = if r.bool()? {
-                    Some(Entry::decode(r)?)
-                } else {
-                    None
-                };
-                Message::GapFindReply { view, slot, entry }
+                let first = r.u64()?;
+                let last = r.u64()?;
+                let clear = r.u64()?;
+                let n = r.count(REQUEST_MIN_LEN)?;
+                let mut found = Vec::with_capacity(n);
+                for _ in 0..n {
+                    found.push(get_request(r)?);
+                }
+                Message::GapFindReply {
+                    view,
+                    first,
+                    last,
+                    clear,
+                    found,
+                }
             }
             code::GAP_COMMIT => Message::GapCommit {
                 view: ViewId::decode(r)?,
-                slot: r.u64()?,
+                first: r.u64()?,
+                last: r.u64()?,
             },
             code::GAP_COMMIT_REPLY => Message::GapCommitReply {
                 view: ViewId::decode(r)?,
-                slot: r.u64()?,
+                first: r.u64()?,
+                last: r.u64()?,
             },
             code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest {
                 view: ViewId::decode(r)?,
@@ -306,13 +435,17 @@ impl<'a> Message<'a> {
                 let view = ViewId::decode(r)?;
                 let prev = r.u64()?;
                 let slot = r.u64()?;
-                let n = r.count(8)?;
-                if n > MAX_SYNC_NOOPS {
-                    return Err(invalid("NO-OP count", n as u64));
+                let n = r.count(16)?;
+                if n > MAX_SYNC_NOOP_RANGES {
+                    return Err(invalid("NO-OP range count", n as u64));
                 }
                 let mut noops = Vec::with_capacity(n);
                 for _ in 0..n {
-                    noops.push(r.u64()?);
+                    let (first, last) = (r.u64()?, r.u64()?);
+                    if last < first {
+                        return Err(invalid("NO-OP range", first));
+                    }
+                    noops.push((first, last));
                 }
                 Message::SyncPrepare {
                     view,
@@ -488,10 +621,14 @@ impl<'a> Message<'a> {
                     *view, *slot, *client, *request, *replica, *result,
                 ))
                 .and_then(|()| w.put(result.unwrap_or_default())),
+            Message::GapFind { view, first, last }
+            | Message::GapCommit { view, first, last }
+            | Message::GapCommitReply { view, first, last } => {
+                view.encode(w)?;
+                w.u64(*first)?;
+                w.u64(*last)
+            }
             Message::GapRequest { view, slot }
-            | Message::GapFind { view, slot }
-            | Message::GapCommit { view, slot }
-            | Message::GapCommitReply { view, slot }
             | Message::SyncReply { view, slot }
             | Message::SyncCommit { view, slot }
             | Message::SyncFetch { view, from: slot } => {
@@ -511,23 +648,27 @@ impl<'a> Message<'a> {
                 view.encode(w)?;
                 w.u64(*slot)?;
                 match answer {
-                    GapAnswer::Entry(e) => {
+                    GapAnswer::Entries(runs) => {
                         w.bool(true)?;
-                        e.encode(w)
+                        w.count(runs.len())?;
+                        runs.iter().try_for_each(|run| run.encode(w))
                     }
                     GapAnswer::Truncated => w.bool(false),
                 }
             }
-            Message::GapFindReply { view, slot, entry } => {
+            Message::GapFindReply {
+                view,
+                first,
+                last,
+                clear,
+                found,
+            } => {
                 view.encode(w)?;
-                w.u64(*slot)?;
-                match entry {
-                    Some(e) => {
-                        w.bool(true)?;
-                        e.encode(w)
-                    }
-                    None => w.bool(false),
-                }
+                w.u64(*first)?;
+                w.u64(*last)?;
+                w.u64(*clear)?;
+                w.count(found.len())?;
+                found.iter().try_for_each(|q| put_request(w, q))
             }
             Message::ViewChangeRequest { view } | Message::StartViewReply { view } => {
                 view.encode(w)
@@ -559,8 +700,9 @@ impl<'a> Message<'a> {
                 w.u64(*prev)?;
                 w.u64(*slot)?;
                 w.count(noops.len())?;
-                for n in noops {
-                    w.u64(*n)?;
+                for (first, last) in noops {
+                    w.u64(*first)?;
+                    w.u64(*last)?;
                 }
                 Ok(())
             }
@@ -589,19 +731,18 @@ impl<'a> Message<'a> {
 mod tests {
     use super::*;
     use crate::protocol::MAX_DATAGRAM;
-    use crate::protocol::nopaxos::types::Request;
 
     fn samples() -> Vec<Message<'static>> {
         let v = ViewId {
             leader_num: 3,
             session_num: 2,
         };
-        let req = Entry::Request(Request {
+        let req = Request {
             client: 7,
             request: 9,
             reply_to: "10.0.0.1:4000".parse().unwrap(),
             op: b"op".to_vec(),
-        });
+        };
         vec![
             Message::Request {
                 client: 1,
@@ -629,31 +770,51 @@ mod tests {
             Message::GapReply {
                 view: v,
                 slot: 5,
-                answer: GapAnswer::Entry(req.clone()),
+                answer: GapAnswer::Entries(vec![GapRun::Request(req.clone())]),
             },
             Message::GapReply {
                 view: v,
                 slot: 5,
-                answer: GapAnswer::Entry(Entry::NoOp),
+                answer: GapAnswer::Entries(vec![
+                    GapRun::NoOps(60_000),
+                    GapRun::Request(req.clone()),
+                    GapRun::NoOps(1),
+                ]),
             },
             Message::GapReply {
                 view: v,
                 slot: 5,
                 answer: GapAnswer::Truncated,
             },
-            Message::GapFind { view: v, slot: 6 },
-            Message::GapFindReply {
+            Message::GapFind {
                 view: v,
-                slot: 6,
-                entry: Some(req),
+                first: 6,
+                last: 60_005,
             },
             Message::GapFindReply {
                 view: v,
-                slot: 6,
-                entry: None,
+                first: 6,
+                last: 60_005,
+                clear: 9,
+                found: vec![req.clone(), req],
             },
-            Message::GapCommit { view: v, slot: 7 },
-            Message::GapCommitReply { view: v, slot: 7 },
+            Message::GapFindReply {
+                view: v,
+                first: 6,
+                last: 60_005,
+                clear: 60_005,
+                found: vec![],
+            },
+            Message::GapCommit {
+                view: v,
+                first: 7,
+                last: 9,
+            },
+            Message::GapCommitReply {
+                view: v,
+                first: 7,
+                last: 9,
+            },
             Message::ViewChangeRequest { view: v },
             Message::Chunk {
                 kind: ChunkKind::StartView,
@@ -684,7 +845,7 @@ mod tests {
                 view: v,
                 prev: 2,
                 slot: 100,
-                noops: vec![3, 50],
+                noops: vec![(3, 3), (50, 60_049)],
             },
             Message::SyncFetch { view: v, from: 40 },
             Message::SyncReply { view: v, slot: 100 },
@@ -714,6 +875,75 @@ mod tests {
                 assert!(Message::decode(&buf[..len]).is_err(), "{m:?} at {len}");
             }
         }
+    }
+
+    fn encoded(m: &Message<'_>) -> Vec<u8> {
+        let mut buf = vec![0u8; 4 * MAX_DATAGRAM];
+        let mut w = Writer::new(&mut buf);
+        m.encode(&mut w).unwrap();
+        let n = w.len();
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn gap_replies_refuse_empty_zero_and_oversized_runs() {
+        let view = ViewId::INITIAL;
+        let reply = |runs: Vec<GapRun>| Message::GapReply {
+            view,
+            slot: 1,
+            answer: GapAnswer::Entries(runs),
+        };
+        assert!(Message::decode(&encoded(&reply(vec![]))).is_err());
+        assert!(Message::decode(&encoded(&reply(vec![GapRun::NoOps(0)]))).is_err());
+        let most = reply(vec![GapRun::NoOps(MAX_GAP_REPLY_SLOTS as u32)]);
+        assert_eq!(Message::decode(&encoded(&most)).unwrap(), most);
+        let over = reply(vec![
+            GapRun::NoOps(MAX_GAP_REPLY_SLOTS as u32),
+            GapRun::NoOps(1),
+        ]);
+        assert!(Message::decode(&encoded(&over)).is_err());
+        assert!(Message::decode(&encoded(&reply(vec![GapRun::NoOps(u32::MAX)]))).is_err());
+    }
+
+    #[test]
+    fn a_gap_reply_filled_to_its_budget_fits_a_datagram() {
+        let request = Request {
+            client: u64::MAX,
+            request: u64::MAX,
+            reply_to: "255.255.255.255:65535".parse().unwrap(),
+            op: vec![7; 100],
+        };
+        let mut runs = Vec::new();
+        let mut bytes = 0;
+        loop {
+            let run = if runs.len() % 2 == 0 {
+                GapRun::NoOps(3)
+            } else {
+                GapRun::Request(request.clone())
+            };
+            if bytes + run.encoded_len() > GAP_REPLY_RUN_BYTES {
+                break;
+            }
+            bytes += run.encoded_len();
+            runs.push(run);
+        }
+        let m = Message::GapReply {
+            view: ViewId {
+                leader_num: u64::MAX,
+                session_num: u64::MAX,
+            },
+            slot: u64::MAX,
+            answer: GapAnswer::Entries(runs.clone()),
+        };
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut w = Writer::new(&mut buf);
+        // Encoded into one datagram, the runs' sizes as `encoded_len` counts them.
+        m.encode(&mut w).unwrap();
+        let n = w.len();
+        let fixed = n - bytes;
+        assert!(fixed <= MAX_DATAGRAM - GAP_REPLY_RUN_BYTES, "{fixed}");
+        assert_eq!(Message::decode(&buf[..n]).unwrap(), m);
     }
 
     #[test]

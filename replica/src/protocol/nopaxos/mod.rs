@@ -7,6 +7,7 @@ mod client;
 pub mod images;
 pub mod log;
 pub mod messages;
+pub mod noop_ranges;
 mod replica;
 pub mod types;
 

@@ -12,6 +12,15 @@ use crate::sim::protocol::SimProtocol;
 use crate::time::Time;
 
 impl<P: SimProtocol> World<'_, P> {
+    /// The sequencer's next `count` stamps are lost on the way to every replica (a real
+    /// jump of the stream, unlike a stray stamp), for tests.
+    #[cfg(test)]
+    pub(crate) fn lose_next_stamps(&mut self, count: u64) {
+        if let Some(sequencer) = self.sequencer.as_mut() {
+            sequencer.skip(count);
+        }
+    }
+
     /// Sends one stray datagram to replica `to` (every replica if `None`); see
     /// [`crate::sim::Action::Stray`] for how its stamp is made.
     pub(super) fn stray(&mut self, now: Time, to: Option<usize>, session_delta: i16, ahead: u64) {

@@ -1,15 +1,18 @@
-//! Gap agreement (NOPaxos section 5.2.2): the leader decides whether a slot whose OUM
-//! message was lost holds the request (if some replica has it) or a NO-OP, and no replica
-//! moves past the slot until it knows.
+//! Gap agreement at the leader (NOPaxos section 5.2.2), over a run of slots at once: for
+//! the slots whose OUM messages it lost, the leader asks the others for the requests
+//! (GAP-FIND), commits NO-OPs in the slots nobody holds a request for (GAP-COMMIT), fills the
+//! first requests found, and goes on with the rest of the run. A run where nobody holds
+//! anything costs one GAP-FIND and one GAP-COMMIT round however long it is. The follower's
+//! side is in `catch_up`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{NopaxosReplica, ReplicaTimeouts, Status};
+use super::{NopaxosReplica, ReplicaTimeouts};
 use crate::app::App;
 use crate::protocol::Destination;
-use crate::protocol::nopaxos::messages::{GapAnswer, Message};
-use crate::protocol::nopaxos::types::{Entry, ViewId};
+use crate::protocol::nopaxos::messages::Message;
+use crate::protocol::nopaxos::types::{Entry, Request, ViewId};
 use crate::protocol::pending::RttEstimator;
 use crate::time::Time;
 
@@ -23,9 +26,9 @@ use crate::time::Time;
 /// at most the configured wait, doubling on each retry.
 #[derive(Debug, Clone)]
 pub(crate) struct GapTimer {
-    rtt: RttEstimator,
+    pub(super) rtt: RttEstimator,
     /// The follower's outstanding GAP-REQUEST: slot, when first sent, whether retried.
-    probe: Option<(u64, Time, bool)>,
+    pub(super) probe: Option<(u64, Time, bool)>,
     /// Gap messages sent again after their wait ran out.
     pub(crate) retries: u64,
 }
@@ -44,16 +47,18 @@ impl GapTimer {
         self.rtt.rto_within(cap)
     }
 
-    fn retried(&mut self) {
+    pub(super) fn retried(&mut self) {
         self.retries += 1;
         self.rtt.back_off();
     }
 }
 
-/// The leader's agreement on one slot.
+/// The leader's agreement on the run of slots `first..=last` it lost.
 #[derive(Debug, Clone)]
 pub(crate) struct LeaderGap {
-    pub(crate) slot: u64,
+    /// The first slot of the run not yet final here (synchronization stops before it).
+    pub(crate) first: u64,
+    pub(crate) last: u64,
     pub(crate) phase: GapPhase,
     /// When to retry (the search or the commit) or, for the search, give up on it.
     pub(crate) deadline: Time,
@@ -64,53 +69,166 @@ pub(crate) struct LeaderGap {
 
 #[derive(Debug, Clone)]
 pub(crate) enum GapPhase {
-    /// Asking the other replicas whether one of them received the request.
-    Finding { answered: BTreeSet<usize> },
-    /// A NO-OP is in the leader's log; waiting for f replicas to acknowledge it.
-    Committing { acks: BTreeSet<usize> },
+    /// Asking the other replicas whether they received requests in `first..=last`.
+    Finding {
+        /// By replica: its slots `first..=clear` hold no request (None: no answer yet).
+        clear: Vec<Option<u64>>,
+        /// The requests a peer reported from the lowest slot any peer did, with that slot.
+        found: Option<Found>,
+    },
+    /// NO-OPs in `first..=upto` are in the leader's log; waiting for f replicas to
+    /// acknowledge them. `found` are requests from slot `upto + 1` on, if reported.
+    Committing {
+        upto: u64,
+        acks: BTreeSet<usize>,
+        found: Option<Found>,
+    },
 }
 
+/// Consecutive requests a peer holds, from slot `slot` on.
+pub(crate) type Found = (u64, Vec<Request>);
+
 impl<A: App> NopaxosReplica<A> {
-    pub(super) fn start_leader_gap(&mut self, now: Time, slot: u64) {
+    /// Starts agreeing on the slots `first..=last`, lost here; `first` is the log's next.
+    pub(super) fn start_leader_gap(&mut self, now: Time, first: u64, last: u64) {
         self.send(
             Destination::OtherReplicas,
             Message::GapFind {
                 view: self.view,
-                slot,
+                first,
+                last,
             },
         );
         self.gap = Some(LeaderGap {
-            slot,
+            first,
+            last,
             phase: GapPhase::Finding {
-                answered: BTreeSet::new(),
+                clear: vec![None; self.n()],
+                found: None,
             },
             deadline: now + self.gap_timer.wait(self.cfg.timeouts.gap_request),
             started: now,
             resent: false,
         });
+        // Alone (f = 0) there is nobody to ask.
+        self.decide_gap(now, false);
     }
 
-    fn commit_noop(&mut self, now: Time, slot: u64) {
-        tracing::debug!(replica = self.cfg.index, slot, "gap: committing a NO-OP");
-        self.append_and_apply(now, Entry::NoOp);
+    /// Acts on what the search learned so far: commits NO-OPs in the slots from `first` on
+    /// that every peer says hold no request (once the search `timed_out`, that every peer
+    /// that answered says so of), or fills `first` if a peer has its request.
+    fn decide_gap(&mut self, now: Time, timed_out: bool) {
+        let me = self.cfg.index;
+        let Some(gap) = self.gap.as_mut() else { return };
+        let (first, last) = (gap.first, gap.last);
+        let GapPhase::Finding { clear, found } = &mut gap.phase else {
+            return;
+        };
+        let before_found = found
+            .as_ref()
+            .map_or(last, |(slot, _)| slot.saturating_sub(1));
+        let peers = clear.iter().enumerate().filter(|(i, _)| *i != me);
+        let everyone = peers.clone().all(|(_, c)| c.is_some());
+        let answered = peers.filter_map(|(_, c)| *c).min();
+        // A slot becomes a NO-OP when every peer said it holds no request there. Once the
+        // search ran out of time, the slots every peer that answered said so of become
+        // NO-OPs, and the first slot at least (the paper's rule for one slot): a silent
+        // peer is down or has not reached the run, and waiting on it would stall the group.
+        // Never past a request found.
+        let agreed = if everyone {
+            answered.unwrap_or(before_found).min(before_found)
+        } else if timed_out {
+            answered.unwrap_or(first).max(first).min(before_found)
+        } else {
+            first.saturating_sub(1)
+        };
+        if agreed >= first {
+            let found = found.take();
+            self.commit_noops(now, first, agreed, last, found);
+        } else if found.as_ref().is_some_and(|(slot, _)| *slot == first) {
+            // A peer has them: the slots hold the requests, as if they had arrived.
+            let requests = found.take().map(|(_, r)| r).unwrap_or_default();
+            self.gap = None;
+            self.fill_and_continue(now, first, requests, last);
+        }
+    }
+
+    /// Fills the slots from `first` on with `requests` (found at a peer), then goes on with
+    /// the rest of the run.
+    fn fill_and_continue(&mut self, now: Time, first: u64, requests: Vec<Request>, last: u64) {
+        let next = first + requests.len() as u64;
+        for r in requests {
+            self.append_and_apply(now, Entry::Request(r));
+        }
+        self.continue_gap(now, next, last);
+    }
+
+    /// Goes on with the slots `first..=last` of a run, if any are left.
+    fn continue_gap(&mut self, now: Time, first: u64, last: u64) {
+        if first <= last {
+            self.start_leader_gap(now, first, last);
+        }
+    }
+
+    /// Appends NO-OPs in `first..=upto` and commits them with one GAP-COMMIT. The leader
+    /// processes nothing further until f followers acknowledge: a view change that merged
+    /// logs without the NO-OPs would contradict replies it sent for later slots.
+    fn commit_noops(&mut self, now: Time, first: u64, upto: u64, last: u64, found: Option<Found>) {
+        tracing::debug!(
+            replica = self.cfg.index,
+            first,
+            upto,
+            "gap: committing NO-OPs"
+        );
+        if first != self.log.end() + 1 {
+            // The run no longer starts at the log's end (cannot happen while the leader
+            // takes no OUM events during a gap): drop it rather than misplace NO-OPs.
+            self.gap = None;
+            return;
+        }
+        self.log.append_noops(upto - first + 1);
+        self.execute_through(upto, true);
         self.send(
             Destination::OtherReplicas,
             Message::GapCommit {
                 view: self.view,
-                slot,
+                first,
+                last: upto,
             },
         );
         self.gap = Some(LeaderGap {
-            slot,
+            first,
+            last,
             phase: GapPhase::Committing {
+                upto,
                 acks: BTreeSet::new(),
+                found,
             },
             deadline: now + self.gap_timer.wait(self.cfg.timeouts.gap_commit),
             started: now,
             resent: false,
         });
         if self.f() == 0 {
-            self.gap = None;
+            self.finish_commit(now);
+        }
+    }
+
+    /// f followers hold the NO-OPs: fill the requests found right after them, if any, and go
+    /// on with the rest of the run.
+    fn finish_commit(&mut self, now: Time) {
+        let Some(LeaderGap {
+            last,
+            phase: GapPhase::Committing { upto, found, .. },
+            ..
+        }) = self.gap.take()
+        else {
+            return;
+        };
+        match found {
+            Some((slot, requests)) if slot == upto + 1 => {
+                self.fill_and_continue(now, slot, requests, last);
+            }
+            _ => self.continue_gap(now, upto + 1, last),
         }
     }
 
@@ -119,21 +237,22 @@ impl<A: App> NopaxosReplica<A> {
         if now < gap.deadline {
             return;
         }
-        let (slot, started) = (gap.slot, gap.started);
+        let (first, last, started) = (gap.first, gap.last, gap.started);
         match gap.phase {
             // The search is bounded by `gap_request` in all, as before; within it, peers
             // whose answer went missing are asked again after a round trip or so.
             GapPhase::Finding { .. } => {
                 let give_up = started + self.cfg.timeouts.gap_request;
                 if now >= give_up {
-                    self.commit_noop(now, slot);
+                    self.decide_gap(now, true);
                     return;
                 }
                 self.send(
                     Destination::OtherReplicas,
                     Message::GapFind {
                         view: self.view,
-                        slot,
+                        first,
+                        last,
                     },
                 );
                 self.gap_timer.retried();
@@ -143,12 +262,13 @@ impl<A: App> NopaxosReplica<A> {
                     g.resent = true;
                 }
             }
-            GapPhase::Committing { .. } => {
+            GapPhase::Committing { upto, .. } => {
                 self.send(
                     Destination::OtherReplicas,
                     Message::GapCommit {
                         view: self.view,
-                        slot,
+                        first,
+                        last: upto,
                     },
                 );
                 self.gap_timer.retried();
@@ -161,66 +281,54 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    pub(super) fn on_gap_find(&mut self, now: Time, sender: usize, view: ViewId, slot: u64) {
-        if !self.check_view(now, view) || self.status != Status::Normal {
-            return;
-        }
-        if sender == self.leader() {
-            self.leader_heard = now;
-        }
-        let entry = match self.log.get(slot) {
-            Some(Entry::Request(r)) => Some(Entry::Request(r.clone())),
-            // Not reached yet and not known lost here: the message may be on its way or
-            // held behind an earlier gap. "Not here" would let the leader NO-OP a request
-            // this replica is about to log, costing its client a resend; silence makes the
-            // leader ask again after a round trip or so (within gap_request_ms in all).
-            None if slot > self.log.end() && self.blocked.is_none_or(|(b, _)| b != slot) => {
-                return;
-            }
-            _ => None,
-        };
-        self.send(
-            Destination::Replica(sender),
-            Message::GapFindReply {
-                view: self.view,
-                slot,
-                entry,
-            },
-        );
-    }
-
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_gap_find_reply(
         &mut self,
         now: Time,
         sender: usize,
         view: ViewId,
-        slot: u64,
-        entry: Option<Entry>,
+        first: u64,
+        last: u64,
+        clear: u64,
+        found: Vec<Request>,
     ) {
         if !self.check_view(now, view) || !self.am_leader() {
             return;
         }
         let Some(gap) = self.gap.as_mut() else { return };
-        if gap.slot != slot {
+        if gap.first != first || gap.last != last {
             return;
         }
-        let GapPhase::Finding { answered } = &mut gap.phase else {
+        // An answer speaks for `first..=clear` and, with requests, for the slots they fill.
+        let speaks_to = clear.saturating_add(found.len() as u64);
+        if clear.saturating_add(1) < first || speaks_to > last || speaks_to < first {
+            self.stats.malformed += 1;
+            return;
+        }
+        let GapPhase::Finding {
+            clear: clears,
+            found: best,
+        } = &mut gap.phase
+        else {
             return;
         };
         if !gap.resent {
             self.gap_timer.rtt.sample(now.saturating_since(gap.started));
         }
-        answered.insert(sender);
-        let everyone = answered.len() + 1 >= self.cfg.n();
-        match entry {
-            Some(entry @ Entry::Request(_)) => {
-                // A peer has it: the slot holds the request, as if it had arrived.
-                self.gap = None;
-                self.append_and_apply(now, entry);
-            }
-            _ if everyone => self.commit_noop(now, slot),
-            _ => {}
+        if let Some(c) = clears.get_mut(sender) {
+            *c = Some(c.map_or(clear, |c| c.max(clear)));
         }
+        if !found.is_empty() {
+            let slot = clear.saturating_add(1);
+            // The lowest slot wins; from the same slot, the longer list.
+            if best
+                .as_ref()
+                .is_none_or(|(s, r)| slot < *s || (slot == *s && found.len() > r.len()))
+            {
+                *best = Some((slot, found));
+            }
+        }
+        self.decide_gap(now, false);
     }
 
     pub(super) fn on_gap_commit_reply(
@@ -228,156 +336,28 @@ impl<A: App> NopaxosReplica<A> {
         now: Time,
         sender: usize,
         view: ViewId,
-        slot: u64,
+        first: u64,
+        last: u64,
     ) {
         if !self.check_view(now, view) || !self.am_leader() {
             return;
         }
         let f = self.f();
         let Some(gap) = self.gap.as_mut() else { return };
-        if gap.slot != slot {
+        if gap.first != first {
             return;
         }
-        if let GapPhase::Committing { acks } = &mut gap.phase {
+        if let GapPhase::Committing { upto, acks, .. } = &mut gap.phase {
+            if *upto != last {
+                return;
+            }
             if !gap.resent {
                 self.gap_timer.rtt.sample(now.saturating_since(gap.started));
             }
             acks.insert(sender);
             if acks.len() >= f {
-                self.gap = None;
+                self.finish_commit(now);
             }
         }
-    }
-
-    /// A follower's request for a slot it missed.
-    pub(super) fn on_gap_request(&mut self, now: Time, sender: usize, view: ViewId, slot: u64) {
-        if !self.check_view(now, view) || !self.am_leader() || self.status != Status::Normal {
-            return;
-        }
-        let answer = if slot < self.log.start() {
-            GapAnswer::Truncated
-        } else {
-            match self.log.get(slot) {
-                Some(entry) => GapAnswer::Entry(entry.clone()),
-                // Not decided here yet: the follower asks again.
-                None => return,
-            }
-        };
-        self.send(
-            Destination::Replica(sender),
-            Message::GapReply {
-                view: self.view,
-                slot,
-                answer,
-            },
-        );
-    }
-
-    /// A follower waits at `slot` until the leader says what it holds.
-    pub(super) fn block_on(&mut self, now: Time, slot: u64) {
-        self.blocked = Some((
-            slot,
-            now + self.gap_timer.wait(self.cfg.timeouts.gap_request),
-        ));
-        self.gap_timer.probe = Some((slot, now, false));
-        self.request_slot(slot);
-    }
-
-    pub(super) fn request_slot(&mut self, slot: u64) {
-        let leader = self.leader();
-        self.send(
-            Destination::Replica(leader),
-            Message::GapRequest {
-                view: self.view,
-                slot,
-            },
-        );
-    }
-
-    pub(super) fn follower_gap_timer(&mut self, now: Time) {
-        if let Some((slot, at)) = self.blocked {
-            if now >= at {
-                self.gap_timer.retried();
-                if let Some(probe) = self.gap_timer.probe.as_mut() {
-                    probe.2 = true;
-                }
-                let wait = self.gap_timer.wait(self.cfg.timeouts.gap_request);
-                self.blocked = Some((slot, now + wait));
-                self.request_slot(slot);
-            }
-        } else if self.catch_up_to > self.log.end() && self.transfer.is_none() {
-            // Behind the leader's sync point with no later message to reveal the gap.
-            self.block_on(now, self.log.end() + 1);
-        }
-    }
-
-    pub(super) fn on_gap_reply(
-        &mut self,
-        now: Time,
-        sender: usize,
-        view: ViewId,
-        slot: u64,
-        answer: GapAnswer,
-    ) {
-        if !self.check_view(now, view) || sender != self.leader() || self.status != Status::Normal {
-            return;
-        }
-        self.leader_heard = now;
-        if let Some((asked, sent, retried)) = self.gap_timer.probe {
-            if asked == slot {
-                if !retried {
-                    self.gap_timer.rtt.sample(now.saturating_since(sent));
-                }
-                self.gap_timer.probe = None;
-            }
-        }
-        let entry = match answer {
-            GapAnswer::Truncated => {
-                self.blocked = None;
-                self.start_transfer(now, self.view);
-                return;
-            }
-            GapAnswer::Entry(e) => e,
-        };
-        if slot == self.log.end() + 1 {
-            if self.blocked.is_some_and(|(b, _)| b == slot) {
-                self.blocked = None;
-            }
-            self.accept_at(now, slot, entry);
-            if self.blocked.is_none() && self.catch_up_to > self.log.end() {
-                self.block_on(now, self.log.end() + 1);
-            }
-        } else if slot <= self.log.end() && slot > self.exec_point && entry.is_noop() {
-            self.log.set_noop(slot);
-        }
-    }
-
-    /// The leader committed a NO-OP at `slot`.
-    pub(super) fn on_gap_commit(&mut self, now: Time, sender: usize, view: ViewId, slot: u64) {
-        if !self.check_view(now, view) || sender != self.leader() || self.status != Status::Normal {
-            return;
-        }
-        self.leader_heard = now;
-        if slot <= self.log.end() {
-            if slot > self.exec_point {
-                self.log.set_noop(slot);
-            }
-        } else if slot == self.log.end() + 1 && self.blocked.is_some_and(|(b, _)| b == slot) {
-            self.blocked = None;
-            self.append_and_apply(now, Entry::NoOp);
-        } else if slot - self.log.end() <= self.cfg.receiver.max_gap {
-            // Not reached yet: when its OUM message or drop comes, it is a NO-OP.
-            self.noops_ahead.insert(slot);
-        } else {
-            self.stats.too_far_ahead += 1;
-            return;
-        }
-        self.send(
-            Destination::Replica(sender),
-            Message::GapCommitReply {
-                view: self.view,
-                slot,
-            },
-        );
     }
 }

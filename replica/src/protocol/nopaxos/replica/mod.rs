@@ -2,6 +2,7 @@
 //! execution, replies), `gap` (gap agreement), `sync` (synchronization), `view_change`,
 //! `transfer` (state transfer and recovery).
 
+mod catch_up;
 mod gap;
 mod normal;
 mod prevote;
@@ -21,6 +22,7 @@ use dataplane::wire::OUM_PREAMBLE;
 use super::blob::{Assembler, OutgoingBlob, chunk};
 use super::log::Log;
 use super::messages::Message;
+use super::noop_ranges::NoopRanges;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
 use crate::protocol::prevote::PreVote;
@@ -125,8 +127,9 @@ pub struct NopaxosReplica<A> {
     pub(crate) machine: StateMachine<A>,
     pub(crate) exec_point: u64,
     pub(crate) sync_point: u64,
-    /// Committed NO-OPs for slots this replica has not reached yet (the skip rule).
-    pub(crate) noops_ahead: BTreeSet<u64>,
+    /// Committed NO-OPs for slots this replica has not reached yet (the skip rule), as
+    /// ranges: a GAP-COMMIT of a long run costs one entry, not one per slot.
+    pub(crate) noops_ahead: NoopRanges,
     // Leader.
     pub(crate) gap: Option<LeaderGap>,
     /// Times gap retries (leader and follower) from measured peer round trips.
@@ -140,6 +143,9 @@ pub struct NopaxosReplica<A> {
     pub(crate) start_view_resends: u32,
     // Follower.
     pub(crate) blocked: Option<(u64, Time)>,
+    /// The last slot of the run of lost messages the follower waits on (its receiver
+    /// reported them dropped); meaningful while `blocked` waits at the log's end.
+    pub(crate) missing_to: u64,
     /// Highest slot a SYNC-PREPARE asked for, that this replica is catching up to.
     pub(crate) catch_up_to: u64,
     /// Every NO-OP the leader committed in slots up to here is applied to this log (the
@@ -195,7 +201,7 @@ impl<A: App> NopaxosReplica<A> {
             machine: StateMachine::new(app),
             exec_point: 0,
             sync_point: 0,
-            noops_ahead: BTreeSet::new(),
+            noops_ahead: NoopRanges::default(),
             gap: None,
             gap_timer: GapTimer::new(&cfg.timeouts),
             sync_round: None,
@@ -205,6 +211,7 @@ impl<A: App> NopaxosReplica<A> {
             start_view_blob: None,
             start_view_resends: 0,
             blocked: None,
+            missing_to: 0,
             catch_up_to: 0,
             noops_applied: 0,
             leader_heard: Time::ZERO,
@@ -368,13 +375,21 @@ impl<A: App> NopaxosReplica<A> {
             Message::GapReply { view, slot, answer } => {
                 self.on_gap_reply(now, sender, view, slot, answer)
             }
-            Message::GapFind { view, slot } => self.on_gap_find(now, sender, view, slot),
-            Message::GapFindReply { view, slot, entry } => {
-                self.on_gap_find_reply(now, sender, view, slot, entry)
+            Message::GapFind { view, first, last } => {
+                self.on_gap_find(now, sender, view, first, last)
             }
-            Message::GapCommit { view, slot } => self.on_gap_commit(now, sender, view, slot),
-            Message::GapCommitReply { view, slot } => {
-                self.on_gap_commit_reply(now, sender, view, slot)
+            Message::GapFindReply {
+                view,
+                first,
+                last,
+                clear,
+                found,
+            } => self.on_gap_find_reply(now, sender, view, first, last, clear, found),
+            Message::GapCommit { view, first, last } => {
+                self.on_gap_commit(now, sender, view, first, last)
+            }
+            Message::GapCommitReply { view, first, last } => {
+                self.on_gap_commit_reply(now, sender, view, first, last)
             }
             Message::SyncPrepare {
                 view,
@@ -526,7 +541,7 @@ impl<A: App> Replica for NopaxosReplica<A> {
             self.exec_point,
             self.sync_point,
             self.blocked.map(|b| b.0),
-            self.gap.as_ref().map(|g| g.slot),
+            self.gap.as_ref().map(|g| (g.first, g.last)),
             self.transfer.is_some(),
             self.vc.is_some(),
             self.gap_timer.retries,

@@ -92,17 +92,11 @@ impl<A: App> NopaxosReplica<A> {
             match event {
                 Event::Message { stamp, packet } => self.deliver(now, stamp, packet),
                 Event::Drop(stamp) => {
-                    let slot = self.session_base + stamp.msgnum;
-                    if slot <= self.log.end() {
-                        continue; // already filled from a peer
-                    }
-                    if self.noops_ahead.remove(&slot) {
-                        self.append_and_apply(now, Entry::NoOp);
-                    } else if self.am_leader() {
-                        self.start_leader_gap(now, slot);
-                    } else {
-                        self.block_on(now, slot);
-                    }
+                    // The run of drops that follows it, taken at once: gap agreement works
+                    // on the whole run rather than slot by slot.
+                    let more = self.receiver.poll_drops(now, u64::MAX);
+                    let first = self.session_base + stamp.msgnum;
+                    self.on_drops(now, first, first + more);
                 }
                 Event::SessionTerminated { old: _, new } => {
                     // Always through a view change, even for the first session this replica
@@ -150,7 +144,8 @@ impl<A: App> NopaxosReplica<A> {
             self.start_transfer(now, self.view);
             return;
         }
-        let entry = if self.noops_ahead.remove(&slot) {
+        let entry = if self.noops_ahead.contains(slot) {
+            self.noops_ahead.remove_through(slot);
             Entry::NoOp
         } else {
             entry

@@ -6,7 +6,7 @@
 use super::{CATCH_UP_BY_TRANSFER, NopaxosReplica, Status};
 use crate::app::App;
 use crate::protocol::Destination;
-use crate::protocol::nopaxos::messages::{MAX_SYNC_NOOPS, Message};
+use crate::protocol::nopaxos::messages::{MAX_SYNC_NOOP_RANGES, Message};
 use crate::protocol::nopaxos::types::{Entry, ViewId};
 use crate::time::Time;
 
@@ -34,7 +34,7 @@ impl<A: App> NopaxosReplica<A> {
         self.next_sync_at = now + self.cfg.timeouts.sync_period;
         // Only final slots: a NO-OP still being committed is not.
         let last_final = match &self.gap {
-            Some(g) => g.slot - 1,
+            Some(g) => g.first - 1,
             None => self.log.end(),
         };
         let (mut slot, noops) = self.noops_between(self.sync_point, last_final);
@@ -62,20 +62,27 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    /// The NO-OPs in `(from, upto]` of this replica's log, at most [`MAX_SYNC_NOOPS`] of them;
-    /// returns the slot the list really reaches (earlier if it was cut short).
-    fn noops_between(&self, from: u64, upto: u64) -> (u64, Vec<u64>) {
+    /// The NO-OPs in `(from, upto]` of this replica's log as ranges, at most
+    /// [`MAX_SYNC_NOOP_RANGES`] of them; returns the slot the list really reaches (earlier if
+    /// it was cut short).
+    fn noops_between(&self, from: u64, upto: u64) -> (u64, Vec<(u64, u64)>) {
         let mut reach = upto;
-        let mut noops = Vec::new();
+        let mut noops: Vec<(u64, u64)> = Vec::new();
         for s in self.log.noops_from(from + 1) {
             if s > upto {
                 break;
             }
-            if noops.len() == MAX_SYNC_NOOPS {
+            if let Some((_, last)) = noops.last_mut()
+                && *last + 1 == s
+            {
+                *last = s;
+                continue;
+            }
+            if noops.len() == MAX_SYNC_NOOP_RANGES {
                 reach = s - 1;
                 break;
             }
-            noops.push(s);
+            noops.push((s, s));
         }
         (reach, noops)
     }
@@ -87,20 +94,24 @@ impl<A: App> NopaxosReplica<A> {
         view: ViewId,
         prev: u64,
         slot: u64,
-        noops: &[u64],
+        noops: &[(u64, u64)],
     ) {
         if !self.check_view(now, view) || sender != self.leader() || self.status != Status::Normal {
             return;
         }
         self.leader_heard = now;
-        for &s in noops {
-            if s <= self.sync_point {
-                continue;
-            }
-            if s <= self.log.end() {
+        for &(first, last) in noops {
+            let first = first.max(self.sync_point + 1);
+            let end = self.log.end();
+            for s in first..=last.min(end) {
                 self.log.set_noop(s);
-            } else if s - self.log.end() <= self.cfg.receiver.max_gap {
-                self.noops_ahead.insert(s);
+            }
+            // Beyond the log, within what a replica keeps ahead (no further: it would
+            // catch up by state transfer).
+            let last = last.min(end.saturating_add(self.cfg.receiver.max_gap));
+            let first = first.max(end + 1);
+            if first <= last {
+                self.noops_ahead.insert(first, last);
             }
         }
         if prev > self.noops_applied {
@@ -123,11 +134,26 @@ impl<A: App> NopaxosReplica<A> {
                     slot,
                 },
             );
-        } else if slot - self.log.end() > CATCH_UP_BY_TRANSFER {
+        } else if self.slots_to_fetch(slot, noops) > CATCH_UP_BY_TRANSFER {
             self.start_transfer(now, self.view);
         } else {
             self.catch_up_to = self.catch_up_to.max(slot);
         }
+    }
+
+    /// Slots after this log's end, up to `slot`, that may hold requests: all but the NO-OPs
+    /// `noops` lists. NO-OP runs cost a GAP-REPLY a few bytes, so a follower behind by a long
+    /// run of them catches up from the leader; one behind by many requests copies state.
+    fn slots_to_fetch(&self, slot: u64, noops: &[(u64, u64)]) -> u64 {
+        let end = self.log.end();
+        let noop_slots = noops
+            .iter()
+            .map(|&(first, last)| {
+                let (first, last) = (first.max(end + 1), last.min(slot));
+                if first <= last { last - first + 1 } else { 0 }
+            })
+            .fold(0u64, u64::saturating_add);
+        slot.saturating_sub(end).saturating_sub(noop_slots)
     }
 
     /// A follower missed NO-OPs: send them since `from`, with a commit if already stable.
@@ -233,6 +259,6 @@ impl<A: App> NopaxosReplica<A> {
             }
         });
         self.spare = freed;
-        self.noops_ahead = self.noops_ahead.split_off(&(slot + 1));
+        self.noops_ahead.remove_through(slot);
     }
 }

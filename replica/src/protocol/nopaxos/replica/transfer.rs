@@ -244,6 +244,7 @@ impl<A: App> NopaxosReplica<A> {
             log.append(e);
         }
         self.log = log;
+        self.missing_to = 0;
         self.exec_point = image.exec_point;
         self.sync_point = image.sync_point;
         self.noops_applied = image.noops_applied.max(image.sync_point);

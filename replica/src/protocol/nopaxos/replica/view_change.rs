@@ -14,6 +14,7 @@ use crate::protocol::Destination;
 use crate::protocol::nopaxos::blob::{Blob, OutgoingBlob};
 use crate::protocol::nopaxos::images::{StartViewImage, ViewChangeImage};
 use crate::protocol::nopaxos::messages::{ChunkKind, Message};
+use crate::protocol::nopaxos::noop_ranges::NoopRanges;
 use crate::protocol::nopaxos::types::{Entry, ViewId};
 use crate::time::Time;
 
@@ -57,8 +58,9 @@ impl<A: App> NopaxosReplica<A> {
             entries: self.log.iter_from(first).map(|(_, e)| e.clone()).collect(),
             noops_ahead: self
                 .noops_ahead
-                .range(self.sync_point + 1..)
-                .copied()
+                .iter()
+                .filter(|&(_, last)| last > self.sync_point)
+                .map(|(first, last)| (first.max(self.sync_point + 1), last))
                 .collect(),
             epochs: self.epochs.clone(),
         }
@@ -89,6 +91,7 @@ impl<A: App> NopaxosReplica<A> {
         self.gap = None;
         self.end_sync_round();
         self.blocked = None;
+        self.missing_to = 0;
         self.catch_up_to = 0;
         self.start_view_acks = None;
         self.start_view_blob = None;
@@ -248,15 +251,15 @@ impl<A: App> NopaxosReplica<A> {
             .unwrap_or(0)
             .max(stable);
         // NO-OPs acknowledged ahead of a replica's log count as entries of that log.
-        let acknowledged_noops: BTreeSet<u64> = considered
-            .iter()
-            .flat_map(|(_, i)| i.noops_ahead.iter().copied())
-            .collect();
+        let mut acknowledged_noops = NoopRanges::default();
+        for (first, last) in considered.iter().flat_map(|(_, i)| i.noops_ahead.iter()) {
+            acknowledged_noops.insert(*first, *last);
+        }
         // NO-OP wins over a request, a request over nothing.
         let mut merged = Vec::with_capacity((end - stable) as usize);
         for slot in stable + 1..=end {
             let mut pick: Option<&Entry> = None;
-            if acknowledged_noops.contains(&slot) {
+            if acknowledged_noops.contains(slot) {
                 merged.push(Entry::NoOp);
                 continue;
             }
@@ -386,6 +389,7 @@ impl<A: App> NopaxosReplica<A> {
         self.session_base = session_base;
         self.noops_ahead.clear();
         self.blocked = None;
+        self.missing_to = 0;
         self.gap = None;
         self.end_sync_round();
         self.catch_up_to = 0;

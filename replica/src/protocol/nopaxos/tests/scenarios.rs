@@ -529,7 +529,11 @@ fn sync_messages_and_logs_stay_bounded() {
     let b = Rc::clone(&biggest);
     c.set_filter(move |p| {
         if let Some(Message::SyncPrepare { noops, .. }) = p.message() {
-            b.set(b.get().max(noops.len()));
+            let slots = noops
+                .iter()
+                .map(|(first, last)| last - first + 1)
+                .sum::<u64>();
+            b.set(b.get().max(slots as usize));
         }
         p.msgnum().is_none_or(|m| m % 7 != 0)
     });
@@ -556,7 +560,8 @@ fn every_message_to_every_role_is_handled() {
     // Defect 1: a message kind the leader did not dispatch crashed it.
     use crate::protocol::codec::Writer;
     use crate::protocol::nopaxos::ViewId;
-    use crate::protocol::nopaxos::messages::{ChunkKind, GapAnswer};
+    use crate::protocol::nopaxos::messages::{ChunkKind, GapAnswer, GapRun};
+    use crate::protocol::nopaxos::types::Request;
     let mut c = Cluster::new(3, 1);
     append(&mut c, 0, b"k", b"a").unwrap();
     let view = c.replicas[0].view();
@@ -581,24 +586,62 @@ fn every_message_to_every_role_is_handled() {
             Message::GapReply {
                 view: v,
                 slot: 9,
-                answer: GapAnswer::Entry(Entry::NoOp),
+                answer: GapAnswer::Entries(vec![GapRun::NoOps(1)]),
+            },
+            Message::GapReply {
+                view: v,
+                slot: 2,
+                answer: GapAnswer::Entries(vec![GapRun::NoOps(u32::from(u16::MAX))]),
             },
             Message::GapReply {
                 view: v,
                 slot: 1,
                 answer: GapAnswer::Truncated,
             },
-            Message::GapFind { view: v, slot: 1 },
+            Message::GapFind {
+                view: v,
+                first: 1,
+                last: u64::MAX,
+            },
+            Message::GapFind {
+                view: v,
+                first: 5,
+                last: 2,
+            },
             Message::GapFindReply {
                 view: v,
-                slot: 2,
-                entry: None,
+                first: 2,
+                last: 2,
+                clear: 2,
+                found: vec![],
+            },
+            Message::GapFindReply {
+                view: v,
+                first: 2,
+                last: 9,
+                clear: u64::MAX,
+                found: vec![Request {
+                    client: 1,
+                    request: 1,
+                    reply_to: "127.0.0.1:1".parse().unwrap(),
+                    op: vec![],
+                }],
             },
             Message::GapCommit {
                 view: v,
-                slot: u64::MAX,
+                first: u64::MAX,
+                last: u64::MAX,
             },
-            Message::GapCommitReply { view: v, slot: 3 },
+            Message::GapCommit {
+                view: v,
+                first: 2,
+                last: u64::MAX,
+            },
+            Message::GapCommitReply {
+                view: v,
+                first: 3,
+                last: 3,
+            },
             Message::ViewChangeRequest { view: v },
             Message::Chunk {
                 kind: ChunkKind::StartView,
@@ -632,7 +675,7 @@ fn every_message_to_every_role_is_handled() {
                 view: v,
                 prev: 0,
                 slot: u64::MAX,
-                noops: vec![1, u64::MAX],
+                noops: vec![(1, 1), (5, u64::MAX)],
             },
             Message::SyncFetch { view: v, from: 0 },
             Message::SyncReply { view: v, slot: 1 },
