@@ -10,8 +10,8 @@
 
 mod support;
 use support::{
-    Proc, bin_dir, contains, counter, forged, leader_result, loopback_cluster, nopaxos_replica,
-    sequenced_request, spawn, wait_until_up,
+    Proc, bin_dir, client_socket, contains, counter, forged, leader_result, loopback_cluster,
+    nopaxos_replica, sequenced_request, spawn, wait_until_up,
 };
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -69,13 +69,7 @@ fn a_keyed_group_serves_with_tags_and_refuses_forged_stamps_without_a_valid_one(
         "sequencer: session 5",
     );
     let group = config.group_socket(&config.groups[0]);
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let std::net::SocketAddr::V4(me) = client.local_addr().unwrap() else {
-        unreachable!()
-    };
+    let (client, me) = client_socket();
     let put = |value| KvOp::Put { key: b"k", value };
     // Message number 1, through the sequencer, which seals it: served as usual.
     client

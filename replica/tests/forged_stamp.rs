@@ -5,13 +5,12 @@
 
 mod support;
 use support::{
-    Proc, bin_dir, contains, counter, forged, leader_result, loopback_cluster, nopaxos_replica,
-    sequenced_request, wait_until_up,
+    Proc, bin_dir, client_socket, contains, counter, forged, leader_result, loopback_cluster,
+    nopaxos_replica, sequenced_request, spawn, wait_until_up,
 };
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use replica::app::kv::KvOp;
 
@@ -37,30 +36,16 @@ fn stamps_from_a_stranger_are_counted_and_never_executed() {
     for r in &config.replicas {
         wait_until_up(r.address);
     }
-    let mut sequencer = Command::new(bin_dir().join("sequencer"))
-        .arg("--config")
-        .arg(&path)
-        .args(["--session", "5"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(sequencer.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let sequencer = Proc(sequencer);
-    assert!(line.contains("sequencer: session 5"), "{line}");
+    let sequencer = spawn(
+        Command::new(bin_dir().join("sequencer"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--session", "5"]),
+        "sequencer: session 5",
+    );
     let group = config.group_socket(&config.groups[0]);
 
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let std::net::SocketAddr::V4(me) = client.local_addr().unwrap() else {
-        unreachable!()
-    };
+    let (client, me) = client_socket();
     let put = |value| KvOp::Put { key: b"k", value };
     // Message number 1, through the sequencer.
     client

@@ -1,15 +1,22 @@
 //! The hot path allocates nothing: a NOPaxos leader and follower, the Fast Paxos leader and
 //! the unreplicated server, warmed up, handle thousands of requests (datagram in, reply out,
-//! the periodic synchronization included) with the heap allocator counting every call.
+//! the periodic synchronization included) with the heap allocator counting every call; so
+//! do authenticated stamps: the sequencer core stamping and sealing datagrams and frames,
+//! and a replica's driver checking and opening them (`Addresses::admit`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::net::SocketAddrV4;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use dataplane::config::ClusterConfig;
+use dataplane::config::{ClusterConfig, KeyText, SequencerKind};
+use dataplane::oum::{AUTH_TAG_LEN, GroupId, SessionNumber, Verdict};
+use dataplane::wire::OUM_DEFAULT_PORT;
+use dataplane::wire::build::{UdpFrameSpec, oum_payload};
 use dataplane::wire::{OumRepr, Stamp};
 use replica::app::kv::{KvOp, KvStore};
+use replica::driver::Addresses;
 use replica::protocol::codec::Writer;
 use replica::protocol::fastpaxos::messages::{EntryRef, Message as FpMessage};
 use replica::protocol::fastpaxos::{FastPaxosConfig, FastPaxosReplica, ReplicaTimeouts};
@@ -21,13 +28,21 @@ use replica::time::Time;
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether this thread's allocations are counted: only the test's own, never the test
+    /// harness reporting another test's end meanwhile.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting() -> bool {
+    COUNTING.try_with(Cell::get).unwrap_or(false)
+}
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
@@ -40,7 +55,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counting() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: as above.
@@ -51,13 +66,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Allocations made by `f`. Tests in this file run one at a time (a lock), so the count is
-/// theirs alone.
+/// Allocations made by `f` on this thread. Tests in this file also run one at a time (a
+/// lock), so the shared count is theirs alone.
 fn allocations(f: impl FnOnce()) -> u64 {
     ALLOCATIONS.store(0, Ordering::SeqCst);
-    COUNTING.store(true, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
     f();
-    COUNTING.store(false, Ordering::SeqCst);
+    COUNTING.with(|c| c.set(false));
     ALLOCATIONS.load(Ordering::SeqCst)
 }
 
@@ -418,4 +433,52 @@ fn a_fast_paxos_leader_handles_requests_without_allocating() {
         n, 0,
         "the leader allocated {n} times in 8192 requests and 8 syncs"
     );
+}
+
+#[test]
+fn sealing_and_opening_stamps_allocate_nothing() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut config = ClusterConfig::local(3, 51000, Ipv4Addr::new(10, 0, 0, 100));
+    config.oum.port = OUM_DEFAULT_PORT;
+    config.sequencer.kind = SequencerKind::Dpdk;
+    config.groups[0].auth_key = Some(KeyText::new("00112233445566778899aabbccddeeff"));
+    let mut sequencer = config.sequencer(SessionNumber(1)).unwrap();
+    let addresses = Addresses::new(&config, Some(1)).unwrap();
+    let from = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 40000);
+    let frame = UdpFrameSpec::default()
+        .build(&oum_payload(OumRepr::Unsequenced, &[0x42; 100]))
+        .unwrap();
+    let len = frame.len();
+    let (mut frame_buf, mut datagram_buf) = (vec![0u8; 2048], vec![0u8; 2048]);
+    let datagram_len = len - 42;
+    let (mut stamped, mut admitted) = (0u64, 0u64);
+    let n = allocations(|| {
+        for _ in 0..4096 {
+            // Kernel UDP: stamp in the buffer, seal into the room after it, then what a
+            // replica's driver does with the copy.
+            datagram_buf[..datagram_len].copy_from_slice(&frame[42..]);
+            let verdict =
+                sequencer.stamp_datagram_in(GroupId(0), &mut datagram_buf[..datagram_len], 8);
+            if let Some(Verdict::Multicast { group, .. }) = verdict {
+                let sealed = datagram_len + AUTH_TAG_LEN;
+                if sequencer.seal_datagram(group, &mut datagram_buf[..sealed]) {
+                    stamped += 1;
+                    if addresses.admit(from, &mut datagram_buf[..sealed]) == Ok(datagram_len) {
+                        admitted += 1;
+                    }
+                }
+            }
+            // Raw frames (DPDK): the fast path, then the seal into the tailroom.
+            frame_buf[..len].copy_from_slice(&frame);
+            if let Some(group) = sequencer.stamp_plain_in(&mut frame_buf[..len], 2048 - len) {
+                if sequencer.seal_frame(group, &mut frame_buf) == Some(len + AUTH_TAG_LEN) {
+                    stamped += 1;
+                }
+            }
+        }
+    });
+    assert_eq!((stamped, admitted), (8192, 4096));
+    assert_eq!(n, 0, "{n} allocations for 8192 seals and 4096 opens");
 }

@@ -95,6 +95,18 @@ pub(crate) fn spawn(cmd: &mut Command, ready: &str) -> Proc {
     Proc(child)
 }
 
+/// A client's socket on loopback (answers awaited for 5 s at most) and its address.
+pub(crate) fn client_socket() -> (UdpSocket, SocketAddrV4) {
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let std::net::SocketAddr::V4(me) = client.local_addr().unwrap() else {
+        unreachable!("bound to an IPv4 address")
+    };
+    (client, me)
+}
+
 /// The value of `name=` in the last stats line of a replica's `stdout`.
 pub(crate) fn counter(stdout: &str, name: &str) -> u64 {
     let line = stdout
