@@ -1,6 +1,7 @@
 //! Authenticated stamps add no allocation to the hot path: the sequencer core stamping and
 //! sealing datagrams and frames, and a replica's driver checking and opening them
-//! (`Addresses::admit`), with the heap allocator counting every call.
+//! (`Addresses::admit`, with the DPDK sequencer's MAC checked too), with the heap allocator
+//! counting every call.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use dataplane::config::{ClusterConfig, KeyText, SequencerKind};
 use dataplane::oum::{AUTH_TAG_LEN, GroupId, SessionNumber, Verdict};
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
-use dataplane::wire::{OUM_DEFAULT_PORT, OumRepr};
+use dataplane::wire::{MacAddr, OUM_DEFAULT_PORT, OumRepr};
 use replica::driver::Addresses;
 
 struct Counting;
@@ -58,6 +59,8 @@ fn sealing_and_opening_stamps_allocate_nothing() {
     let mut config = ClusterConfig::local(3, 51000, Ipv4Addr::new(10, 0, 0, 100));
     config.oum.port = OUM_DEFAULT_PORT;
     config.sequencer.kind = SequencerKind::Dpdk;
+    let sequencer_mac = MacAddr([2, 0, 0, 0, 0, 0x64]);
+    config.sequencer.macs = vec!["02:00:00:00:00:65".into(), sequencer_mac.to_string()];
     config.groups[0].auth_key = Some(KeyText::new("00112233445566778899aabbccddeeff"));
     let mut sequencer = config.sequencer(SessionNumber(1)).unwrap();
     let addresses = Addresses::new(&config, Some(1)).unwrap();
@@ -80,7 +83,9 @@ fn sealing_and_opening_stamps_allocate_nothing() {
                 let sealed = datagram_len + AUTH_TAG_LEN;
                 if sequencer.seal_datagram(group, &mut datagram_buf[..sealed]) {
                     stamped += 1;
-                    if addresses.admit(from, &mut datagram_buf[..sealed]) == Ok(datagram_len) {
+                    if addresses.admit(from, Some(sequencer_mac), &mut datagram_buf[..sealed])
+                        == Ok(datagram_len)
+                    {
                         admitted += 1;
                     }
                 }

@@ -22,6 +22,9 @@ pub struct DpdkBuf {
     mbuf: Option<Mbuf>,
     peer: SocketAddrV4,
     endpoint: Endpoint,
+    /// The received frame's Ethernet source (its header is trimmed off), so the driver
+    /// can tell a DPDK sequencer's stamped copy by the MAC the sequencer writes.
+    src_mac: Option<MacAddr>,
 }
 
 impl DpdkBuf {
@@ -75,6 +78,10 @@ impl Packet for DpdkBuf {
 
     fn set_endpoint(&mut self, endpoint: Endpoint) {
         self.endpoint = endpoint;
+    }
+
+    fn src_mac(&self) -> Option<MacAddr> {
+        self.src_mac
     }
 }
 
@@ -269,6 +276,7 @@ impl DpdkIo {
             mbuf: Some(mbuf),
             peer: parsed.src,
             endpoint: Endpoint(index as u16),
+            src_mac: Some(parsed.src_mac),
         });
     }
 
@@ -404,6 +412,7 @@ impl PacketIo for DpdkIo {
             mbuf,
             peer: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
             endpoint: Endpoint(0),
+            src_mac: None,
         }
     }
 
