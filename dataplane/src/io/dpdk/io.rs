@@ -10,6 +10,7 @@ use super::arp::{ArpOutcome, ArpTable, write_request};
 use super::headers::{SEND_HEADER_LEN, parse_udp, write_headers};
 use super::{FrameDrop, FrameDropCounts, Mbuf, Mempool, Port, tsc};
 use crate::io::{Endpoint, IoStats, Packet, PacketIo};
+use crate::oum::OUM_AUTHENTICATED_HEADER_SIZE;
 use crate::wire::{MacAddr, OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE};
 
 /// Largest burst taken from or given to the device in one call.
@@ -251,11 +252,14 @@ impl DpdkIo {
         // A datagram a sequencer stamped was relayed: its source address is the client's
         // but its source MAC the sequencer's, so it teaches nothing; ask the client instead
         // (the answer usually arrives before the client's retry needs it).
+        // A sealed stamp (header size 18) is relayed the same way.
         let relayed = mbuf
             .data()
             .get(parsed.payload_offset..parsed.payload_offset + 6)
             .is_some_and(|h| {
-                h[..4] == OUM_PREAMBLE && h[4..6] == OUM_SEQUENCED_HEADER_SIZE.to_be_bytes()
+                h[..4] == OUM_PREAMBLE
+                    && (h[4..6] == OUM_SEQUENCED_HEADER_SIZE.to_be_bytes()
+                        || h[4..6] == OUM_AUTHENTICATED_HEADER_SIZE.to_be_bytes())
             });
         if !relayed {
             self.arp.learn(*parsed.src.ip(), parsed.src_mac);
