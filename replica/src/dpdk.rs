@@ -77,6 +77,17 @@ pub fn dpdk_stats_line(io: &DpdkIo, port: &Port) -> String {
     line
 }
 
+/// ", stamps only from MAC 02:..:64" for the start-up line, so the operator sees the check
+/// is on (and against what); empty without `[sequencer] macs`.
+fn stamp_mac_note(addresses: &Addresses) -> String {
+    let macs = addresses.stamp_macs();
+    if macs.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = macs.iter().map(MacAddr::to_string).collect();
+    format!(", stamps only from MAC {}", list.join(" or "))
+}
+
 /// Serves `protocol` as replica `index` on DPDK port `dpdk.port` until SIGINT or SIGTERM,
 /// then stops and closes the port and cleans up the EAL.
 pub fn serve_dpdk(
@@ -108,7 +119,7 @@ pub fn serve_dpdk(
         let addresses = Addresses::new(config, Some(index))?;
         let link = port.link();
         println!(
-            "replica {index} serving {protocol:?} on {address} over DPDK port {} ({}, {}, link {}){}",
+            "replica {index} serving {protocol:?} on {address} over DPDK port {} ({}, {}, link {}){}{}",
             port.id(),
             port.driver(),
             port.mac(),
@@ -117,7 +128,8 @@ pub fn serve_dpdk(
                 ", busy-polling"
             } else {
                 ""
-            }
+            },
+            stamp_mac_note(&addresses)
         );
         let runner = LoopRunner {
             io: &mut io,

@@ -10,7 +10,10 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_replica");
 fn config_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("cluster.toml");
-    let mut text = String::from("f = 1\n[[group]]\nname = \"g\"\naddress = \"10.0.0.100\"\n");
+    let mut text = String::from(
+        "f = 1\n[sequencer]\nkind = \"dpdk\"\nmacs = [\"02:00:00:00:00:64\"]\n\
+         [[group]]\nname = \"g\"\naddress = \"10.0.0.100\"\n",
+    );
     for i in 0..3 {
         text.push_str(&format!(
             "[[replica]]\naddress = \"10.0.0.{}:51000\"\nmac = \"02:00:00:00:00:{:02x}\"\n",
@@ -51,7 +54,8 @@ fn every_mode_serves_on_net_ring_and_stops_on_sigint() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{mode}: {stdout}\n{stderr}");
         assert!(
-            stdout.contains("over DPDK port 0 (net_ring") && stdout.contains("busy-polling"),
+            stdout.contains("over DPDK port 0 (net_ring")
+                && stdout.contains("busy-polling, stamps only from MAC 02:00:00:00:00:64"),
             "{mode}: {stdout}"
         );
         // Periodic and final stats lines carry the backend's and the device's counters.

@@ -166,6 +166,11 @@ impl Addresses {
         }
     }
 
+    /// The Ethernet sources stamps are taken from on DPDK; empty when not checked.
+    pub fn stamp_macs(&self) -> &[MacAddr] {
+        &self.stamp_macs
+    }
+
     /// The replica index of the node being driven, if it is a replica.
     pub fn me(&self) -> Option<usize> {
         self.me
