@@ -203,6 +203,10 @@ const GROUP: &str = "10.77.0.100";
 const CLIENT: &str = "10.77.0.50";
 const DPDK_CLIENT: &str = "10.77.0.60:40000";
 
+/// The sequencer's veth MAC, which net_af_packet takes as the port's: the config lists it
+/// in `[sequencer] macs`, so every stamp the replicas execute passed their MAC check.
+const SEQUENCER_MAC: &str = "02:77:00:00:00:01";
+
 fn replica_mac(i: usize) -> String {
     format!("02:77:00:00:00:{:02x}", 0x11 + i)
 }
@@ -231,7 +235,7 @@ fn nopaxos_on_dpdk_across_namespaces_serves_dpdk_and_kernel_clients_and_survives
     ]);
     let nodes = ["seq", "r0", "r1", "r2", "cl", "dc"];
     let macs = [
-        "02:77:00:00:00:01".to_string(),
+        SEQUENCER_MAC.to_string(),
         replica_mac(0),
         replica_mac(1),
         replica_mac(2),
@@ -268,7 +272,7 @@ fn nopaxos_on_dpdk_across_namespaces_serves_dpdk_and_kernel_clients_and_survives
 
     let config = dir.path().join("cluster.toml");
     let mut text = format!(
-        "f = 1\n[sequencer]\nstate_file = \"session\"\nkind = \"dpdk\"\n[timeouts]\nsync_period_ms = 300\nleader_timeout_ms = 1000\n\
+        "f = 1\n[sequencer]\nstate_file = \"session\"\nkind = \"dpdk\"\nmacs = [\"{SEQUENCER_MAC}\"]\n[timeouts]\nsync_period_ms = 300\nleader_timeout_ms = 1000\n\
          [[group]]\nname = \"kv\"\naddress = \"{GROUP}\"\n"
     );
     for i in 0..3 {
@@ -367,6 +371,13 @@ fn nopaxos_on_dpdk_across_namespaces_serves_dpdk_and_kernel_clients_and_survives
                     11 + i
                 ),
                 Duration::from_secs(20),
+                &logs,
+            );
+            wait_for(
+                children,
+                &logs[1 + i],
+                &format!("stamps only from MAC {SEQUENCER_MAC}"),
+                Duration::from_secs(1),
                 &logs,
             );
         }

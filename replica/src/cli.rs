@@ -114,6 +114,12 @@ struct BenchArgs {
     /// leader's driver checks and removes (what authenticated stamps add).
     #[arg(long)]
     auth: bool,
+    /// NOPaxos: before each request, a forged copy with the same stamp from a MAC that is
+    /// not the sequencer's (replying elsewhere): the leader must refuse every one as
+    /// `stranger_stamp` and execute only the sequencer's (docs/operations.md, "Who may
+    /// stamp").
+    #[arg(long)]
+    forged: bool,
     /// EAL arguments, after `--`.
     #[arg(last = true, value_name = "EAL ARGS")]
     eal_args: Vec<String>,
@@ -182,6 +188,7 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         value_size: args.value_size,
         keys: args.keys,
         auth: args.auth,
+        forged: args.forged,
     })
 }
 

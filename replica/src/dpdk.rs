@@ -12,8 +12,8 @@ use dataplane::wire::build::UdpFrameSpec;
 use dataplane::wire::{MacAddr, OumRepr, Stamp};
 
 use crate::app::kv::{KvOp, KvStore};
-use crate::driver::Addresses;
 use crate::driver::udp::{LoopOptions, UdpLoop};
+use crate::driver::{Addresses, RefusalCounts};
 use crate::protocol::codec::Writer;
 use crate::protocol::nopaxos::messages::Message;
 use crate::protocol::nopaxos::{NopaxosConfig, NopaxosReplica};
@@ -77,6 +77,17 @@ pub fn dpdk_stats_line(io: &DpdkIo, port: &Port) -> String {
     line
 }
 
+/// ", stamps only from MAC 02:..:64" for the start-up line, so the operator sees the check
+/// is on (and against what); empty without `[sequencer] macs`.
+fn stamp_mac_note(addresses: &Addresses) -> String {
+    let macs = addresses.stamp_macs();
+    if macs.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = macs.iter().map(MacAddr::to_string).collect();
+    format!(", stamps only from MAC {}", list.join(" or "))
+}
+
 /// Serves `protocol` as replica `index` on DPDK port `dpdk.port` until SIGINT or SIGTERM,
 /// then stops and closes the port and cleans up the EAL.
 pub fn serve_dpdk(
@@ -108,7 +119,7 @@ pub fn serve_dpdk(
         let addresses = Addresses::new(config, Some(index))?;
         let link = port.link();
         println!(
-            "replica {index} serving {protocol:?} on {address} over DPDK port {} ({}, {}, link {}){}",
+            "replica {index} serving {protocol:?} on {address} over DPDK port {} ({}, {}, link {}){}{}",
             port.id(),
             port.driver(),
             port.mac(),
@@ -117,7 +128,8 @@ pub fn serve_dpdk(
                 ", busy-polling"
             } else {
                 ""
-            }
+            },
+            stamp_mac_note(&addresses)
         );
         let runner = LoopRunner {
             io: &mut io,
@@ -167,9 +179,20 @@ pub struct BenchOptions {
     pub keys: u64,
     /// Seal every NOPaxos request with the group's key (the config gets one).
     pub auth: bool,
+    /// Precede every NOPaxos request with a forged copy from [`STRANGER_MAC`].
+    pub forged: bool,
 }
 
 const RING: u32 = 8192;
+
+/// The bench's DPDK sequencer port, the source MAC of every stamped frame it feeds, and
+/// the one its config lists in `[sequencer] macs`, so the MAC check runs on every request.
+const SEQUENCER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x64]);
+/// The source of `--forged` frames: a host that is not the sequencer.
+const STRANGER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 9, 9]);
+/// Where `--forged` requests ask the reply to go: no ARP entry, so a forged request that
+/// were executed would show as a transmit error.
+const FORGER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 9, 9), 40000);
 
 /// The bench group's key with `--auth` (a test key: the bench is self-contained).
 const BENCH_KEY: [u8; 16] = *b"replica-bench-ky";
@@ -186,9 +209,10 @@ fn bench_config(n: usize, auth: bool) -> Result<ClusterConfig, String> {
     } else {
         ""
     };
-    // The frames stand for a DPDK sequencer's: stamped, with the client's source address.
+    // The frames stand for a DPDK sequencer's: stamped, with the client's source address
+    // and the sequencer's MAC.
     let mut text = format!(
-        "f = {}\n{sync}[sequencer]\nkind = \"dpdk\"\n[[group]]\nname = \"bench\"\naddress = \"10.0.0.100\"\n{}",
+        "f = {}\n{sync}[sequencer]\nkind = \"dpdk\"\nmacs = [\"{SEQUENCER_MAC}\"]\n[[group]]\nname = \"bench\"\naddress = \"10.0.0.100\"\n{}",
         n / 2,
         if auth {
             let hex: String = BENCH_KEY.iter().map(|b| format!("{b:02x}")).collect();
@@ -210,10 +234,11 @@ fn bench_config(n: usize, auth: bool) -> Result<ClusterConfig, String> {
 /// Writes the frame of request number `i` (stamped with message number `i + 1`) into
 /// `out`: Ethernet/IPv4/UDP to the leader, the OUM header as a sequencer leaves it, then a
 /// NOPaxos request carrying a get or a put.
+/// `src_mac` is the Ethernet source: the sequencer's, or a forger's.
 fn request_frame(
     i: u64,
     options: &BenchOptions,
-    client: SocketAddrV4,
+    (client, src_mac): (SocketAddrV4, MacAddr),
     leader: SocketAddrV4,
     scratch: &mut Vec<u8>,
 ) -> Result<Vec<u8>, String> {
@@ -271,7 +296,7 @@ fn request_frame(
         }
     }
     UdpFrameSpec {
-        src_mac: MacAddr([2, 0, 0, 0, 1, 1]),
+        src_mac,
         dst_mac: MacAddr([2, 0, 0, 0, 0, 11]),
         src_ip: *client.ip(),
         dst_ip: *leader.ip(),
@@ -296,16 +321,20 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
             options.replicas
         ));
     }
-    if options.auth && options.mode != BenchMode::Nopaxos {
+    if (options.auth || options.forged) && options.mode != BenchMode::Nopaxos {
         return Err(
-            "--auth is for --mode nopaxos (the unreplicated server takes no stamps)".into(),
+            "--auth and --forged are for --mode nopaxos (the unreplicated server takes no \
+             stamps)"
+                .into(),
         );
     }
     let config = bench_config(options.replicas, options.auth)?;
     let leader = replica_address(&config, 0)?;
     let client = SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 1), 40000);
     let client_mac = MacAddr([2, 0, 0, 0, 1, 1]);
-    let per_round = options.round.clamp(1, (RING - 1) as usize);
+    // With --forged each request takes two frames in the ring.
+    let per_frame = if options.forged { 2 } else { 1 };
+    let per_round = options.round.clamp(1, (RING - 1) as usize / per_frame);
 
     let eal = Eal::init(&options.eal_args).map_err(|e| e.to_string())?;
     let pool = Mempool::create(
@@ -353,10 +382,11 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
         options.value_size,
         options.keys,
         per_round,
-        if options.auth {
-            "; every request sealed with a tag (--auth)"
-        } else {
-            ""
+        match (options.auth, options.forged) {
+            (false, false) => "",
+            (true, false) => "; every request sealed with a tag (--auth)",
+            (false, true) => "; every request preceded by a forged copy (--forged)",
+            (true, true) => "; every request sealed and preceded by a forged copy",
         }
     );
     let mut rig = Rig {
@@ -369,7 +399,7 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
         per_round,
         options,
     };
-    let (done, busy, executed, describe) = match options.mode {
+    let (done, busy, executed, refused, describe) = match options.mode {
         BenchMode::Nopaxos => rig.drive(NopaxosReplica::serving_first_session(
             NopaxosConfig::from_cluster(&config, 0),
             KvStore::default(),
@@ -381,7 +411,8 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
     let secs = busy.as_secs_f64().max(1e-9);
     println!(
         "{}: {done} requests in {:.3} s busy: {:.3} M requests/s, {:.0} ns/request; \
-         executed {executed}, datagrams sent {}, tx errors {}, frame drops {}",
+         executed {executed}, datagrams sent {}, tx errors {}, frame drops {}, \
+         stranger_stamp {}",
         match options.mode {
             BenchMode::Nopaxos => "nopaxos leader",
             BenchMode::Unreplicated => "unreplicated server",
@@ -391,13 +422,21 @@ pub fn bench(options: &BenchOptions) -> Result<(), String> {
         secs * 1e9 / done.max(1) as f64,
         stats.io.tx_packets,
         stats.io.tx_errors,
-        stats.drops.total()
+        stats.drops.total(),
+        refused.stranger_stamp
     );
-    // Every request is answered (sync messages to the absent followers may add a few).
+    // Every request is answered (sync messages to the absent followers may add a few), and
+    // every forged copy refused for its MAC.
+    let forged = if options.forged { done } else { 0 };
     let result = if executed != done || stats.io.tx_packets < done {
         Err(format!(
             "the leader executed {executed} and answered {} of {done} requests: {}",
             stats.io.tx_packets, describe
+        ))
+    } else if refused.stranger_stamp != forged {
+        Err(format!(
+            "the leader refused {} stamps from strangers; {forged} were forged",
+            refused.stranger_stamp
         ))
     } else {
         Ok(())
@@ -425,12 +464,12 @@ struct Rig<'a> {
 
 impl Rig<'_> {
     /// Feeds `options.requests` requests to `node` a fill at a time, timing only the poll
-    /// loop; returns the requests, the busy time, the requests executed and the node's
-    /// description.
+    /// loop; returns the requests, the busy time, the requests executed, the stamps the
+    /// driver refused and the node's description.
     fn drive<N: Node + Replica>(
         &mut self,
         mut node: N,
-    ) -> Result<(u64, Duration, u64, String), String> {
+    ) -> Result<(u64, Duration, u64, RefusalCounts, String), String> {
         let options = self.options;
         let mut frames: Vec<Vec<u8>> = Vec::with_capacity(self.per_round);
         let mut scratch = Vec::new();
@@ -451,10 +490,22 @@ impl Rig<'_> {
             let n = self.per_round.min((options.requests - done) as usize);
             frames.clear();
             for k in 0..n as u64 {
+                if options.forged {
+                    // Same stamp, first in line: executed unless refused for its MAC.
+                    let forger = (FORGER, STRANGER_MAC);
+                    frames.push(request_frame(
+                        done + k,
+                        options,
+                        forger,
+                        self.leader,
+                        &mut scratch,
+                    )?);
+                }
+                let client = (self.client, SEQUENCER_MAC);
                 frames.push(request_frame(
                     done + k,
                     options,
-                    self.client,
+                    client,
                     self.leader,
                     &mut scratch,
                 )?);
@@ -469,7 +520,7 @@ impl Rig<'_> {
             }
             let start = Instant::now();
             let mut got = 0;
-            while got < n {
+            while got < frames.len() {
                 got += driver.round().map_err(|e| e.to_string())?;
             }
             busy += start.elapsed();
@@ -486,7 +537,8 @@ impl Rig<'_> {
                 last_report = Instant::now();
             }
         }
+        let refused = driver.refused;
         drop(driver);
-        Ok((done, busy, node.stats().executed, node.describe()))
+        Ok((done, busy, node.stats().executed, refused, node.describe()))
     }
 }

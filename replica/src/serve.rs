@@ -209,6 +209,14 @@ pub fn serve(
     let stop = stop_flag()?;
     let mut io = bind_replica_io(config, index)?;
     let addresses = Addresses::new(config, Some(index))?;
+    if !addresses.stamp_macs().is_empty() {
+        // A kernel socket hides the Ethernet source: the list cannot be checked here.
+        eprintln!(
+            "replica {index}: note: [sequencer] macs is checked only by replicas on DPDK \
+             (--dpdk); on kernel UDP stamps are taken from any MAC, so keep forgers off the \
+             replica network (docs/operations.md, \"Who may stamp\")"
+        );
+    }
     println!(
         "replica {index} serving {protocol:?} ({:?} app) on {address}",
         options.app

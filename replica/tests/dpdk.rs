@@ -10,7 +10,10 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_replica");
 fn config_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("cluster.toml");
-    let mut text = String::from("f = 1\n[[group]]\nname = \"g\"\naddress = \"10.0.0.100\"\n");
+    let mut text = String::from(
+        "f = 1\n[sequencer]\nkind = \"dpdk\"\nmacs = [\"02:00:00:00:00:64\"]\n\
+         [[group]]\nname = \"g\"\naddress = \"10.0.0.100\"\n",
+    );
     for i in 0..3 {
         text.push_str(&format!(
             "[[replica]]\naddress = \"10.0.0.{}:51000\"\nmac = \"02:00:00:00:00:{:02x}\"\n",
@@ -51,7 +54,8 @@ fn every_mode_serves_on_net_ring_and_stops_on_sigint() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{mode}: {stdout}\n{stderr}");
         assert!(
-            stdout.contains("over DPDK port 0 (net_ring") && stdout.contains("busy-polling"),
+            stdout.contains("over DPDK port 0 (net_ring")
+                && stdout.contains("busy-polling, stamps only from MAC 02:00:00:00:00:64"),
             "{mode}: {stdout}"
         );
         // Periodic and final stats lines carry the backend's and the device's counters.
@@ -116,7 +120,8 @@ fn the_benches_execute_and_answer_every_request() {
         return;
     }
     // With --auth every request carries a tag the leader's driver must open with the
-    // group's key: 20000 executed means every sealed frame opened.
+    // group's key: 20000 executed means every sealed frame opened. Every frame comes from
+    // the sequencer MAC the bench's config lists, so the MAC check runs on each.
     for (mode, name, auth) in [
         ("nopaxos", "nopaxos leader", false),
         ("nopaxos", "nopaxos leader", true),
@@ -138,6 +143,39 @@ fn the_benches_execute_and_answer_every_request() {
                 && stdout.contains("executed 20000, datagrams sent ")
                 && stdout.contains("tx errors 0, frame drops 0"),
             "{stdout}"
+        );
+    }
+}
+
+/// Issue 13: a replica on DPDK takes stamps only from a configured sequencer MAC. Every
+/// request arrives twice with the same stamp through DpdkIo and the real poll loop, first
+/// from a stranger's MAC (replying to an address with no ARP entry), then from the
+/// sequencer's. Without the check the forged copy would take the slot: it would be executed,
+/// its reply would fail to send (tx errors, no-arp-entry drops) and nothing would be counted
+/// as `stranger_stamp`. Sealed copies (the forger holding the key) are refused too.
+#[test]
+fn forged_stamps_from_another_mac_are_refused_and_counted() {
+    if !is_root() {
+        println!("skipped: needs root");
+        return;
+    }
+    for auth in [false, true] {
+        let out = Command::new(BIN)
+            .args(["bench", "--dpdk", "--forged"])
+            .args(if auth { &["--auth"][..] } else { &[] })
+            .args(["--requests", "5000", "--round", "500", "--"])
+            .args(EAL)
+            .arg("--vdev=net_null0")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "auth {auth}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("nopaxos leader: 5000 requests in")
+                && stdout.contains("executed 5000, datagrams sent ")
+                && stdout.contains("tx errors 0, frame drops 0, stranger_stamp 5000"),
+            "auth {auth}: {stdout}"
         );
     }
 }

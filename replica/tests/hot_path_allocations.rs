@@ -2,7 +2,8 @@
 //! the unreplicated server, warmed up, handle thousands of requests (datagram in, reply out,
 //! the periodic synchronization included) with the heap allocator counting every call; so
 //! do authenticated stamps: the sequencer core stamping and sealing datagrams and frames,
-//! and a replica's driver checking and opening them (`Addresses::admit`).
+//! and a replica's driver checking and opening them (`Addresses::admit`, with the DPDK
+//! sequencer's MAC checked too).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use dataplane::config::{ClusterConfig, KeyText, SequencerKind};
 use dataplane::oum::{AUTH_TAG_LEN, GroupId, SessionNumber, Verdict};
-use dataplane::wire::OUM_DEFAULT_PORT;
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
+use dataplane::wire::{MacAddr, OUM_DEFAULT_PORT};
 use dataplane::wire::{OumRepr, Stamp};
 use replica::app::kv::{KvOp, KvStore};
 use replica::driver::Addresses;
@@ -443,6 +444,8 @@ fn sealing_and_opening_stamps_allocate_nothing() {
     let mut config = ClusterConfig::local(3, 51000, Ipv4Addr::new(10, 0, 0, 100));
     config.oum.port = OUM_DEFAULT_PORT;
     config.sequencer.kind = SequencerKind::Dpdk;
+    let sequencer_mac = MacAddr([2, 0, 0, 0, 0, 0x64]);
+    config.sequencer.macs = vec!["02:00:00:00:00:65".into(), sequencer_mac.to_string()];
     config.groups[0].auth_key = Some(KeyText::new("00112233445566778899aabbccddeeff"));
     let mut sequencer = config.sequencer(SessionNumber(1)).unwrap();
     let addresses = Addresses::new(&config, Some(1)).unwrap();
@@ -465,7 +468,9 @@ fn sealing_and_opening_stamps_allocate_nothing() {
                 let sealed = datagram_len + AUTH_TAG_LEN;
                 if sequencer.seal_datagram(group, &mut datagram_buf[..sealed]) {
                     stamped += 1;
-                    if addresses.admit(from, &mut datagram_buf[..sealed]) == Ok(datagram_len) {
+                    if addresses.admit(from, Some(sequencer_mac), &mut datagram_buf[..sealed])
+                        == Ok(datagram_len)
+                    {
                         admitted += 1;
                     }
                 }

@@ -119,8 +119,14 @@ pub fn run(
         clone_pool,
     )?;
     let link = port.link();
+    // The replicas judge stamps by this port's MAC when the config lists it: say which MAC
+    // to list, and shout if the list misses it.
+    let (mac_note, mac_unlisted) = crate::report::mac_note(config, port.mac());
+    if mac_unlisted {
+        eprintln!("sequencer: warning{mac_note}");
+    }
     println!(
-        "sequencer: session {session} on DPDK port {} ({}, {}, link {}), groups {}{}",
+        "sequencer: session {session} on DPDK port {} ({}, {}, link {}), groups {}{}{mac_note}",
         port.id(),
         port.driver(),
         port.mac(),

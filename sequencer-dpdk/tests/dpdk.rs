@@ -398,6 +398,11 @@ fn the_binary_serves_on_net_ring_and_stops_on_sigint() {
         stdout.contains("sequencer: session 4 on DPDK port 0 (net_ring"),
         "{stdout}"
     );
+    // The port's MAC, ready to copy into `[sequencer] macs` for the replicas' check.
+    assert!(
+        stdout.contains("(to have DPDK replicas check: [sequencer] macs = [\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("session 4 stamped 0"), "{stdout}");
     assert!(stdout.contains("port 0: rx 0 tx 0"), "{stdout}");
     let state = std::fs::read_to_string(dir.path().join("session")).unwrap();

@@ -3,6 +3,7 @@
 
 mod auth_key;
 mod error;
+mod sequencer_macs;
 mod validate;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -101,6 +102,19 @@ pub struct SequencerConfig {
     /// What stamps the requests, which decides whether replicas can judge a stamp by its
     /// source address (docs/operations.md, "Who may stamp").
     pub kind: SequencerKind,
+    /// With `kind = "dpdk"`: the port MACs of the DPDK sequencers (the active one and any
+    /// standby), which they write as the Ethernet source of every stamped copy. A replica
+    /// on DPDK then takes stamps only from these MACs. A list, so a failover to a standby
+    /// needs no config change on the replicas. Empty: no MAC check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub macs: Vec<String>,
+}
+
+impl SequencerConfig {
+    /// The parsed `macs` (the config was validated, so every entry parses).
+    pub fn stamp_macs(&self) -> Vec<MacAddr> {
+        self.macs.iter().filter_map(|m| parse_mac(m)).collect()
+    }
 }
 
 /// Where the stamps come from. Only the kernel-UDP end host sends stamped copies from an
@@ -113,9 +127,11 @@ pub enum SequencerKind {
     /// `sequencer --udp`: replicas accept stamped datagrams only from a group socket.
     #[default]
     Udp,
-    /// `sequencer` on DPDK: the source is the client's; no source check.
+    /// `sequencer` on DPDK: the source address is the client's, but the source MAC is the
+    /// sequencer port's, checked by replicas on DPDK when `[sequencer] macs` lists it.
     Dpdk,
-    /// A P4 switch (or the Cavium sequencer): the source is the client's; no source check.
+    /// A P4 switch (or the Cavium sequencer): source address and MAC are the client's (our
+    /// P4 program rewrites only the destination of a stamped copy); no source check.
     Switch,
 }
 
@@ -304,6 +320,7 @@ impl ClusterConfig {
             message: error::with_hint(e.to_string()),
         })?;
         let mut problems = validate::problems(&config);
+        problems.extend(sequencer_macs::problems(&config.sequencer));
         problems.extend(auth_key::resolve(&mut config, base));
         if problems.is_empty() {
             Ok(config)
@@ -422,5 +439,7 @@ impl ClusterConfig {
 
 #[cfg(test)]
 mod auth_key_tests;
+#[cfg(test)]
+mod sequencer_macs_tests;
 #[cfg(test)]
 mod tests;

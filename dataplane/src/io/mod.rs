@@ -20,6 +20,8 @@ use std::io;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
+use crate::wire::MacAddr;
+
 pub use buffer::{BufferPool, DEFAULT_BUFFER_SIZE, PacketBuf};
 
 /// Which of a backend's local addresses a datagram arrived on or leaves from.
@@ -37,6 +39,12 @@ pub trait Packet: AsRef<[u8]> + AsMut<[u8]> {
     fn set_peer(&mut self, peer: SocketAddrV4);
     fn endpoint(&self) -> Endpoint;
     fn set_endpoint(&mut self, endpoint: Endpoint);
+    /// The Ethernet source MAC of a received datagram, on backends that see frames (DPDK);
+    /// None on kernel sockets and for buffers to send. A replica checks it against the DPDK
+    /// sequencer's MACs (docs/operations.md, "Who may stamp").
+    fn src_mac(&self) -> Option<MacAddr> {
+        None
+    }
 
     /// Copies `bytes` in as the whole datagram; false (and nothing copied) if they do not fit.
     fn fill(&mut self, bytes: &[u8]) -> bool {

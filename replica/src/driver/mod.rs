@@ -6,9 +6,20 @@ use std::net::SocketAddrV4;
 
 use dataplane::config::ClusterConfig;
 use dataplane::oum::{AuthError, OUM_AUTHENTICATED_HEADER_SIZE, StampKey};
-use dataplane::wire::{OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE};
+use dataplane::wire::{MacAddr, OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE};
 
 use crate::protocol::Destination;
+
+/// Whether `datagram` claims a sequencer's stamp: the OUM preamble and header size 10, or
+/// 18 with a tag. Truncated headers are not stamps (the core counts them as malformed).
+fn is_stamp(datagram: &[u8]) -> bool {
+    if !datagram.starts_with(&OUM_PREAMBLE) {
+        return false;
+    }
+    let sequenced = OUM_SEQUENCED_HEADER_SIZE.to_be_bytes();
+    let sealed = OUM_AUTHENTICATED_HEADER_SIZE.to_be_bytes();
+    matches!(datagram.get(4..6), Some(size) if size == sequenced || size == sealed)
+}
 
 /// Turns a core's destinations into addresses, from the cluster config.
 #[derive(Debug, Clone)]
@@ -22,6 +33,10 @@ pub struct Addresses {
     /// source address (DPDK, switch) or when the node is not a replica (docs/operations.md,
     /// "Who may stamp").
     stamp_sources: Vec<SocketAddrV4>,
+    /// The only Ethernet sources a replica takes stamped frames from, on a backend that
+    /// sees frames (DPDK): the DPDK sequencers' port MACs, `[sequencer] macs`, which they
+    /// write as the source of every stamped copy. Empty: no MAC check.
+    stamp_macs: Vec<MacAddr>,
     /// The replicated group's (`groups[0]`) stamp key, for a replica whose config gives
     /// one: then only stamps with a valid tag reach the core (docs/operations.md,
     /// "Authenticated stamps").
@@ -31,7 +46,8 @@ pub struct Addresses {
 /// Why a driver dropped a datagram before the core saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// A stamp from a source that is no group socket of a kernel-UDP sequencer.
+    /// A stamp from a source that is no group socket of a kernel-UDP sequencer, or (on
+    /// DPDK) from an Ethernet source that is none of `[sequencer] macs`.
     StrangerStamp,
     /// A stamp without a tag (header size 10) for a keyed group.
     MissingTag,
@@ -76,19 +92,29 @@ impl Addresses {
                     .collect(),
                 _ => Vec::new(),
             },
+            stamp_macs: match me {
+                Some(_) => config.sequencer.stamp_macs(),
+                None => Vec::new(),
+            },
             stamp_key,
         })
     }
 
-    /// Whether the driver may hand `datagram` from `from` to the core, and how many of its
-    /// bytes: a stamp from a stranger (see [`stamp_source_ok`](Self::stamp_source_ok)) is
+    /// Whether the driver may hand `datagram` from `from` (and, on DPDK, from Ethernet
+    /// source `src_mac`) to the core, and how many of its bytes: a stamp from a stranger
+    /// (see [`stamp_source_ok`](Self::stamp_source_ok)) is
     /// refused; with a key, a stamp is taken only with a valid tag, and is then rewritten
     /// in place as the plain stamped datagram the cores know (header size 10, no trailer),
     /// so they never see a tag. Anything that is not a stamp passes unchanged, to be
     /// judged (and counted) by the core. Allocates nothing; never panics.
     #[inline]
-    pub fn admit(&self, from: SocketAddrV4, datagram: &mut [u8]) -> Result<usize, Refusal> {
-        if !self.stamp_source_ok(from, datagram) {
+    pub fn admit(
+        &self,
+        from: SocketAddrV4,
+        src_mac: Option<MacAddr>,
+        datagram: &mut [u8],
+    ) -> Result<usize, Refusal> {
+        if !self.stamp_source_ok(from, src_mac, datagram) {
             return Err(Refusal::StrangerStamp);
         }
         let Some(key) = &self.stamp_key else {
@@ -114,19 +140,35 @@ impl Addresses {
 
     /// Whether the driver may hand `datagram` from `from` to the core: false only for a
     /// stamped OUM datagram (header size 10, or 18 with a tag) from an address that is no
-    /// group socket, when the sequencer is a kernel-UDP end host. Anything else passes, to
-    /// be judged (and counted) by the core. Cheap: a prefix compare, then a scan of a few
-    /// addresses.
-    pub fn stamp_source_ok(&self, from: SocketAddrV4, datagram: &[u8]) -> bool {
-        if self.stamp_sources.is_empty() || !datagram.starts_with(&OUM_PREAMBLE) {
+    /// group socket, when the sequencer is a kernel-UDP end host, or from an Ethernet
+    /// source (`src_mac`, known on DPDK only) that is none of the DPDK sequencers' MACs,
+    /// when they are configured. Anything else passes, to be judged (and counted) by the
+    /// core. Cheap: with neither list, two length tests; else a prefix compare, then a scan
+    /// of a few entries.
+    #[inline]
+    pub fn stamp_source_ok(
+        &self,
+        from: SocketAddrV4,
+        src_mac: Option<MacAddr>,
+        datagram: &[u8],
+    ) -> bool {
+        if (self.stamp_sources.is_empty() && self.stamp_macs.is_empty()) || !is_stamp(datagram) {
             return true;
         }
-        let sequenced = OUM_SEQUENCED_HEADER_SIZE.to_be_bytes();
-        let sealed = OUM_AUTHENTICATED_HEADER_SIZE.to_be_bytes();
-        match datagram.get(4..6) {
-            Some(size) if size == sequenced || size == sealed => self.stamp_sources.contains(&from),
+        if !self.stamp_sources.is_empty() && !self.stamp_sources.contains(&from) {
+            return false;
+        }
+        // A kernel socket shows no MAC: there only the address (above) or the network can
+        // judge (docs/operations.md, "Who may stamp").
+        match src_mac {
+            Some(mac) if !self.stamp_macs.is_empty() => self.stamp_macs.contains(&mac),
             _ => true,
         }
+    }
+
+    /// The Ethernet sources stamps are taken from on DPDK; empty when not checked.
+    pub fn stamp_macs(&self) -> &[MacAddr] {
+        &self.stamp_macs
     }
 
     /// The replica index of the node being driven, if it is a replica.
@@ -160,62 +202,4 @@ impl Addresses {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::net::Ipv4Addr;
-
-    use dataplane::config::SequencerKind;
-    use dataplane::wire::{OumPacket, Stamp};
-
-    use super::*;
-
-    fn stamped() -> Vec<u8> {
-        let mut bytes = vec![0u8; 40];
-        bytes[..4].copy_from_slice(&OUM_PREAMBLE);
-        OumPacket::new_checked(&mut bytes[..])
-            .unwrap()
-            .header_mut()
-            .stamp(Stamp::new(3, 7));
-        bytes
-    }
-
-    fn config(kind: SequencerKind) -> ClusterConfig {
-        let mut c = ClusterConfig::local(3, 0, Ipv4Addr::new(127, 0, 0, 90));
-        c.sequencer.kind = kind;
-        c
-    }
-
-    #[test]
-    fn a_replica_takes_stamps_only_from_a_group_socket_of_a_udp_sequencer() {
-        let c = config(SequencerKind::Udp);
-        let group = c.group_socket(&c.groups[0]);
-        let stranger: SocketAddrV4 = "127.0.0.1:4000".parse().unwrap();
-        let a = Addresses::new(&c, Some(1)).unwrap();
-        assert!(a.stamp_source_ok(group, &stamped()));
-        assert!(!a.stamp_source_ok(stranger, &stamped()));
-        // Same address, another port: not the sequencer's socket.
-        let near = SocketAddrV4::new(*group.ip(), group.port() + 1);
-        assert!(!a.stamp_source_ok(near, &stamped()));
-        // Unstamped, protocol messages and truncated headers are the core's to judge.
-        let mut unstamped = stamped();
-        unstamped[4..6].copy_from_slice(&0u16.to_be_bytes());
-        assert!(a.stamp_source_ok(stranger, &unstamped));
-        assert!(a.stamp_source_ok(stranger, b"envelope"));
-        assert!(a.stamp_source_ok(stranger, &stamped()[..5]));
-        assert!(!a.stamp_source_ok(stranger, &stamped()[..6]));
-        // A client-side driver never filters.
-        assert!(
-            Addresses::new(&c, None)
-                .unwrap()
-                .stamp_source_ok(stranger, &stamped())
-        );
-    }
-
-    #[test]
-    fn dpdk_and_switch_sequencers_keep_the_client_source_so_nothing_is_filtered() {
-        let stranger: SocketAddrV4 = "127.0.0.1:4000".parse().unwrap();
-        for kind in [SequencerKind::Dpdk, SequencerKind::Switch] {
-            let a = Addresses::new(&config(kind), Some(0)).unwrap();
-            assert!(a.stamp_source_ok(stranger, &stamped()), "{kind:?}");
-        }
-    }
-}
+mod tests;

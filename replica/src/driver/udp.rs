@@ -121,7 +121,7 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
                 // as the next request (issue 13). A keyed group's tag is checked and
                 // removed here, so the core sees the plain stamped datagram.
                 let peer = buf.peer();
-                match self.addresses.admit(peer, buf.as_mut()) {
+                match self.addresses.admit(peer, buf.src_mac(), buf.as_mut()) {
                     Ok(len) => {
                         let datagram = buf.as_ref().get(..len).unwrap_or_default();
                         self.node.handle_datagram(now, peer, datagram);

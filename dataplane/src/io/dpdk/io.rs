@@ -10,6 +10,7 @@ use super::arp::{ArpOutcome, ArpTable, write_request};
 use super::headers::{SEND_HEADER_LEN, parse_udp, write_headers};
 use super::{FrameDrop, FrameDropCounts, Mbuf, Mempool, Port, tsc};
 use crate::io::{Endpoint, IoStats, Packet, PacketIo};
+use crate::oum::OUM_AUTHENTICATED_HEADER_SIZE;
 use crate::wire::{MacAddr, OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE};
 
 /// Largest burst taken from or given to the device in one call.
@@ -22,6 +23,9 @@ pub struct DpdkBuf {
     mbuf: Option<Mbuf>,
     peer: SocketAddrV4,
     endpoint: Endpoint,
+    /// The received frame's Ethernet source (its header is trimmed off), so the driver
+    /// can tell a DPDK sequencer's stamped copy by the MAC the sequencer writes.
+    src_mac: Option<MacAddr>,
 }
 
 impl DpdkBuf {
@@ -75,6 +79,10 @@ impl Packet for DpdkBuf {
 
     fn set_endpoint(&mut self, endpoint: Endpoint) {
         self.endpoint = endpoint;
+    }
+
+    fn src_mac(&self) -> Option<MacAddr> {
+        self.src_mac
     }
 }
 
@@ -244,11 +252,14 @@ impl DpdkIo {
         // A datagram a sequencer stamped was relayed: its source address is the client's
         // but its source MAC the sequencer's, so it teaches nothing; ask the client instead
         // (the answer usually arrives before the client's retry needs it).
+        // A sealed stamp (header size 18) is relayed the same way.
         let relayed = mbuf
             .data()
             .get(parsed.payload_offset..parsed.payload_offset + 6)
             .is_some_and(|h| {
-                h[..4] == OUM_PREAMBLE && h[4..6] == OUM_SEQUENCED_HEADER_SIZE.to_be_bytes()
+                h[..4] == OUM_PREAMBLE
+                    && (h[4..6] == OUM_SEQUENCED_HEADER_SIZE.to_be_bytes()
+                        || h[4..6] == OUM_AUTHENTICATED_HEADER_SIZE.to_be_bytes())
             });
         if !relayed {
             self.arp.learn(*parsed.src.ip(), parsed.src_mac);
@@ -269,6 +280,7 @@ impl DpdkIo {
             mbuf: Some(mbuf),
             peer: parsed.src,
             endpoint: Endpoint(index as u16),
+            src_mac: Some(parsed.src_mac),
         });
     }
 
@@ -404,6 +416,7 @@ impl PacketIo for DpdkIo {
             mbuf,
             peer: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
             endpoint: Endpoint(0),
+            src_mac: None,
         }
     }
 
