@@ -12,6 +12,7 @@ use crate::protocol::Destination;
 
 /// Whether `datagram` claims a sequencer's stamp: the OUM preamble and header size 10, or
 /// 18 with a tag. Truncated headers are not stamps (the core counts them as malformed).
+#[inline]
 fn is_stamp(datagram: &[u8]) -> bool {
     if !datagram.starts_with(&OUM_PREAMBLE) {
         return false;
@@ -41,6 +42,9 @@ pub struct Addresses {
     /// one: then only stamps with a valid tag reach the core (docs/operations.md,
     /// "Authenticated stamps").
     stamp_key: Option<StampKey>,
+    /// Whether any of the three checks above is on, so the driver's loop can hand every
+    /// datagram straight to the core when none is.
+    checks_stamps: bool,
 }
 
 /// Why a driver dropped a datagram before the core saw it.
@@ -80,7 +84,7 @@ impl Addresses {
             (Some(_), Some(group)) => group.stamp_key()?,
             _ => None,
         };
-        Ok(Addresses {
+        let mut addresses = Addresses {
             replicas: config.replicas.iter().map(|r| r.address).collect(),
             group: config.groups.first().map(|g| config.group_socket(g)),
             me,
@@ -97,7 +101,21 @@ impl Addresses {
                 None => Vec::new(),
             },
             stamp_key,
-        })
+            checks_stamps: false,
+        };
+        addresses.checks_stamps = !addresses.stamp_sources.is_empty()
+            || !addresses.stamp_macs.is_empty()
+            || addresses.stamp_key.is_some();
+        Ok(addresses)
+    }
+
+    /// Whether the driver must pass `datagram` through [`admit`](Self::admit) before the
+    /// core sees it: a stamp, with some check configured. Everything else goes straight to
+    /// the core, so a replica with no check, and every datagram that is not a stamp, pay
+    /// one flag test (and a prefix compare) on the per-request path.
+    #[inline]
+    pub fn must_admit(&self, datagram: &[u8]) -> bool {
+        self.checks_stamps && is_stamp(datagram)
     }
 
     /// Whether the driver may hand `datagram` from `from` (and, on DPDK, from Ethernet
@@ -114,15 +132,28 @@ impl Addresses {
         src_mac: Option<MacAddr>,
         datagram: &mut [u8],
     ) -> Result<usize, Refusal> {
-        if !self.stamp_source_ok(from, src_mac, datagram) {
+        if !is_stamp(datagram) {
+            // Unstamped, protocol messages, truncated headers: the core's to judge.
+            return Ok(datagram.len());
+        }
+        self.admit_stamp(from, src_mac, datagram)
+    }
+
+    /// [`admit`](Self::admit) for a datagram [`must_admit`](Self::must_admit) found to be a
+    /// stamp (the driver's per-request path, which tests that first).
+    #[inline]
+    pub fn admit_stamp(
+        &self,
+        from: SocketAddrV4,
+        src_mac: Option<MacAddr>,
+        datagram: &mut [u8],
+    ) -> Result<usize, Refusal> {
+        if !self.stamp_from_sequencer(from, src_mac) {
             return Err(Refusal::StrangerStamp);
         }
         let Some(key) = &self.stamp_key else {
             return Ok(datagram.len());
         };
-        if !datagram.starts_with(&OUM_PREAMBLE) {
-            return Ok(datagram.len());
-        }
         // The replicated group is group 0 (the config puts every replica in it).
         match key.open(0, datagram) {
             Ok(len) => Ok(len),
@@ -152,9 +183,15 @@ impl Addresses {
         src_mac: Option<MacAddr>,
         datagram: &[u8],
     ) -> bool {
-        if (self.stamp_sources.is_empty() && self.stamp_macs.is_empty()) || !is_stamp(datagram) {
-            return true;
-        }
+        (self.stamp_sources.is_empty() && self.stamp_macs.is_empty())
+            || !is_stamp(datagram)
+            || self.stamp_from_sequencer(from, src_mac)
+    }
+
+    /// The source half of [`stamp_source_ok`](Self::stamp_source_ok), for a datagram known
+    /// to be a stamp.
+    #[inline]
+    fn stamp_from_sequencer(&self, from: SocketAddrV4, src_mac: Option<MacAddr>) -> bool {
         if !self.stamp_sources.is_empty() && !self.stamp_sources.contains(&from) {
             return false;
         }

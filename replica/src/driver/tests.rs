@@ -125,3 +125,30 @@ fn with_a_key_the_mac_is_checked_before_the_tag() {
         Err(Refusal::MissingTag)
     );
 }
+
+#[test]
+fn only_stamps_under_a_configured_check_go_through_admit() {
+    let mut unstamped = stamped();
+    unstamped[4..6].copy_from_slice(&0u16.to_be_bytes());
+    // No check configured (DPDK kind, no MACs, no key): everything straight to the core.
+    let none = Addresses::new(&config(SequencerKind::Dpdk), Some(0)).unwrap();
+    assert!(!none.must_admit(&stamped()));
+    // A kernel-UDP sequencer's source check: stamps only.
+    let udp = Addresses::new(&config(SequencerKind::Udp), Some(0)).unwrap();
+    assert!(udp.must_admit(&stamped()));
+    assert!(!udp.must_admit(&unstamped));
+    assert!(!udp.must_admit(b"envelope"));
+    // A key alone turns the check on.
+    let mut keyed = config(SequencerKind::Dpdk);
+    keyed.groups[0].auth_key = Some(dataplane::config::KeyText::new(
+        "00112233445566778899aabbccddeeff",
+    ));
+    let keyed = Addresses::new(&keyed, Some(0)).unwrap();
+    assert!(keyed.must_admit(&stamped()));
+    // A client-side driver never filters.
+    assert!(
+        !Addresses::new(&config(SequencerKind::Udp), None)
+            .unwrap()
+            .must_admit(&stamped())
+    );
+}

@@ -116,12 +116,17 @@ impl<'a, N: Node, I: PacketIo> UdpLoop<'a, N, I> {
             } else if SessionQuery::looks_like(buf.as_ref()) {
                 // Answered here, for every protocol, and never shown to the core.
                 self.answer_session_query(&buf);
+            } else if !self.addresses.must_admit(buf.as_ref()) {
+                self.node.handle_datagram(now, buf.peer(), buf.as_ref());
             } else {
                 // Only a sequencer stamps: one forged datagram would otherwise be executed
                 // as the next request (issue 13). A keyed group's tag is checked and
                 // removed here, so the core sees the plain stamped datagram.
                 let peer = buf.peer();
-                match self.addresses.admit(peer, buf.src_mac(), buf.as_mut()) {
+                match self
+                    .addresses
+                    .admit_stamp(peer, buf.src_mac(), buf.as_mut())
+                {
                     Ok(len) => {
                         let datagram = buf.as_ref().get(..len).unwrap_or_default();
                         self.node.handle_datagram(now, peer, datagram);
