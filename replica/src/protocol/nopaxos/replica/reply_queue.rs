@@ -3,7 +3,6 @@
 //! result buffer through a queue, and allocates nothing once the arena has grown to the
 //! largest burst of replies a driver lets pile up between two polls.
 
-use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 use dataplane::wire::ENVELOPE_HEADER_LEN;
@@ -31,7 +30,11 @@ pub(crate) struct ReplyQueue {
     arena: Vec<u8>,
     /// Bytes of `arena` in use (the queue's replies end here).
     end: usize,
-    queued: VecDeque<Queued>,
+    /// Replies in order; those before `next` were sent. Both reset when the last one goes
+    /// out, so a plain vector serves as the queue (no ring's wrap-around arithmetic on
+    /// the per-request path).
+    queued: Vec<Queued>,
+    next: usize,
     /// Replies that could not be encoded (a result larger than a datagram).
     pub(crate) encode_errors: u64,
 }
@@ -72,7 +75,7 @@ impl ReplyQueue {
         ) {
             Ok(()) => {
                 let len = w.len();
-                self.queued.push_back(Queued {
+                self.queued.push(Queued {
                     to: reply.to,
                     start: self.end,
                     len,
@@ -86,7 +89,12 @@ impl ReplyQueue {
     /// Copies the oldest reply into `buf`; returns its destination and length. A reply
     /// larger than `buf` is counted as an encoding error and skipped.
     pub(crate) fn pop_into(&mut self, buf: &mut [u8]) -> Option<(SocketAddrV4, usize)> {
-        while let Some(q) = self.queued.pop_front() {
+        while let Some(&q) = self.queued.get(self.next) {
+            self.next += 1;
+            if self.next == self.queued.len() {
+                self.queued.clear();
+                self.next = 0;
+            }
             let Some(dst) = buf.get_mut(..q.len) else {
                 self.encode_errors += 1;
                 continue;
