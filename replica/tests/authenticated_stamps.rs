@@ -10,12 +10,12 @@
 
 mod support;
 use support::{
-    Proc, bin_dir, client_socket, contains, counter, forged, leader_result, loopback_cluster,
-    nopaxos_replica, sequenced_request, spawn, wait_until_up,
+    client_socket, contains, counter, forged, leader_result, loopback_cluster, nopaxos_replicas_up,
+    sequenced_request, start_sequencer,
 };
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use dataplane::config::{KeyText, SequencerKind};
@@ -45,29 +45,10 @@ fn a_keyed_group_serves_with_tags_and_refuses_forged_stamps_without_a_valid_one(
         c.sequencer.kind = SequencerKind::Dpdk;
         c.groups[0].auth_key = Some(KeyText::new(KEY_HEX));
     });
-    let replicas: Vec<Proc> = (0..3)
-        .map(|i| {
-            let child = nopaxos_replica(&path, i)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            Proc(child)
-        })
-        .collect();
-    for r in &config.replicas {
-        wait_until_up(r.address);
-    }
+    let replicas = nopaxos_replicas_up(&config, &path);
     // The config's kind is "dpdk", so this sequencer warns that it is another kind; what
     // matters here is that it seals with the group's key.
-    let sequencer = spawn(
-        Command::new(bin_dir().join("sequencer"))
-            .arg("--config")
-            .arg(&path)
-            .args(["--session", "5"])
-            .stderr(Stdio::null()),
-        "sequencer: session 5",
-    );
+    let sequencer = start_sequencer(&path, 5, Stdio::null());
     let group = config.group_socket(&config.groups[0]);
     let (client, me) = client_socket();
     let put = |value| KvOp::Put { key: b"k", value };

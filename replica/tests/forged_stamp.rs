@@ -5,12 +5,12 @@
 
 mod support;
 use support::{
-    Proc, bin_dir, client_socket, contains, counter, forged, leader_result, loopback_cluster,
-    nopaxos_replica, sequenced_request, spawn, wait_until_up,
+    client_socket, contains, counter, forged, leader_result, loopback_cluster, nopaxos_replicas_up,
+    sequenced_request, start_sequencer,
 };
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use replica::app::kv::KvOp;
 
@@ -23,26 +23,8 @@ fn request(client: u64, n: u64, reply_to: SocketAddrV4, op: KvOp<'_>) -> Vec<u8>
 fn stamps_from_a_stranger_are_counted_and_never_executed() {
     let dir = tempfile::tempdir().unwrap();
     let (config, path) = loopback_cluster(dir.path(), Ipv4Addr::new(127, 0, 0, 83), |_| {});
-    let replicas: Vec<Proc> = (0..3)
-        .map(|i| {
-            let child = nopaxos_replica(&path, i)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            Proc(child)
-        })
-        .collect();
-    for r in &config.replicas {
-        wait_until_up(r.address);
-    }
-    let sequencer = spawn(
-        Command::new(bin_dir().join("sequencer"))
-            .arg("--config")
-            .arg(&path)
-            .args(["--session", "5"]),
-        "sequencer: session 5",
-    );
+    let replicas = nopaxos_replicas_up(&config, &path);
+    let sequencer = start_sequencer(&path, 5, Stdio::inherit());
     let group = config.group_socket(&config.groups[0]);
 
     let (client, me) = client_socket();

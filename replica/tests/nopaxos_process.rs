@@ -3,10 +3,10 @@
 //! view change and its history is linearizable.
 
 mod support;
-use support::{Proc, bin_dir, loopback_cluster, nopaxos_replica, spawn};
+use support::{Proc, loopback_cluster, nopaxos_replica, spawn, start_sequencer};
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::Command;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dataplane::io::PacketIo;
@@ -51,14 +51,7 @@ fn nopaxos_survives_a_killed_leader_and_stays_linearizable() {
         c.timeouts.client_give_up_ms = 30_000;
     });
 
-    let bins = bin_dir();
-    let _sequencer = spawn(
-        Command::new(bins.join("sequencer"))
-            .arg("--config")
-            .arg(&path)
-            .args(["--session", "1"]),
-        "sequencer: session 1",
-    );
+    let _sequencer = start_sequencer(&path, 1, Stdio::inherit());
     let mut replicas: Vec<Option<Proc>> = (0..3)
         .map(|i| Some(spawn(&mut nopaxos_replica(&path, i), "serving")))
         .collect();

@@ -5,10 +5,10 @@
 //! stay the leader: no replica may count a view change beyond the first session's.
 
 mod support;
-use support::{Proc, bin_dir, loopback_cluster, nopaxos_replica, spawn};
+use support::{Proc, loopback_cluster, nopaxos_replica, spawn, start_sequencer};
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::Command;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dataplane::io::PacketIo;
@@ -41,14 +41,7 @@ fn a_follower_stopped_with_sigstop_does_not_depose_the_leader() {
         c.timeouts.client_give_up_ms = 30_000;
     });
 
-    let bins = bin_dir();
-    let _sequencer = spawn(
-        Command::new(bins.join("sequencer"))
-            .arg("--config")
-            .arg(&path)
-            .args(["--session", "1"]),
-        "sequencer: session 1",
-    );
+    let _sequencer = start_sequencer(&path, 1, Stdio::inherit());
     let replicas: Vec<Proc> = (0..3)
         .map(|i| spawn(&mut nopaxos_replica(&path, i), "serving"))
         .collect();

@@ -167,6 +167,38 @@ pub(crate) fn nopaxos_replica(path: &Path, index: usize) -> Command {
     cmd
 }
 
+/// The `sequencer` binary serving the cluster of the config at `path` from `session`,
+/// running once its first line says so.
+pub(crate) fn start_sequencer(path: &Path, session: u16, stderr: Stdio) -> Proc {
+    spawn(
+        Command::new(bin_dir().join("sequencer"))
+            .arg("--config")
+            .arg(path)
+            .args(["--session", &session.to_string()])
+            .stderr(stderr),
+        &format!("sequencer: session {session}"),
+    )
+}
+
+/// NOPaxos replicas 0, 1 and 2 of the config at `path`, each answering a session query
+/// before this returns; their stdout is piped for the stats lines they print as they exit.
+pub(crate) fn nopaxos_replicas_up(config: &ClusterConfig, path: &Path) -> Vec<Proc> {
+    let replicas = (0..config.replicas.len())
+        .map(|i| {
+            let child = nopaxos_replica(path, i)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            Proc(child)
+        })
+        .collect();
+    for r in &config.replicas {
+        wait_until_up(r.address);
+    }
+    replicas
+}
+
 /// `request` as a sequencer would leave it: what a forger needs is only the session and the
 /// next message number, both easy to learn or guess.
 pub(crate) fn forged(request: &[u8], session: u16, msgnum: u64) -> Vec<u8> {
