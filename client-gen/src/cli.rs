@@ -13,7 +13,7 @@ use crate::local::ReplicaFlags;
 use crate::local::{LocalOptions, run_local};
 use crate::oum_demo::{self, DemoOptions};
 use crate::workload::{Arrivals, KeyDistribution, WorkloadSpec, WriteMix};
-use replica::app::AppKind;
+use protocols::app::AppKind;
 
 /// Load generation and local clusters for nopaxos-rs.
 #[derive(Debug, Parser)]
@@ -186,8 +186,9 @@ struct LocalArgs {
     /// Protocols to run, in order (default: every protocol the replica supports).
     #[arg(
         long,
+        value_enum,
         value_delimiter = ',',
-        default_value = "unreplicated,nopaxos,vr,spec,fastpaxos"
+        default_values_t = ProtocolKind::ALL
     )]
     protocols: Vec<ProtocolKind>,
     /// Replicas of the replicated protocols.
@@ -225,7 +226,7 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Protocol the cluster runs.
-    #[arg(long, default_value = "nopaxos")]
+    #[arg(long, value_enum, default_value = "nopaxos")]
     protocol: ProtocolKind,
     #[command(flatten)]
     load: LoadArgs,
@@ -268,8 +269,9 @@ struct SweepArgs {
     /// Protocols to sweep.
     #[arg(
         long,
+        value_enum,
         value_delimiter = ',',
-        default_value = "unreplicated,nopaxos,vr,spec,fastpaxos"
+        default_values_t = ProtocolKind::ALL
     )]
     protocols: Vec<ProtocolKind>,
     /// Replicas of the replicated protocols.

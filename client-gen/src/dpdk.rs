@@ -5,7 +5,7 @@ use std::net::SocketAddrV4;
 use std::sync::atomic::AtomicBool;
 
 use dataplane::io::dpdk::{DpdkIo, DpdkIoConfig, Eal, Mempool, Port, PortConfig};
-use replica::dpdk::{dpdk_stats_line, static_macs};
+use dataplane::io::dpdk::{dpdk_stats_line, static_macs};
 
 use crate::engine::{LoadOutcome, LoadSpec, run_load_on};
 

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use dataplane::config::ClusterConfig;
-use replica::app::AppKind;
+use protocols::app::AppKind;
 
 use crate::children::ChildProc;
 use crate::engine::{LoadOutcome, LoadSpec, ProtocolKind, run_load};
@@ -108,16 +108,16 @@ impl Cluster {
             }
         }
         let mut replicas = Vec::new();
-        for i in 0..protocol.replicas(config.n()) {
+        for i in 0..protocol.replicas(config) {
             let mut cmd = Command::new(bin_dir.join("replica"));
             cmd.arg("--config")
                 .arg(config_path)
-                .args(["--index", &i.to_string(), "--mode", protocol.replica_mode()])
+                .args(["--index", &i.to_string(), "--mode", protocol.name()])
                 .args(["--drop-rate", &flags.drop_rate.to_string()]);
             if flags.app == AppKind::Null {
                 cmd.args(["--app", "null"]);
             }
-            if let (Some(batch), ProtocolKind::Vr) = (flags.max_batch, protocol) {
+            if let (Some(batch), true) = (flags.max_batch, protocol.batches()) {
                 cmd.args(["--max-batch", &batch.to_string()]);
             }
             let mut child = ChildProc::spawn(&format!("replica {i}"), cmd)?;
@@ -279,9 +279,9 @@ fn run_one(
     if options.flags.drop_rate > 0.0 {
         outcome.summary.drops_injected = Some(options.flags.drop_rate);
     }
-    if let (Some(batch), ProtocolKind::Vr) = (options.flags.max_batch, protocol) {
+    if let (Some(batch), true) = (options.flags.max_batch, protocol.batches()) {
         outcome.summary.notes.push(format!(
-            "VR replicas batched at most {batch} requests (--max-batch)"
+            "{protocol} replicas batched at most {batch} requests (--max-batch)"
         ));
     }
     outcome

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 
-use replica::check::{CheckBudget, CheckOutcome, check_kv, write_jsonl};
+use checker::{CheckBudget, CheckOutcome, check_kv, write_jsonl};
 
 use crate::engine::LoadOutcome;
 use crate::report::write_hgrm;

@@ -16,11 +16,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use protocols::MAX_DATAGRAM;
+use protocols::app::AppKind;
+use protocols::app::kv::KvOp;
 use rand::{Rng, RngExt};
 use rand_pcg::Pcg64Mcg;
-use replica::app::AppKind;
-use replica::app::kv::KvOp;
-use replica::protocol::MAX_DATAGRAM;
 
 /// The exponent `zipfian` without a number means: YCSB's default, a common reference point.
 pub const DEFAULT_ZIPF_EXPONENT: f64 = 0.99;
@@ -800,7 +800,7 @@ impl ArrivalClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use replica::app::kv::KvOp;
+    use protocols::app::kv::KvOp;
 
     fn rng(seed: u64) -> Pcg64Mcg {
         stream_rng(seed, 0, 1)

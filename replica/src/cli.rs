@@ -1,12 +1,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dataplane::config::ClusterConfig;
+use protocols::ProtocolKind;
 
 use crate::listen::{ListenOptions, listen};
-use crate::serve::{Protocol, ServeOptions, serve};
+use crate::serve::{ServeOptions, serve};
 
 /// A replica of the cluster in --config, number --index, running --mode.
 #[derive(Debug, Parser)]
@@ -26,7 +29,7 @@ struct Cli {
     #[arg(long, value_name = "I", required = true)]
     index: Option<usize>,
     /// What to run.
-    #[arg(long, value_enum, default_value_t = Mode::Nopaxos)]
+    #[arg(long, value_enum, default_value = "nopaxos")]
     mode: Mode,
     /// The process restarted after a crash and lost its memory: recover from the other
     /// replicas before taking part. Required for any replica that was part of the running
@@ -150,20 +153,35 @@ enum AppArg {
     Null,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// What a replica process runs: a protocol of the registry, or `listen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// NOPaxos with the key-value store.
-    Nopaxos,
-    /// Viewstamped Replication (Multi-Paxos) with adaptive batching.
-    Vr,
-    /// Speculative Paxos (needs the sequencer, used as a best-effort order).
-    Spec,
-    /// Fast Paxos.
-    Fastpaxos,
-    /// The unreplicated baseline (one server) with the key-value store.
-    Unreplicated,
+    Serve(ProtocolKind),
     /// Follow the group's ordered stream and report it (no replication protocol).
     Listen,
+}
+
+/// Every mode, for clap: the registry's protocols, then `listen`.
+static MODES: LazyLock<Vec<Mode>> = LazyLock::new(|| {
+    ProtocolKind::ALL
+        .into_iter()
+        .map(Mode::Serve)
+        .chain([Mode::Listen])
+        .collect()
+});
+
+impl ValueEnum for Mode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &MODES
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Mode::Serve(kind) => PossibleValue::new(kind.name()).help(kind.summary()),
+            Mode::Listen => PossibleValue::new("listen")
+                .help("Follow the group's ordered stream and report it (no replication protocol)"),
+        })
+    }
 }
 
 #[cfg(not(feature = "dpdk"))]
@@ -200,7 +218,7 @@ fn bench(_args: BenchArgs) -> Result<(), String> {
 fn serve_on(
     config: &ClusterConfig,
     cli: &Cli,
-    protocol: Protocol,
+    protocol: ProtocolKind,
     options: ServeOptions,
 ) -> Result<(), String> {
     let index = cli.index.unwrap_or_default();
@@ -233,8 +251,16 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    if cli.max_batch.is_some() && cli.mode != Mode::Vr {
-        eprintln!("replica: --max-batch applies to --mode vr only (drop it or add --mode vr)");
+    if cli.max_batch.is_some() && !matches!(cli.mode, Mode::Serve(p) if p.batches()) {
+        let batching: Vec<_> = ProtocolKind::ALL
+            .into_iter()
+            .filter(|p| p.batches())
+            .map(|p| format!("--mode {p}"))
+            .collect();
+        eprintln!(
+            "replica: --max-batch applies to batching protocols only (drop it, or use {})",
+            batching.join(" or ")
+        );
         return ExitCode::from(2);
     }
     if cli.app != AppArg::Kv && cli.mode == Mode::Listen {
@@ -268,19 +294,15 @@ pub fn main() -> ExitCode {
                 drop_rate: cli.drop_rate,
                 max_batch: cli.max_batch.map(|b| b as usize),
                 app: match cli.app {
-                    AppArg::Kv => crate::app::AppKind::Kv,
-                    AppArg::Null => crate::app::AppKind::Null,
+                    AppArg::Kv => protocols::app::AppKind::Kv,
+                    AppArg::Null => protocols::app::AppKind::Null,
                 },
             };
             match cli.mode {
                 Mode::Listen => {
                     listen(&config, index, ListenOptions { events: cli.events }).map(|_| ())
                 }
-                Mode::Nopaxos => serve_on(&config, &cli, Protocol::Nopaxos, options),
-                Mode::Vr => serve_on(&config, &cli, Protocol::Vr, options),
-                Mode::Spec => serve_on(&config, &cli, Protocol::Spec, options),
-                Mode::Fastpaxos => serve_on(&config, &cli, Protocol::FastPaxos, options),
-                Mode::Unreplicated => serve_on(&config, &cli, Protocol::Unreplicated, options),
+                Mode::Serve(protocol) => serve_on(&config, &cli, protocol, options),
             }
         });
     match result {

@@ -6,20 +6,24 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
-use dataplane::io::dpdk::{DpdkIo, DpdkIoConfig, Eal, Mbuf, Mempool, Port, PortConfig, RingPort};
+use dataplane::io::dpdk::{
+    DpdkIo, DpdkIoConfig, Eal, Mbuf, Mempool, Port, PortConfig, RingPort, dpdk_stats_line,
+    static_macs,
+};
 use dataplane::oum::{AUTH_TAG_LEN, StampKey};
 use dataplane::wire::build::UdpFrameSpec;
 use dataplane::wire::{MacAddr, OumRepr, Stamp};
 
-use crate::app::kv::{KvOp, KvStore};
 use crate::driver::udp::{LoopOptions, UdpLoop};
 use crate::driver::{Addresses, RefusalCounts};
-use crate::protocol::codec::Writer;
-use crate::protocol::nopaxos::messages::Message;
-use crate::protocol::nopaxos::{NopaxosConfig, NopaxosReplica};
-use crate::protocol::unreplicated::{Message as UnreplicatedMessage, UnreplicatedServer};
-use crate::protocol::{MAX_DATAGRAM, Node, Replica};
-use crate::serve::{LoopRunner, Protocol, ServeOptions, replica_address, stop_flag, with_node};
+use crate::serve::{LoopRunner, ServeOptions, replica_address, stop_flag, with_node};
+use protocols::ProtocolKind;
+use protocols::app::kv::{KvOp, KvStore};
+use protocols::codec::Writer;
+use protocols::nopaxos::messages::Message;
+use protocols::nopaxos::{NopaxosConfig, NopaxosReplica};
+use protocols::unreplicated::{Message as UnreplicatedMessage, UnreplicatedServer};
+use protocols::{MAX_DATAGRAM, Node, Replica};
 
 /// Mbufs in the replica's pool.
 const POOL_SIZE: u32 = 4095;
@@ -40,43 +44,6 @@ pub struct DpdkServeOptions {
     pub eal_args: Vec<String>,
 }
 
-/// Every replica's MAC the config gives, for the backend's static ARP table.
-pub fn static_macs(config: &ClusterConfig) -> Vec<(Ipv4Addr, MacAddr)> {
-    (0..config.n())
-        .filter_map(|i| Some((*config.replica_address(i)?.ip(), config.replica_mac(i)?)))
-        .collect()
-}
-
-/// The backend's counters and the device's on one line (appended to the stats line).
-pub fn dpdk_stats_line(io: &DpdkIo, port: &Port) -> String {
-    let s = io.dpdk_stats();
-    let mut line = format!(
-        " dpdk: rx={} tx={} tx_errors={} arp_replies={} arp_requests={} arp_learned={}",
-        s.io.rx_packets,
-        s.io.tx_packets,
-        s.io.tx_errors,
-        s.arp_replies_sent,
-        s.arp_requests_sent,
-        s.arp_learned
-    );
-    for (reason, n) in s.drops.nonzero() {
-        line.push_str(&format!(" {reason}={n}"));
-    }
-    if let Ok(d) = port.device_stats() {
-        line.push_str(&format!(
-            " port{}: rx={} tx={} missed={} rx_errors={} tx_errors={} no_mbuf={}",
-            port.id(),
-            d.rx_packets,
-            d.tx_packets,
-            d.rx_missed,
-            d.rx_errors,
-            d.tx_errors,
-            d.rx_no_mbuf
-        ));
-    }
-    line
-}
-
 /// ", stamps only from MAC 02:..:64" for the start-up line, so the operator sees the check
 /// is on (and against what); empty without `[sequencer] macs`.
 fn stamp_mac_note(addresses: &Addresses) -> String {
@@ -93,7 +60,7 @@ fn stamp_mac_note(addresses: &Addresses) -> String {
 pub fn serve_dpdk(
     config: &ClusterConfig,
     index: usize,
-    protocol: Protocol,
+    protocol: ProtocolKind,
     options: ServeOptions,
     dpdk: &DpdkServeOptions,
 ) -> Result<(), String> {

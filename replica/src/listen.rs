@@ -14,7 +14,7 @@ use dataplane::time::MonotonicClock;
 
 use crate::driver::RefusalCounts;
 use crate::listen_keys::ListenKeys;
-use crate::stream_digest::StreamDigest;
+use dataplane::oum::StreamDigest;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ListenOptions {

@@ -1,4 +1,4 @@
-//! `replica --mode nopaxos|vr|spec|fastpaxos|unreplicated`: a protocol core with the
+//! `replica --mode <protocol>`: a protocol core of the registry with the
 //! key-value store (or the null app, `--app null`), on kernel UDP at the replica's
 //! configured address.
 
@@ -10,30 +10,14 @@ use dataplane::config::ClusterConfig;
 use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 
-use crate::app::kv::KvStore;
-use crate::app::null::NullApp;
-use crate::app::{App, AppKind};
 use crate::driver::udp::{LoopOptions, UdpLoop};
 use crate::driver::{Addresses, RefusalCounts};
-use crate::protocol::fastpaxos::{FastPaxosConfig, FastPaxosReplica};
-use crate::protocol::nopaxos::{NopaxosConfig, NopaxosReplica};
-use crate::protocol::spec::{SpecConfig, SpecReplica};
-use crate::protocol::unreplicated::UnreplicatedServer;
-use crate::protocol::vr::{VrConfig, VrReplica};
-use crate::protocol::{Node, Replica};
 use crate::stale_alarm::{self, StaleSessionAlarm};
-
-/// Which protocol a replica process runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Nopaxos,
-    /// Viewstamped Replication / Multi-Paxos with batching.
-    Vr,
-    /// Speculative Paxos.
-    Spec,
-    FastPaxos,
-    Unreplicated,
-}
+use dataplane::time::Time;
+use protocols::app::kv::KvStore;
+use protocols::app::null::NullApp;
+use protocols::app::{App, AppKind};
+use protocols::{Node, Protocol, ProtocolKind, ProtocolVisitor, Replica, Tuning};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServeOptions {
@@ -71,77 +55,65 @@ pub(crate) trait NodeRunner {
 pub(crate) fn with_node<R: NodeRunner>(
     config: &ClusterConfig,
     index: usize,
-    protocol: Protocol,
+    protocol: ProtocolKind,
     options: &ServeOptions,
     runner: R,
 ) -> Result<(), String> {
-    if matches!(protocol, Protocol::Nopaxos | Protocol::Spec) {
+    if protocol.uses_sequencer() {
         one_ordered_stream(config, index)?;
     }
     match options.app {
-        AppKind::Kv => with_app(config, index, protocol, options, KvStore::default, runner),
-        AppKind::Null => with_app(config, index, protocol, options, NullApp::default, runner),
+        AppKind::Kv => protocol.visit(BuildNode {
+            config,
+            index,
+            options,
+            app: KvStore::default,
+            runner,
+        }),
+        AppKind::Null => protocol.visit(BuildNode {
+            config,
+            index,
+            options,
+            app: NullApp::default,
+            runner,
+        }),
     }
 }
 
-fn with_app<A: App, R: NodeRunner>(
-    config: &ClusterConfig,
+/// [`with_node`] once the protocol and the application are known.
+struct BuildNode<'a, F, R> {
+    config: &'a ClusterConfig,
     index: usize,
-    protocol: Protocol,
-    options: &ServeOptions,
-    app: impl Fn() -> A,
+    options: &'a ServeOptions,
+    app: F,
     runner: R,
-) -> Result<(), String> {
-    // A recovering process proves to the others that its answers are fresh with a nonce no
-    // earlier incarnation used: the wall clock in nanoseconds.
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    let recover = options.recover;
-    let zero = dataplane::time::Time::ZERO;
-    match protocol {
-        Protocol::Nopaxos => {
-            let cfg = NopaxosConfig::from_cluster(config, index);
-            let mut node = if recover {
-                NopaxosReplica::recovering(cfg, app(), nonce, zero)
-            } else {
-                NopaxosReplica::new(cfg, app())
-            };
-            runner.run(&mut node)
+}
+
+impl<A: App, F: Fn() -> A, R: NodeRunner> ProtocolVisitor for BuildNode<'_, F, R> {
+    type Output = Result<(), String>;
+
+    fn visit<P: Protocol>(self) -> Result<(), String> {
+        let tuning = Tuning {
+            max_batch: self.options.max_batch,
+            retain: None,
+        };
+        let (config, index, app) = (self.config, self.index, (self.app)());
+        if !self.options.recover {
+            let mut node = P::new_replica(config, index, app, &tuning);
+            return self.runner.run(&mut node);
         }
-        Protocol::Vr => {
-            let mut cfg = VrConfig::from_cluster(config, index);
-            if let Some(b) = options.max_batch {
-                cfg.max_batch = b;
-            }
-            let mut node = if recover {
-                VrReplica::recovering(cfg, app(), nonce, zero)
-            } else {
-                VrReplica::new(cfg, app())
-            };
-            runner.run(&mut node)
-        }
-        Protocol::Spec => {
-            let cfg = SpecConfig::from_cluster(config, index);
-            let mut node = if recover {
-                SpecReplica::recovering(cfg, app(), nonce, zero)
-            } else {
-                SpecReplica::new(cfg, app())
-            };
-            runner.run(&mut node)
-        }
-        Protocol::FastPaxos => {
-            let cfg = FastPaxosConfig::from_cluster(config, index);
-            let mut node = if recover {
-                FastPaxosReplica::recovering(cfg, app(), nonce, zero)
-            } else {
-                FastPaxosReplica::new(cfg, app())
-            };
-            runner.run(&mut node)
-        }
-        Protocol::Unreplicated => {
-            let mut node = UnreplicatedServer::new(app());
-            runner.run(&mut node)
+        // A recovering process proves to the others that its answers are fresh with a
+        // nonce no earlier incarnation used: the wall clock in nanoseconds.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        match P::recovering_replica(config, index, app, &tuning, nonce, Time::ZERO) {
+            Some(mut node) => self.runner.run(&mut node),
+            None => Err(format!(
+                "--recover: {} keeps one copy of the state and has no recovery; start it \
+                 without --recover",
+                P::NAME
+            )),
         }
     }
 }
@@ -202,7 +174,7 @@ pub(crate) fn bind_replica_io(config: &ClusterConfig, index: usize) -> Result<Ud
 pub fn serve(
     config: &ClusterConfig,
     index: usize,
-    protocol: Protocol,
+    protocol: ProtocolKind,
     options: ServeOptions,
 ) -> Result<(), String> {
     let address = replica_address(config, index)?;
@@ -218,7 +190,7 @@ pub fn serve(
         );
     }
     println!(
-        "replica {index} serving {protocol:?} ({:?} app) on {address}",
+        "replica {index} serving {protocol} ({:?} app) on {address}",
         options.app
     );
     let runner = LoopRunner {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dataplane::oum::SessionNumber;
 
-use crate::time::Time;
+use dataplane::time::Time;
 
 /// How often the counter is looked at; also the most often the warning is printed.
 pub const PERIOD: Duration = Duration::from_secs(1);

@@ -22,7 +22,7 @@ use dataplane::config::{KeyText, SequencerKind};
 use dataplane::oum::{AUTH_TAG_LEN, StampKey};
 use dataplane::wire::OumRepr;
 use dataplane::wire::build::oum_payload;
-use replica::app::kv::KvOp;
+use protocols::app::kv::KvOp;
 
 const KEY_HEX: &str = "5e9f3a0c11d2e4b7a8c6f0e1d2c3b4a5";
 

@@ -12,7 +12,7 @@ use support::{
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::Stdio;
 
-use replica::app::kv::KvOp;
+use protocols::app::kv::KvOp;
 
 /// A NOPaxos request carrying `op`, with an unsequenced OUM header.
 fn request(client: u64, n: u64, reply_to: SocketAddrV4, op: KvOp<'_>) -> Vec<u8> {

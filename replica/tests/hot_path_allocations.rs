@@ -13,19 +13,19 @@ use std::time::Duration;
 
 use dataplane::config::{ClusterConfig, KeyText, SequencerKind};
 use dataplane::oum::{AUTH_TAG_LEN, GroupId, SessionNumber, Verdict};
+use dataplane::time::Time;
 use dataplane::wire::build::{UdpFrameSpec, oum_payload};
 use dataplane::wire::{MacAddr, OUM_DEFAULT_PORT};
 use dataplane::wire::{OumRepr, Stamp};
-use replica::app::kv::{KvOp, KvStore};
+use protocols::app::kv::{KvOp, KvStore};
+use protocols::codec::Writer;
+use protocols::fastpaxos::messages::{EntryRef, Message as FpMessage};
+use protocols::fastpaxos::{FastPaxosConfig, FastPaxosReplica, ReplicaTimeouts};
+use protocols::nopaxos::messages::Message;
+use protocols::nopaxos::{NopaxosConfig, NopaxosReplica, ViewId};
+use protocols::unreplicated::{self, UnreplicatedServer};
+use protocols::{Destination, MAX_DATAGRAM, Node, Replica};
 use replica::driver::Addresses;
-use replica::protocol::codec::Writer;
-use replica::protocol::fastpaxos::messages::{EntryRef, Message as FpMessage};
-use replica::protocol::fastpaxos::{FastPaxosConfig, FastPaxosReplica, ReplicaTimeouts};
-use replica::protocol::nopaxos::messages::Message;
-use replica::protocol::nopaxos::{NopaxosConfig, NopaxosReplica, ViewId};
-use replica::protocol::unreplicated::{self, UnreplicatedServer};
-use replica::protocol::{Destination, MAX_DATAGRAM, Node, Replica};
-use replica::time::Time;
 
 struct Counting;
 

@@ -9,15 +9,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use checker::{CheckBudget, CheckOutcome, HistoryOp, check_kv};
 use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
-use replica::app::kv::KvOp;
-use replica::check::{CheckBudget, CheckOutcome, HistoryOp, check_kv};
+use protocols::Client;
+use protocols::app::kv::KvOp;
+use protocols::nopaxos::NopaxosClient;
+use protocols::pending::ClientTimeouts;
 use replica::driver::Addresses;
 use replica::driver::udp::{LoopOptions, UdpLoop};
-use replica::protocol::Client;
-use replica::protocol::nopaxos::NopaxosClient;
-use replica::protocol::pending::ClientTimeouts;
 
 /// A small workload over four keys whose values stay short.
 fn op(i: u64) -> Vec<u8> {

@@ -13,7 +13,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use dataplane::config::ClusterConfig;
-use replica::app::kv::KvOp;
+use protocols::app::kv::KvOp;
 
 struct Cluster {
     dir: tempfile::TempDir,

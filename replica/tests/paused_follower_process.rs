@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
-use replica::app::kv::KvOp;
+use protocols::Client;
+use protocols::app::kv::KvOp;
+use protocols::nopaxos::NopaxosClient;
+use protocols::pending::ClientTimeouts;
 use replica::driver::Addresses;
 use replica::driver::udp::{LoopOptions, UdpLoop};
-use replica::protocol::Client;
-use replica::protocol::nopaxos::NopaxosClient;
-use replica::protocol::pending::ClientTimeouts;
 
 /// The value of `key=` in a replica's final stats line.
 fn stat<'a>(out: &'a str, key: &str) -> &'a str {

@@ -4,18 +4,18 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use checker::HistoryOp;
 use dataplane::config::ClusterConfig;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 use dataplane::io::{Packet, PacketIo};
 use dataplane::time::{MonotonicClock, Time};
-use replica::check::HistoryOp;
-use replica::driver::Addresses;
-use replica::protocol::RequestId;
+use protocols::RequestId;
 
-use super::clients::{AnyClient, ProtocolKind, reply_client};
+use super::clients::{AnyClient, new_client, reply_client};
 use crate::cpu::{ServerProcess, Snapshot};
 use crate::report::{CpuAccount, LatencyRecorder, Progress, RunSummary, Timeline};
 use crate::workload::{ArrivalClock, Arrivals, OpGenerator, WorkloadSpec};
+use protocols::{AddressBook, ProtocolKind};
 
 /// How requests are issued.
 #[derive(Debug, Clone)]
@@ -135,11 +135,12 @@ pub fn run_load_on<I: PacketIo>(
     stop: &AtomicBool,
 ) -> Result<LoadOutcome, String> {
     validate(spec)?;
-    let addresses = Addresses::new(&spec.config, None)?;
+    let addresses = AddressBook::new(&spec.config);
+    let reply_of = reply_client(spec.protocol);
     let base = client_id_base(spec.workload.seed);
     let mut slots: Vec<Slot> = (0..spec.clients)
         .map(|i| Slot {
-            client: AnyClient::new(spec.protocol, &spec.config, base + i as u64, me),
+            client: new_client(spec.protocol, &spec.config, base + i as u64, me),
             ops: OpGenerator::new(&spec.workload, i as u64),
             in_flight: None,
         })
@@ -280,7 +281,7 @@ pub fn run_load_on<I: PacketIo>(
         let now = clock.now();
         for buf in rx.drain(..) {
             busy = true;
-            if let Some(id) = reply_client(spec.protocol, buf.as_ref()) {
+            if let Some(id) = reply_of(buf.as_ref()) {
                 let i = id.wrapping_sub(base) as usize;
                 if let Some(slot) = slots.get_mut(i) {
                     slot.client.handle_datagram(now, buf.peer(), buf.as_ref());
@@ -347,7 +348,7 @@ pub fn run_load_on<I: PacketIo>(
                 };
                 buf.set_len(t.len);
                 targets.clear();
-                addresses.resolve(t.destination, |a| targets.push(a));
+                addresses.resolve(t.destination, None, |a| targets.push(a));
                 let Some((&last, rest)) = targets.split_last() else {
                     io.free(buf);
                     continue;
@@ -453,7 +454,7 @@ fn summarize(
     }
     RunSummary {
         protocol: spec.protocol.name().to_string(),
-        replicas: spec.protocol.replicas(spec.config.n()),
+        replicas: spec.protocol.replicas(&spec.config),
         clients: spec.clients,
         mode: match spec.mode {
             LoadMode::Closed { .. } => "closed".into(),

@@ -6,5 +6,6 @@
 mod clients;
 mod load;
 
-pub use clients::{AnyClient, ProtocolKind, reply_client};
+pub use clients::{AnyClient, ReplyClient, new_client, reply_client};
 pub use load::{LoadMode, LoadOutcome, LoadSpec, run_load, run_load_on};
+pub use protocols::ProtocolKind;

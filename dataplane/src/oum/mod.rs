@@ -18,6 +18,7 @@ mod receiver;
 mod seal_frame;
 mod sequencer;
 mod session_query;
+mod stream_digest;
 
 pub use crate::wire::{SessionNumber, Stamp};
 pub use auth::{AUTH_TAG_LEN, AuthError, OUM_AUTHENTICATED_HEADER_SIZE, StampKey};
@@ -31,3 +32,4 @@ pub use sequencer::{
 pub use session_query::{
     SESSION_QUERY_LEN, SESSION_QUERY_MAGIC, SESSION_QUERY_VERSION, SessionQuery, newest_session,
 };
+pub use stream_digest::StreamDigest;

@@ -8,7 +8,7 @@ use dataplane::config::ClusterConfig;
 use dataplane::oum::{AuthError, OUM_AUTHENTICATED_HEADER_SIZE, StampKey};
 use dataplane::wire::{MacAddr, OUM_PREAMBLE, OUM_SEQUENCED_HEADER_SIZE};
 
-use crate::protocol::Destination;
+use protocols::{AddressBook, Destination};
 
 /// Whether `datagram` claims a sequencer's stamp: the OUM preamble and header size 10, or
 /// 18 with a tag. Truncated headers are not stamps (the core counts them as malformed).
@@ -22,11 +22,10 @@ fn is_stamp(datagram: &[u8]) -> bool {
     matches!(datagram.get(4..6), Some(size) if size == sequenced || size == sealed)
 }
 
-/// Turns a core's destinations into addresses, from the cluster config.
+/// Where the driven node's datagrams go (its [`AddressBook`]), and which stamps it takes.
 #[derive(Debug, Clone)]
 pub struct Addresses {
-    replicas: Vec<SocketAddrV4>,
-    group: Option<SocketAddrV4>,
+    book: AddressBook,
     /// The replica index of the node being driven, if it is a replica.
     me: Option<usize>,
     /// The only sources a replica takes stamped datagrams from: the group sockets of a
@@ -85,8 +84,7 @@ impl Addresses {
             _ => None,
         };
         let mut addresses = Addresses {
-            replicas: config.replicas.iter().map(|r| r.address).collect(),
-            group: config.groups.first().map(|g| config.group_socket(g)),
+            book: AddressBook::new(config),
             me,
             stamp_sources: match me {
                 Some(_) if config.sequencer.kind.stamps_from_group_socket() => config
@@ -213,28 +211,11 @@ impl Addresses {
         self.me
     }
 
-    /// Calls `each` with every address `destination` stands for.
-    pub fn resolve(&self, destination: Destination, mut each: impl FnMut(SocketAddrV4)) {
-        match destination {
-            Destination::Replica(i) => {
-                if let Some(a) = self.replicas.get(i) {
-                    each(*a);
-                }
-            }
-            Destination::OtherReplicas => {
-                for (i, a) in self.replicas.iter().enumerate() {
-                    if Some(i) != self.me {
-                        each(*a);
-                    }
-                }
-            }
-            Destination::Client(a) => each(a),
-            Destination::Group => {
-                if let Some(g) = self.group {
-                    each(g);
-                }
-            }
-        }
+    /// Calls `each` with every address `destination` stands for, in a datagram from the
+    /// driven node.
+    #[inline]
+    pub fn resolve(&self, destination: Destination, each: impl FnMut(SocketAddrV4)) {
+        self.book.resolve(destination, self.me, each);
     }
 }
 

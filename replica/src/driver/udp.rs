@@ -14,7 +14,7 @@ use dataplane::oum::SessionQuery;
 use dataplane::time::{MonotonicClock, Time};
 
 use super::{Addresses, RefusalCounts};
-use crate::protocol::Node;
+use protocols::Node;
 
 const BURST: usize = 32;
 /// Longest sleep when idle, so stop requests are noticed.

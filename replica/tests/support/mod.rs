@@ -11,8 +11,8 @@ use std::time::Duration;
 use dataplane::config::ClusterConfig;
 use dataplane::oum::SessionQuery;
 use dataplane::wire::{OumPacket, Stamp};
-use replica::protocol::codec::Writer;
-use replica::protocol::nopaxos::messages::Message;
+use protocols::codec::Writer;
+use protocols::nopaxos::messages::Message;
 
 /// The folder with the workspace's binaries. The sequencer belongs to another package, so
 /// `cargo test -p replica` alone does not build it: build it here if it is missing. (Not

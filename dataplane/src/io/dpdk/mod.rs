@@ -34,6 +34,8 @@ pub mod mbuf;
 pub mod mempool;
 pub mod port;
 pub mod ring;
+mod static_macs;
+mod stats_line;
 
 pub use burst::{MbufBurst, Queue};
 pub use clock::{TscClock, tsc};
@@ -45,3 +47,5 @@ pub use mbuf::Mbuf;
 pub use mempool::Mempool;
 pub use port::{DeviceStats, LinkStatus, Port, PortConfig};
 pub use ring::{Ring, RingPort};
+pub use static_macs::static_macs;
+pub use stats_line::dpdk_stats_line;

@@ -1,0 +1,419 @@
+//! State transfer and recovery after memory loss.
+//!
+//! A replica asks a peer for its log after the asker's commit point (the asker has the
+//! state there), or, if the peer's log no longer reaches back that far, for its base
+//! snapshot and log. Any up-to-date replica can serve: the asker starts with the replica
+//! that knows (the leader, or the one holding the committed prefix) and moves on to the
+//! next on each timeout, accepting an image only if it holds what the asker needs.
+//!
+//! Recovery follows Viewstamped Replication Revisited — the replica takes no part until it
+//! has caught up, and takes its state from the leader of the latest view among f + 1
+//! answers — with one change that speculation requires: a request can complete in the fast
+//! path without the leader holding it, so the leader's log at any moment may lack a request
+//! the recovering replica helped complete and then forgot. The leader therefore serves a
+//! recovery only from a view it formed (merged) after it heard of that recovery; the merge
+//! recovers every such request from the other replicas' logs. If its current view is older,
+//! it reconciles first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{SpecReplica, Status};
+use crate::Destination;
+use crate::app::App;
+use crate::spec::blob::{Blob, ChunkIn, OutgoingBlob};
+use crate::spec::images::StateImage;
+use crate::spec::ledger::AdoptError;
+use crate::spec::messages::{ChunkKind, Message};
+use crate::spec::types::{LogHash, ViewId};
+use crate::time::Time;
+
+/// Why a replica copies state, which decides what image it may take: an image must never
+/// make a replica drop an entry that may have completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// The leader committed a prefix this log contradicts or lacks (`slot`, `hash`).
+    Repair { slot: u64, hash: LogHash },
+    /// The replica could not adopt START-VIEW of `view` in place.
+    StartView { view: ViewId },
+    /// The new leader lacks the committed prefix (`slot`, `hash`) its merge starts from.
+    NewLeader { slot: u64, hash: LogHash },
+    /// Lost its memory; needs the state of the leader of `view` or a later view.
+    Recovery { view: ViewId },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Transfer {
+    pub(crate) nonce: u64,
+    pub(crate) purpose: Purpose,
+    pub(crate) source: usize,
+    pub(crate) resend_at: Time,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Recovery {
+    pub(crate) nonce: u64,
+    pub(crate) responses: BTreeMap<usize, ViewId>,
+    pub(crate) resend_at: Time,
+}
+
+/// A recovery heard of: its nonce, and the view (formed after hearing of it) from which
+/// this replica, as leader, may serve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fence {
+    pub(crate) nonce: u64,
+    pub(crate) ready: Option<ViewId>,
+}
+
+impl<A: App> SpecReplica<A> {
+    pub(crate) fn start_transfer(&mut self, now: Time, source: usize, purpose: Purpose) {
+        if let Some(t) = &self.transfer {
+            let same_kind = matches!(
+                (t.purpose, purpose),
+                (Purpose::Repair { .. }, Purpose::Repair { .. })
+            );
+            if t.purpose == purpose || same_kind {
+                return;
+            }
+        }
+        if matches!(purpose, Purpose::Repair { .. }) {
+            self.spec_stats.repairs += 1;
+        }
+        // A recovery's requests carry its own nonce: the leader recognises the recovery
+        // it fenced, whichever request of it arrives.
+        let nonce = match (purpose, &self.recovery) {
+            (Purpose::Recovery { .. }, Some(r)) => r.nonce,
+            _ => self.next_nonce(),
+        };
+        self.transfer = Some(Transfer {
+            nonce,
+            purpose,
+            source,
+            resend_at: now + self.cfg.timeouts.state_transfer,
+        });
+        self.send_state_request();
+    }
+
+    fn send_state_request(&mut self) {
+        let Some(t) = &self.transfer else { return };
+        let (view, recovery) = match t.purpose {
+            Purpose::Repair { .. } => (self.view, false),
+            Purpose::StartView { view } => (view, false),
+            Purpose::NewLeader { .. } => (ViewId::INITIAL, false),
+            Purpose::Recovery { view } => (view, true),
+        };
+        let from = if recovery { 0 } else { self.ledger.commit() };
+        let (source, nonce) = (t.source, t.nonce);
+        self.send(
+            Destination::Replica(source),
+            Message::StateRequest {
+                view,
+                nonce,
+                from,
+                recovery,
+            },
+        );
+    }
+
+    pub(super) fn transfer_timer(&mut self, now: Time) {
+        let n = self.n();
+        let me = self.cfg.index;
+        let Some(t) = self.transfer.as_mut() else {
+            return;
+        };
+        if now < t.resend_at {
+            return;
+        }
+        if let Purpose::Recovery { .. } = t.purpose {
+            // The leader did not answer: it may be gone. Ask everyone for the latest view
+            // again rather than trusting another replica's state.
+            self.transfer = None;
+            if let Some(r) = self.recovery.as_mut() {
+                r.responses.clear();
+                r.resend_at = now;
+            }
+            return;
+        }
+        t.source = (t.source + 1) % n;
+        if t.source == me {
+            t.source = (t.source + 1) % n;
+        }
+        t.resend_at = now + self.cfg.timeouts.state_transfer;
+        self.send_state_request();
+    }
+
+    pub(super) fn on_state_request(
+        &mut self,
+        now: Time,
+        sender: usize,
+        min_view: ViewId,
+        nonce: u64,
+        from: u64,
+        recovery: bool,
+    ) {
+        if recovery {
+            let fence = self
+                .fences
+                .entry(sender)
+                .or_insert(Fence { nonce, ready: None });
+            if fence.nonce != nonce {
+                *fence = Fence { nonce, ready: None };
+            }
+            let ready = fence.ready;
+            if self.status != Status::Normal || !self.am_leader() {
+                return;
+            }
+            if ready != Some(self.view) {
+                // This view may predate what the recovering replica forgot.
+                self.reconcile(now);
+                return;
+            }
+        } else if self.last_normal_view < min_view || self.transfer.is_some() {
+            return;
+        }
+        if let Some((to, n, blob)) = &self.served {
+            if *to == sender && *n == nonce && blob.view == self.last_normal_view {
+                let blob = blob.clone();
+                self.send_blob(Destination::Replica(sender), &blob);
+                return;
+            }
+        }
+        let image = match self.ledger.segment_from(from) {
+            Some(segment) => StateImage {
+                view: self.last_normal_view,
+                commit: self.ledger.commit(),
+                segment,
+                snapshot: None,
+            },
+            None => {
+                let (snapshot, segment) = self.ledger.full_image();
+                StateImage {
+                    view: self.last_normal_view,
+                    commit: self.ledger.commit(),
+                    segment,
+                    snapshot: Some(snapshot),
+                }
+            }
+        };
+        let blob = OutgoingBlob {
+            kind: ChunkKind::State,
+            view: self.last_normal_view,
+            id: nonce,
+            data: Arc::new(image.encode()),
+        };
+        self.send_blob(Destination::Replica(sender), &blob);
+        self.served = Some((sender, nonce, blob));
+    }
+
+    pub(super) fn on_chunk(&mut self, now: Time, sender: usize, chunk: ChunkIn<'_>) {
+        let Some(blob) = self.assembler.add(sender, chunk) else {
+            return;
+        };
+        match blob.kind {
+            ChunkKind::ViewChange => self.on_view_change_blob(now, blob),
+            ChunkKind::StartView => self.on_start_view_blob(now, blob),
+            ChunkKind::State => self.on_state_blob(now, blob),
+        }
+    }
+
+    fn on_state_blob(&mut self, now: Time, blob: Blob) {
+        let Some(transfer) = self.transfer.clone() else {
+            self.stats.stale += 1;
+            return;
+        };
+        if blob.id != transfer.nonce {
+            self.stats.stale += 1;
+            return;
+        }
+        // An image answers the situation at the time of the request; if the replica has
+        // moved on since (adopted START-VIEW meanwhile, voted in the new view), taking it
+        // could replace entries it has answered clients about.
+        let still_needed = match transfer.purpose {
+            Purpose::Recovery { .. } => self.status == Status::Recovering,
+            Purpose::Repair { slot, hash } => {
+                self.status == Status::Normal && self.ledger.hash_at(slot) != Some(hash)
+            }
+            Purpose::StartView { view } => self.status == Status::ViewChange && self.view == view,
+            Purpose::NewLeader { .. } => {
+                self.status == Status::ViewChange
+                    && self.am_leader()
+                    && self.vc.as_ref().is_some_and(|vc| vc.merged.is_some())
+            }
+        };
+        if !still_needed {
+            self.transfer = None;
+            self.stats.stale += 1;
+            return;
+        }
+        let Ok(image) = StateImage::decode(&blob.data) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let holds = |slot: u64, hash: LogHash| image.segment.hash_at(slot) == Some(hash);
+        let acceptable = match transfer.purpose {
+            Purpose::Recovery { view } => {
+                blob.sender == image.view.leader(self.n()) && image.view >= view
+            }
+            Purpose::Repair { slot, hash } => {
+                self.status == Status::Normal
+                    && image.view == self.view
+                    && (blob.sender == self.leader() || holds(slot, hash))
+            }
+            Purpose::StartView { view } => image.view >= view,
+            Purpose::NewLeader { slot, hash } => {
+                holds(slot, hash) || (image.segment.prev_slot >= slot && image.commit >= slot)
+            }
+        };
+        if !acceptable {
+            // Taking it could make this replica drop what it must keep.
+            self.stats.stale += 1;
+            return;
+        }
+        let applied = match &image.snapshot {
+            Some(snapshot) => self
+                .ledger
+                .install(snapshot, &image.segment, image.commit)
+                .map_err(|_| AdoptError::Mismatch),
+            None => self.ledger.adopt(&image.segment, image.commit),
+        };
+        if let Err(e) = applied {
+            if e == AdoptError::Conflict {
+                self.spec_stats.safety_alarms += 1;
+            } else {
+                // A well-formed image that does not line up with this log (cut from a state
+                // this replica has moved past, or a snapshot that does not fit): stale, and
+                // the transfer stays open for a better one.
+                self.stats.stale += 1;
+            }
+            return;
+        }
+        self.transfer = None;
+        self.stats.state_transfers += 1;
+        match transfer.purpose {
+            Purpose::Recovery { .. } => {
+                self.recovery = None;
+                self.status = Status::Normal;
+                self.view = image.view;
+                self.last_normal_view = image.view;
+                self.leader_heard = now;
+                self.ledger.checkpoint();
+            }
+            Purpose::Repair { .. } => {}
+            Purpose::StartView { .. } => {
+                self.view = self.view.max(image.view);
+                self.become_follower(now);
+            }
+            Purpose::NewLeader { .. } => self.continue_as_new_leader(now),
+        }
+    }
+
+    pub(crate) fn start_recovery(&mut self, now: Time, nonce: u64) {
+        self.status = Status::Recovering;
+        self.recovery = Some(Recovery {
+            nonce,
+            responses: BTreeMap::new(),
+            resend_at: now + self.cfg.timeouts.state_transfer,
+        });
+        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
+    }
+
+    pub(super) fn recovery_timer(&mut self, now: Time) {
+        if self.transfer.is_some() {
+            return;
+        }
+        let Some(r) = self.recovery.as_mut() else {
+            return;
+        };
+        if now < r.resend_at {
+            return;
+        }
+        r.resend_at = now + self.cfg.timeouts.state_transfer;
+        let nonce = r.nonce;
+        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
+    }
+
+    pub(super) fn on_recovery(&mut self, now: Time, sender: usize, nonce: u64) {
+        let fence = self
+            .fences
+            .entry(sender)
+            .or_insert(Fence { nonce, ready: None });
+        if fence.nonce != nonce {
+            *fence = Fence { nonce, ready: None };
+        }
+        if self.status != Status::Normal {
+            return;
+        }
+        let view = self.view;
+        self.send(
+            Destination::Replica(sender),
+            Message::RecoveryResponse { view, nonce },
+        );
+        if sender == self.leader() {
+            // The leader lost its memory: replace it now rather than after a timeout.
+            self.start_view_change(now, view.next_leader());
+        }
+    }
+
+    pub(super) fn handle_while_recovering(
+        &mut self,
+        now: Time,
+        sender: usize,
+        message: Message<'_>,
+    ) {
+        match message {
+            Message::RecoveryResponse { view, nonce } => {
+                let Some(r) = self.recovery.as_mut() else {
+                    return;
+                };
+                if nonce != r.nonce {
+                    self.stats.stale += 1;
+                    return;
+                }
+                r.responses.insert(sender, view);
+                self.maybe_finish_recovery(now);
+            }
+            Message::Chunk {
+                kind: ChunkKind::State,
+                view,
+                id,
+                index,
+                count,
+                total,
+                data,
+            } => self.on_chunk(
+                now,
+                sender,
+                ChunkIn {
+                    kind: ChunkKind::State,
+                    view,
+                    id,
+                    index,
+                    count,
+                    total,
+                    data,
+                },
+            ),
+            _ => self.stats.stale += 1,
+        }
+    }
+
+    /// With f + 1 answers, the latest view among them is at least as recent as any view
+    /// this replica took part in before it lost its memory.
+    fn maybe_finish_recovery(&mut self, now: Time) {
+        let Some(r) = self.recovery.as_ref() else {
+            return;
+        };
+        if r.responses.len() < self.f() + 1 || self.transfer.is_some() {
+            return;
+        }
+        let Some(latest) = r.responses.values().copied().max() else {
+            return;
+        };
+        let leader = latest.leader(self.n());
+        // If this replica leads that view, the others must first move on without it (they
+        // do when they hear its RECOVERY).
+        if leader != self.cfg.index {
+            self.start_transfer(now, leader, Purpose::Recovery { view: latest });
+        }
+    }
+}

@@ -1,4 +1,0 @@
-mod harness;
-mod messages;
-mod scenarios;
-pub(crate) mod sweep;
