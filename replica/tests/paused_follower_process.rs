@@ -15,8 +15,8 @@ use dataplane::io::PacketIo;
 use dataplane::io::udp::{UdpConfig, UdpIo};
 use protocols::Client;
 use protocols::app::kv::KvOp;
+use protocols::kit::pending::ClientTimeouts;
 use protocols::nopaxos::NopaxosClient;
-use protocols::pending::ClientTimeouts;
 use replica::driver::Addresses;
 use replica::driver::udp::{LoopOptions, UdpLoop};
 

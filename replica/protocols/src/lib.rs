@@ -9,13 +9,10 @@
 
 mod address_book;
 pub mod app;
-pub mod blob;
 pub mod codec;
 pub mod fastpaxos;
+pub mod kit;
 pub mod nopaxos;
-mod outbox;
-pub mod pending;
-pub mod prevote;
 pub mod registry;
 pub mod spec;
 #[cfg(test)]
@@ -30,7 +27,7 @@ use crate::time::Time;
 
 pub use address_book::AddressBook;
 pub use dataplane::time;
-pub use outbox::Outbox;
+pub use kit::outbox::Outbox;
 pub use registry::{Protocol, ProtocolKind, ProtocolVisitor, Tuning};
 
 pub type ClientId = u64;

@@ -1,9 +1,9 @@
-//! This protocol's blobs: the shared chunking and reassembly of [`crate::blob`]
+//! This protocol's blobs: the shared chunking and reassembly of [`crate::kit::blob`]
 //! with its own chunk kinds and view numbers.
 
 use super::messages::ChunkKind;
-use crate::blob;
-pub use crate::blob::{CHUNK_DATA, MAX_BLOB, chunk, chunk_count};
+use crate::kit::blob;
+pub use crate::kit::blob::{CHUNK_DATA, MAX_BLOB, chunk, chunk_count};
 
 pub type OutgoingBlob = blob::OutgoingBlob<ChunkKind, u64>;
 pub type ChunkIn<'a> = blob::ChunkIn<'a, ChunkKind, u64>;

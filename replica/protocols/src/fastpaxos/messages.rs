@@ -7,8 +7,8 @@ use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
 
 use super::types::{Entry, Round};
 use crate::codec::{CodecError, Reader, Writer, decode_enveloped, invalid, write_envelope};
+pub use crate::kit::prevote::Ballot;
 use crate::msg_type::FASTPAXOS_BASE;
-pub use crate::prevote::Ballot;
 use crate::{ClientId, RequestId};
 
 /// A slot value inside a message, borrowing the operation from the datagram.
@@ -117,7 +117,7 @@ pub enum VoteRef<'a> {
     Truncated,
 }
 
-pub use crate::blob::ChunkKind;
+pub use crate::kit::blob::ChunkKind;
 
 /// A Fast Paxos message (docs/protocols.md has the table).
 #[derive(Debug, Clone, PartialEq, Eq)]

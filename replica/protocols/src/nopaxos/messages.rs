@@ -9,11 +9,11 @@ use super::types::{Request, ViewId};
 use crate::codec::{
     CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
 };
+pub use crate::kit::prevote::Ballot;
 use crate::msg_type::NOPAXOS_BASE;
-pub use crate::prevote::Ballot;
 use crate::{ClientId, RequestId};
 
-pub use crate::blob::ChunkKind;
+pub use crate::kit::blob::ChunkKind;
 
 /// What a leader answers a GAP-REQUEST with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -136,7 +136,7 @@ impl Entry {
 }
 
 /// Partial blobs of a view the replica's current view does not supersede still matter.
-impl crate::blob::BlobView for ViewId {
+impl crate::kit::blob::BlobView for ViewId {
     fn still_relevant(&self, current: &ViewId) -> bool {
         self.covers(current)
     }

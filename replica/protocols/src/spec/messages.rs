@@ -9,11 +9,11 @@ use super::types::{LogHash, ViewId};
 use crate::codec::{
     CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
 };
+pub use crate::kit::prevote::Ballot;
 use crate::msg_type::SPEC_BASE;
-pub use crate::prevote::Ballot;
 use crate::{ClientId, RequestId};
 
-pub use crate::blob::ChunkKind;
+pub use crate::kit::blob::ChunkKind;
 
 /// A Speculative Paxos message (operation, result and chunk data borrow from the datagram).
 #[derive(Debug, Clone, PartialEq, Eq)]

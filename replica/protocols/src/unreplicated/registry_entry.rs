@@ -8,7 +8,7 @@ use dataplane::config::ClusterConfig;
 use super::{Message, UnreplicatedClient, UnreplicatedServer};
 use crate::ClientId;
 use crate::app::App;
-use crate::pending::ClientTimeouts;
+use crate::kit::pending::ClientTimeouts;
 use crate::registry::{Protocol, Tuning};
 use crate::time::Time;
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::app::kv::{KvOp, KvResult, KvStore};
-use crate::pending::ClientTimeouts;
+use crate::kit::pending::ClientTimeouts;
 use crate::time::Time;
 use crate::{Client, ClientError, Destination, MAX_DATAGRAM, Node, Replica};
 

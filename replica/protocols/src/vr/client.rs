@@ -8,7 +8,7 @@ use std::net::SocketAddrV4;
 
 use super::messages::Message;
 use crate::codec::Writer;
-use crate::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
+use crate::kit::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
 use crate::time::Time;
 use crate::{Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit};
 

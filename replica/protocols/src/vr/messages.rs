@@ -6,8 +6,8 @@ use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
 
 use super::types::{ENTRY_OVERHEAD, Entry, EntryRef, encode_entry};
 use crate::codec::{CodecError, Reader, Writer, decode_enveloped, invalid, write_envelope};
+pub use crate::kit::prevote::Ballot;
 use crate::msg_type::VR_BASE;
-pub use crate::prevote::Ballot;
 use crate::{ClientId, MAX_DATAGRAM, RequestId};
 
 /// Message type numbers (0x30..=0x3f).
@@ -33,7 +33,7 @@ pub const PREPARE_HEADER: usize = ENVELOPE_HEADER_LEN + 8 + 8 + 8 + 4;
 /// The largest operation a primary accepts: one that fits a PREPARE on its own.
 pub const MAX_OP: usize = MAX_DATAGRAM - PREPARE_HEADER - ENTRY_OVERHEAD;
 
-pub use crate::blob::ChunkKind;
+pub use crate::kit::blob::ChunkKind;
 
 /// What a GET-STATE asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +108,7 @@ impl<'a> Entries<'a> {
 }
 
 /// A chunk of a blob as received.
-pub type ChunkIn<'a> = crate::blob::ChunkIn<'a, ChunkKind, u64>;
+pub type ChunkIn<'a> = crate::kit::blob::ChunkIn<'a, ChunkKind, u64>;
 
 /// A VR message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::messages::Message;
 use super::{VrClient, VrConfig, VrReplica};
 use crate::ClientId;
 use crate::app::App;
-use crate::pending::ClientTimeouts;
+use crate::kit::pending::ClientTimeouts;
 use crate::registry::{Protocol, Tuning};
 use crate::time::Time;
 

@@ -12,7 +12,7 @@ use crate::time::Time;
 use protocols::app::App;
 use protocols::app::kv::KvStore;
 use protocols::codec::Writer;
-use protocols::pending::ClientTimeouts;
+use protocols::kit::pending::ClientTimeouts;
 use protocols::unreplicated::Unreplicated;
 use protocols::unreplicated::{Message, UnreplicatedClient, UnreplicatedServer};
 use protocols::{

@@ -21,7 +21,7 @@ use super::blob::{Assembler, OutgoingBlob, chunk};
 use super::messages::{EntryRef, Message, VoteRef};
 use super::types::{Entry, Quorums, Report, Request, Round};
 use crate::app::{App, StateMachine};
-use crate::prevote::PreVote;
+use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{
     ClientId, Destination, EntryId, Node, Outbox, Replica, ReplicaStats, RequestId, Transmit,
@@ -731,7 +731,7 @@ impl<A: App> FastPaxosReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => crate::prevote::on_message(self, now, sender, view, attempt, ballot),
+            } => crate::kit::prevote::on_message(self, now, sender, view, attempt, ballot),
         }
     }
 
@@ -781,7 +781,7 @@ impl<A: App> FastPaxosReplica<A> {
     fn on_timers(&mut self, now: Time) {
         match self.status {
             Status::Normal if self.am_leader() => self.leader_timers(now),
-            Status::Normal => crate::prevote::on_leader_timer(self, now),
+            Status::Normal => crate::kit::prevote::on_leader_timer(self, now),
             Status::ViewChange => self.view_change_timer(now),
             Status::Recovering => self.recovery_timer(now),
         }
@@ -800,7 +800,7 @@ impl<A: App> FastPaxosReplica<A> {
                 consider(Some(self.next_heartbeat));
                 consider(self.next_slot_check);
             }
-            Status::Normal => consider(Some(crate::prevote::deadline(self))),
+            Status::Normal => consider(Some(crate::kit::prevote::deadline(self))),
             Status::ViewChange => consider(self.vc.as_ref().map(|vc| {
                 vc.resend_at
                     .min(vc.started + self.cfg.timeouts.leader_timeout)

@@ -6,7 +6,7 @@ use super::{FastPaxosReplica, Status};
 use crate::Destination;
 use crate::app::App;
 use crate::fastpaxos::messages::Message;
-use crate::prevote::{Ballot, PreVote, PreVoteHost, Standing};
+use crate::kit::prevote::{Ballot, PreVote, PreVoteHost, Standing};
 use crate::time::Time;
 
 impl<A: App> PreVoteHost for FastPaxosReplica<A> {

@@ -11,7 +11,7 @@ use dataplane::config::ClusterConfig;
 use crate::app::kv::KvStore;
 use crate::fastpaxos::messages::Message;
 use crate::fastpaxos::{FastPaxosClient, FastPaxosConfig, FastPaxosReplica};
-use crate::pending::ClientTimeouts;
+use crate::kit::pending::ClientTimeouts;
 use crate::test_harness::{self, TestProtocol};
 use crate::time::Time;
 use crate::{ClientId, EntryId, Replica, RequestId};

@@ -11,9 +11,9 @@ use std::time::Duration;
 use super::{NopaxosReplica, ReplicaTimeouts};
 use crate::Destination;
 use crate::app::App;
+use crate::kit::pending::RttEstimator;
 use crate::nopaxos::messages::Message;
 use crate::nopaxos::types::{Entry, Request, ViewId};
-use crate::pending::RttEstimator;
 use crate::time::Time;
 
 /// When gap messages are retried. Every replica that waits on a gap holds up every later

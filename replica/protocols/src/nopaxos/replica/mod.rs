@@ -25,7 +25,7 @@ use super::messages::Message;
 use super::noop_ranges::NoopRanges;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
-use crate::prevote::PreVote;
+use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use reply_queue::ReplyQueue;
@@ -416,7 +416,7 @@ impl<A: App> NopaxosReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => crate::prevote::on_message(self, now, sender, view, attempt, ballot),
+            } => crate::kit::prevote::on_message(self, now, sender, view, attempt, ballot),
             Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,
         }
     }

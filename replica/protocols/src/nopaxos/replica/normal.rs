@@ -216,7 +216,7 @@ impl<A: App> NopaxosReplica<A> {
                     self.follower_gap_timer(now);
                     // A transfer in progress has its own timer (see next_deadline).
                     if self.transfer.is_none() {
-                        crate::prevote::on_leader_timer(self, now);
+                        crate::kit::prevote::on_leader_timer(self, now);
                     }
                 }
             }
@@ -250,7 +250,7 @@ impl<A: App> NopaxosReplica<A> {
                     // A transfer in progress has its own timer; the leader is not suspected
                     // meanwhile (see on_timers).
                     if self.transfer.is_none() {
-                        consider(Some(crate::prevote::deadline(self)));
+                        consider(Some(crate::kit::prevote::deadline(self)));
                     }
                 }
             }

@@ -5,9 +5,9 @@
 use super::{NopaxosReplica, Status};
 use crate::Destination;
 use crate::app::App;
+use crate::kit::prevote::{Ballot, PreVote, PreVoteHost, Standing};
 use crate::nopaxos::messages::Message;
 use crate::nopaxos::types::ViewId;
-use crate::prevote::{Ballot, PreVote, PreVoteHost, Standing};
 use crate::time::Time;
 
 impl<A: App> PreVoteHost for NopaxosReplica<A> {

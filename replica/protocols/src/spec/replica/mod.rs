@@ -21,7 +21,7 @@ use super::ledger::{Ledger, LedgerStats};
 use super::messages::Message;
 use super::types::{LogHash, Request, ViewId, superquorum};
 use crate::app::App;
-use crate::prevote::PreVote;
+use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 
@@ -353,7 +353,7 @@ impl<A: App> SpecReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => crate::prevote::on_message(self, now, sender, view, attempt, ballot),
+            } => crate::kit::prevote::on_message(self, now, sender, view, attempt, ballot),
             Message::Request { .. }
             | Message::SpecReply { .. }
             | Message::ReconcileRequest { .. } => self.stats.unexpected += 1,
@@ -387,7 +387,7 @@ impl<A: App> SpecReplica<A> {
                     consider(t);
                 }
             }
-            Status::Normal => consider(crate::prevote::deadline(self)),
+            Status::Normal => consider(crate::kit::prevote::deadline(self)),
             Status::ViewChange => {
                 if let Some(vc) = &self.vc {
                     consider(vc.resend_at);
@@ -417,7 +417,7 @@ impl<A: App> SpecReplica<A> {
                 }
                 self.start_view_timer(now);
             }
-            Status::Normal => crate::prevote::on_leader_timer(self, now),
+            Status::Normal => crate::kit::prevote::on_leader_timer(self, now),
             Status::ViewChange => self.view_change_timer(now),
             Status::Recovering => {}
         }

@@ -5,7 +5,7 @@
 use super::{SpecReplica, Status};
 use crate::Destination;
 use crate::app::App;
-use crate::prevote::{Ballot, PreVote, PreVoteHost, Standing};
+use crate::kit::prevote::{Ballot, PreVote, PreVoteHost, Standing};
 use crate::spec::messages::Message;
 use crate::spec::types::ViewId;
 use crate::time::Time;

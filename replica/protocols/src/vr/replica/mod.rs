@@ -20,7 +20,7 @@ use super::messages::{ChunkKind, Message, encode_prepare, encode_reply};
 use super::types::{Entry, Log};
 use crate::app::{App, StateMachine};
 use crate::codec::Writer;
-use crate::prevote::PreVote;
+use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{ClientId, Destination, EntryId, Node, Replica, ReplicaStats, RequestId, Transmit};
 
@@ -81,7 +81,7 @@ impl Default for VrTimeouts {
 /// fixed `gap_commit_ms` (50 ms), which under 1% loss was VR's p99.
 #[derive(Debug, Clone)]
 pub(crate) struct PrepareTimer {
-    rtt: crate::pending::RttEstimator,
+    rtt: crate::kit::pending::RttEstimator,
     cap: Duration,
     /// When the batch in flight was first sent, and whether it was resent since.
     sent: Time,
@@ -92,7 +92,7 @@ pub(crate) struct PrepareTimer {
 impl PrepareTimer {
     fn new(t: &VrTimeouts) -> PrepareTimer {
         PrepareTimer {
-            rtt: crate::pending::RttEstimator::new(t.prepare_resend_min, t.prepare_resend),
+            rtt: crate::kit::pending::RttEstimator::new(t.prepare_resend_min, t.prepare_resend),
             cap: t.prepare_resend,
             sent: Time::ZERO,
             resent: false,
@@ -497,7 +497,7 @@ impl<A: App> VrReplica<A> {
                 view,
                 attempt,
                 ballot,
-            } => crate::prevote::on_message(self, now, sender, view, attempt, ballot),
+            } => crate::kit::prevote::on_message(self, now, sender, view, attempt, ballot),
             Message::Chunk(c) => self.on_chunk(now, sender, c),
             Message::GetState {
                 view,
@@ -528,7 +528,7 @@ impl<A: App> VrReplica<A> {
                     consider(self.commit_notify_at);
                     consider(self.prepare_resend_at);
                 } else {
-                    consider(Some(crate::prevote::deadline(self)));
+                    consider(Some(crate::kit::prevote::deadline(self)));
                 }
             }
             Status::ViewChange => {

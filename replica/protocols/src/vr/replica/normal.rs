@@ -388,7 +388,7 @@ impl<A: App> VrReplica<A> {
                 self.commit_notify_at = None;
             }
         } else {
-            crate::prevote::on_leader_timer(self, now);
+            crate::kit::prevote::on_leader_timer(self, now);
         }
     }
 

@@ -5,7 +5,7 @@
 use super::{Status, VrReplica};
 use crate::Destination;
 use crate::app::App;
-use crate::prevote::{Ballot, PreVote, PreVoteHost, Standing};
+use crate::kit::prevote::{Ballot, PreVote, PreVoteHost, Standing};
 use crate::time::Time;
 use crate::vr::messages::Message;
 

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use super::RequestId;
+use crate::RequestId;
 use crate::time::Time;
 
 /// Client timing from the configuration: the resend timeout starts at `resend` (before any

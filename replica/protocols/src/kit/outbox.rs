@@ -1,7 +1,7 @@
 use std::collections::VecDeque;
 
-use super::codec::{CodecError, Writer};
-use super::{Destination, Transmit};
+use crate::codec::{CodecError, Writer};
+use crate::{Destination, Transmit};
 
 /// Messages waiting to be encoded into the driver's transmit buffers. They are kept as
 /// values and encoded only when the driver asks, straight into its buffer.
