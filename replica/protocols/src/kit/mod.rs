@@ -3,11 +3,14 @@
 //!
 //! * [`blob`]: messages larger than a datagram, as numbered chunks reassembled at the
 //!   receiver (view-change logs, START-VIEW, state-transfer images);
+//! * [`deadlines`]: a replica's next deadline, the earliest of the timers it has armed;
 //! * [`outbox`]: messages kept as values and encoded only into the driver's buffer;
 //! * [`pending`]: a client's outstanding request, its resend and give-up timers;
-//! * [`prevote`]: the pre-vote before a leader-timeout view change.
+//! * [`prevote`]: the pre-vote before a leader-timeout view change, its state and settings
+//!   held by the replica, and the little each protocol supplies.
 
 pub mod blob;
+pub mod deadlines;
 pub mod outbox;
 pub mod pending;
 pub mod prevote;

@@ -21,6 +21,7 @@ use super::blob::{Assembler, OutgoingBlob, chunk};
 use super::messages::{EntryRef, Message, VoteRef};
 use super::types::{Entry, Quorums, Report, Request, Round};
 use crate::app::{App, StateMachine};
+use crate::kit::deadlines::Earliest;
 use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{
@@ -279,7 +280,11 @@ impl<A: App> FastPaxosReplica<A> {
             adopted: 0,
             start_view_sent: vec![None; n],
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                Quorums::new(n).classic,
+            ),
             vc: None,
             transfer: None,
             amnesia: None,
@@ -789,30 +794,27 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     fn next_deadline(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Option<Time>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Time| n.min(t)));
-            }
-        };
+        let mut next = Earliest::default();
         match self.status {
             Status::Normal if self.am_leader() => {
-                consider(Some(self.next_heartbeat));
-                consider(self.next_slot_check);
+                next.consider(self.next_heartbeat);
+                next.consider(self.next_slot_check);
             }
-            Status::Normal => consider(Some(crate::kit::prevote::deadline(self))),
-            Status::ViewChange => consider(self.vc.as_ref().map(|vc| {
-                vc.resend_at
-                    .min(vc.started + self.cfg.timeouts.leader_timeout)
-            })),
-            Status::Recovering => consider(
+            Status::Normal => next.consider(self.pre_vote.deadline(self.view, self.leader_heard)),
+            Status::ViewChange => {
+                if let Some(vc) = &self.vc {
+                    next.consider(vc.resend_at);
+                    next.consider(vc.started + self.cfg.timeouts.leader_timeout);
+                }
+            }
+            Status::Recovering => next.consider(
                 self.amnesia
                     .as_ref()
                     .and_then(|a| a.deadline(&self.cfg.timeouts)),
             ),
         }
-        consider(self.transfer.as_ref().map(|t| t.resend_at));
-        next
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        next.get()
     }
 }
 

@@ -25,6 +25,7 @@ use super::messages::Message;
 use super::noop_ranges::NoopRanges;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
+use crate::kit::deadlines::Earliest;
 use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
@@ -215,7 +216,11 @@ impl<A: App> NopaxosReplica<A> {
             catch_up_to: 0,
             noops_applied: 0,
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                cfg.f + 1,
+            ),
             vc: None,
             transfer: None,
             recovery: None,
@@ -433,6 +438,58 @@ impl<A: App> NopaxosReplica<A> {
             self.stats.stale += 1;
         }
         false
+    }
+
+    /// Every timer that may be due.
+    fn on_timers(&mut self, now: Time) {
+        match self.status {
+            Status::Recovering => self.recovery_timer(now),
+            Status::ViewChange => self.view_change_timer(now),
+            Status::Normal => {
+                if self.am_leader() {
+                    self.leader_gap_timer(now);
+                    self.sync_timer(now);
+                    self.start_view_timer(now);
+                } else {
+                    self.follower_gap_timer(now);
+                    // A transfer in progress has its own timer (see next_deadline).
+                    if self.transfer.is_none() {
+                        crate::kit::prevote::on_leader_timer(self, now);
+                    }
+                }
+            }
+        }
+        self.transfer_timer(now);
+    }
+
+    /// The earliest time some timer wants attention (no allocation: drivers ask often).
+    fn next_deadline(&self) -> Option<Time> {
+        let mut next = Earliest::default();
+        if self.takes_oum_events() {
+            next.consider(self.receiver.next_deadline());
+        }
+        match self.status {
+            Status::Recovering => next.consider(self.recovery.as_ref().map(|r| r.resend_at)),
+            Status::ViewChange => {
+                next.consider(self.vc.as_ref().map(|vc| vc.resend_at.min(vc.give_up_at)));
+            }
+            Status::Normal => {
+                if self.am_leader() {
+                    next.consider(self.gap.as_ref().map(|g| g.deadline));
+                    next.consider(self.next_sync_at);
+                    next.consider(self.start_view_acks.as_ref().map(|(_, at)| *at));
+                } else {
+                    next.consider(self.blocked.map(|(_, at)| at));
+                    // A transfer in progress has its own timer; the leader is not suspected
+                    // meanwhile (see on_timers).
+                    if self.transfer.is_none() {
+                        next.consider(self.pre_vote.deadline(self.view, self.leader_heard));
+                    }
+                }
+            }
+        }
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        next.get()
     }
 }
 

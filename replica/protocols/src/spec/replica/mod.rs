@@ -21,6 +21,7 @@ use super::ledger::{Ledger, LedgerStats};
 use super::messages::Message;
 use super::types::{LogHash, Request, ViewId, superquorum};
 use crate::app::App;
+use crate::kit::deadlines::Earliest;
 use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
@@ -190,7 +191,11 @@ impl<A: App> SpecReplica<A> {
             start_view: None,
             pending_sync: None,
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                cfg.f + 1,
+            ),
             vc: None,
             deferred: VecDeque::new(),
             transfer: None,
@@ -375,34 +380,27 @@ impl<A: App> SpecReplica<A> {
     }
 
     fn next_deadline(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Time| next = Some(next.map_or(t, |n: Time| n.min(t)));
+        let mut next = Earliest::default();
         match self.status {
             Status::Normal if self.am_leader() => {
-                consider(self.next_sync_at);
-                if let Some(round) = &self.sync {
-                    consider(round.deadline);
-                }
-                if let Some(t) = self.start_view.as_ref().and_then(|s| s.next_resend()) {
-                    consider(t);
-                }
+                next.consider(self.next_sync_at);
+                next.consider(self.sync.as_ref().map(|round| round.deadline));
+                next.consider(self.start_view.as_ref().and_then(|s| s.next_resend()));
             }
-            Status::Normal => consider(crate::kit::prevote::deadline(self)),
+            Status::Normal => next.consider(self.pre_vote.deadline(self.view, self.leader_heard)),
             Status::ViewChange => {
                 if let Some(vc) = &self.vc {
-                    consider(vc.resend_at);
-                    consider(vc.give_up_at);
+                    next.consider(vc.resend_at);
+                    next.consider(vc.give_up_at);
                 }
             }
             Status::Recovering => {}
         }
-        if let Some(t) = &self.transfer {
-            consider(t.resend_at);
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        if self.transfer.is_none() {
+            next.consider(self.recovery.as_ref().map(|r| r.resend_at));
         }
-        if let (Some(r), None) = (&self.recovery, &self.transfer) {
-            consider(r.resend_at);
-        }
-        next
+        next.get()
     }
 
     fn on_timers(&mut self, now: Time) {

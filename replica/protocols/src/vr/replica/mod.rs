@@ -20,6 +20,7 @@ use super::messages::{ChunkKind, Message, encode_prepare, encode_reply};
 use super::types::{Entry, Log};
 use crate::app::{App, StateMachine};
 use crate::codec::Writer;
+use crate::kit::deadlines::Earliest;
 use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{ClientId, Destination, EntryId, Node, Replica, ReplicaStats, RequestId, Transmit};
@@ -320,7 +321,11 @@ impl<A: App> VrReplica<A> {
             prepare_timer: PrepareTimer::new(&cfg.timeouts),
             start_view_blob: None,
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                cfg.f + 1,
+            ),
             vc: None,
             transfer: None,
             recovery: None,
@@ -513,34 +518,29 @@ impl<A: App> VrReplica<A> {
     }
 
     fn next_deadline(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Option<Time>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Time| n.min(t)));
-            }
-        };
+        let mut next = Earliest::default();
         match self.status {
             Status::Normal => {
                 if self.am_primary() {
                     if self.n() > 1 {
-                        consider(Some(self.heartbeat_at));
+                        next.consider(self.heartbeat_at);
                     }
-                    consider(self.commit_notify_at);
-                    consider(self.prepare_resend_at);
+                    next.consider(self.commit_notify_at);
+                    next.consider(self.prepare_resend_at);
                 } else {
-                    consider(Some(crate::kit::prevote::deadline(self)));
+                    next.consider(self.pre_vote.deadline(self.view, self.leader_heard));
                 }
             }
             Status::ViewChange => {
                 if let Some(vc) = &self.vc {
-                    consider(Some(vc.resend_at));
-                    consider(Some(vc.started + self.cfg.timeouts.leader_timeout));
+                    next.consider(vc.resend_at);
+                    next.consider(vc.started + self.cfg.timeouts.leader_timeout);
                 }
             }
-            Status::Recovering => consider(self.recovery.as_ref().map(|r| r.resend_at)),
+            Status::Recovering => next.consider(self.recovery.as_ref().map(|r| r.resend_at)),
         }
-        consider(self.transfer.as_ref().map(|t| t.resend_at));
-        next
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        next.get()
     }
 }
 
