@@ -22,7 +22,9 @@ use super::messages::{EntryRef, Message, VoteRef};
 use super::types::{Entry, Quorums, Report, Request, Round};
 use crate::app::{App, StateMachine};
 use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
+use crate::kit::recovery::Epochs;
 use crate::time::Time;
 use crate::{
     ClientId, Destination, EntryId, Node, Outbox, Replica, ReplicaStats, RequestId, Transmit,
@@ -237,7 +239,7 @@ pub struct FastPaxosReplica<A> {
     pub(crate) incarnation: u64,
     /// The highest recovery epoch known of each replica (only grows). A VIEW-CHANGE whose
     /// sender's epoch is below it was sent before that replica lost its memory.
-    pub(crate) epochs: Vec<u64>,
+    pub(crate) epochs: Epochs,
     /// Leader: per replica, the lowest epoch the reports this view was formed from knew
     /// (sent in START-VIEW, so a recovering replica joins only a view fenced for it).
     pub(crate) vouched: Vec<u64>,
@@ -292,7 +294,7 @@ impl<A: App> FastPaxosReplica<A> {
             served_image: None,
             nonce_counter: 0,
             incarnation: 0,
-            epochs: vec![0; n],
+            epochs: Epochs::new(n),
             vouched: vec![0; n],
             outbox: Outbox::default(),
             stats: ReplicaStats::default(),
@@ -380,14 +382,8 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     pub(crate) fn send_blob(&mut self, to: Destination, blob: &OutgoingBlob) {
-        for index in 0..blob.count() {
-            self.outbox.push(
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            );
+        for (blob, index) in chunks(blob) {
+            self.outbox.push(to, Out::Chunk { blob, index });
         }
     }
 
@@ -456,20 +452,10 @@ impl<A: App> FastPaxosReplica<A> {
     /// never finished recovering, so never reported) takes it on, so that its reports
     /// count again: a higher epoch only ever fences off more.
     pub(crate) fn learn_epoch(&mut self, i: usize, epoch: u64) {
-        if let Some(e) = self.epochs.get_mut(i) {
-            *e = (*e).max(epoch);
-        }
+        self.epochs.learn(i, epoch);
         if i == self.me() && self.status != Status::Recovering {
             self.incarnation = self.incarnation.max(epoch);
         }
-    }
-
-    fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
-        self.cfg
-            .replicas
-            .iter()
-            .take(self.n())
-            .position(|a| *a == from)
     }
 
     /// Puts `slot` in the log, keeping the index of pending requests in step.
@@ -614,12 +600,8 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
+            return;
         };
         if let Message::Request {
             client,
@@ -632,14 +614,10 @@ impl<A: App> FastPaxosReplica<A> {
             self.on_request(now, client, request, reply_to, op);
             return;
         }
-        let Some(sender) = self.sender_index(from) else {
-            self.stats.stranger += 1;
+        let replicas = self.cfg.replicas.iter().take(self.n());
+        let Some(sender) = peer(replicas, self.me(), from, &mut self.stats) else {
             return;
         };
-        if sender == self.me() {
-            self.stats.stranger += 1;
-            return;
-        }
         if let Some(h) = self.heard.get_mut(sender) {
             *h = now;
         }
@@ -953,9 +931,7 @@ impl<A: App> Replica for FastPaxosReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.machine.executed();
-        s
+        reported(self.stats, self.machine.executed())
     }
 
     fn describe(&self) -> String {

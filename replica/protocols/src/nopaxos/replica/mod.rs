@@ -26,7 +26,9 @@ use super::noop_ranges::NoopRanges;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
 use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
+use crate::kit::recovery::{Epochs, Nonces};
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use reply_queue::ReplyQueue;
@@ -161,10 +163,10 @@ pub struct NopaxosReplica<A> {
     pub(crate) recovery: Option<Recovery>,
     /// The highest recovery epoch this replica knows of each replica, its own included
     /// (0: never recovered). The recovery fence: see `try_finish_view_change`.
-    pub(crate) epochs: Vec<u64>,
+    pub(crate) epochs: Epochs,
     pub(crate) assembler: Assembler,
     pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
-    pub(crate) nonce_counter: u64,
+    pub(crate) nonces: Nonces,
     pub(crate) outbox: Outbox<Out>,
     /// Replies to clients, sent before the outbox's messages (they go to other
     /// destinations, so the order between the two queues means nothing).
@@ -224,10 +226,10 @@ impl<A: App> NopaxosReplica<A> {
             vc: None,
             transfer: None,
             recovery: None,
-            epochs: vec![0; cfg.n()],
+            epochs: Epochs::new(cfg.n()),
             assembler: Assembler::default(),
             served_image: None,
-            nonce_counter: 0,
+            nonces: Nonces::default(),
             outbox: Outbox::default(),
             replies: ReplyQueue::default(),
             stats: ReplicaStats::default(),
@@ -301,14 +303,8 @@ impl<A: App> NopaxosReplica<A> {
     }
 
     pub(crate) fn send_blob(&mut self, to: Destination, blob: &OutgoingBlob) {
-        for index in 0..blob.count() {
-            self.outbox.push(
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            );
+        for (blob, index) in chunks(blob) {
+            self.outbox.push(to, Out::Chunk { blob, index });
         }
     }
 
@@ -344,33 +340,19 @@ impl<A: App> NopaxosReplica<A> {
     }
 
     pub(crate) fn next_nonce(&mut self) -> u64 {
-        self.nonce_counter += 1;
-        ((self.cfg.index as u64) << 48) ^ self.nonce_counter ^ self.now.as_nanos().rotate_left(20)
-    }
-
-    fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
-        self.cfg.replicas.iter().position(|a| *a == from)
+        self.nonces.next(self.cfg.index, self.now)
     }
 
     // Not inlined: the per-request path (an OUM datagram) should not pay for its frame.
     #[inline(never)]
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
-        };
-        let Some(sender) = self.sender_index(from) else {
-            // Only replicas talk to replicas; requests come through the sequencer.
-            self.stats.stranger += 1;
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
             return;
         };
-        if sender == self.cfg.index {
-            self.stats.stranger += 1;
+        // Only replicas talk to replicas; requests come through the sequencer.
+        let Some(sender) = peer(&self.cfg.replicas, self.cfg.index, from, &mut self.stats) else {
             return;
-        }
+        };
         if self.status == Status::Recovering {
             self.handle_while_recovering(now, sender, message);
             return;
@@ -572,9 +554,7 @@ impl<A: App> Replica for NopaxosReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.machine.executed();
-        s
+        reported(self.stats, self.machine.executed())
     }
 
     fn describe(&self) -> String {

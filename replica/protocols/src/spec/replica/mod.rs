@@ -22,7 +22,9 @@ use super::messages::Message;
 use super::types::{LogHash, Request, ViewId, superquorum};
 use crate::app::App;
 use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
+use crate::kit::recovery::Nonces;
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 
@@ -170,7 +172,7 @@ pub struct SpecReplica<A> {
     pub(crate) fences: BTreeMap<usize, Fence>,
     pub(crate) assembler: Assembler,
     pub(crate) served: Option<(usize, u64, OutgoingBlob)>,
-    pub(crate) nonce_counter: u64,
+    pub(crate) nonces: Nonces,
     pub(crate) outbox: Outbox<Out>,
     pub(crate) stats: ReplicaStats,
     pub(crate) spec_stats: SpecStats,
@@ -203,7 +205,7 @@ impl<A: App> SpecReplica<A> {
             fences: BTreeMap::new(),
             assembler: Assembler::default(),
             served: None,
-            nonce_counter: 0,
+            nonces: Nonces::default(),
             outbox: Outbox::default(),
             stats: ReplicaStats::default(),
             spec_stats: SpecStats::default(),
@@ -264,47 +266,27 @@ impl<A: App> SpecReplica<A> {
     }
 
     pub(crate) fn send_blob(&mut self, to: Destination, blob: &OutgoingBlob) {
-        for index in 0..blob.count() {
-            self.outbox.push(
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            );
+        for (blob, index) in chunks(blob) {
+            self.outbox.push(to, Out::Chunk { blob, index });
         }
     }
 
     pub(crate) fn next_nonce(&mut self) -> u64 {
-        self.nonce_counter += 1;
-        ((self.cfg.index as u64) << 48) ^ self.nonce_counter ^ self.now.as_nanos().rotate_left(20)
-    }
-
-    fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
-        self.cfg.replicas.iter().position(|a| *a == from)
+        self.nonces.next(self.cfg.index, self.now)
     }
 
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
+            return;
         };
         // Clients talk to replicas only to ask for reconciliation.
         if let Message::ReconcileRequest { view } = message {
             self.on_reconcile_request(now, view);
             return;
         }
-        let Some(sender) = self.sender_index(from) else {
-            self.stats.stranger += 1;
+        let Some(sender) = peer(&self.cfg.replicas, self.cfg.index, from, &mut self.stats) else {
             return;
         };
-        if sender == self.cfg.index {
-            self.stats.stranger += 1;
-            return;
-        }
         if self.status == Status::Recovering {
             self.handle_while_recovering(now, sender, message);
             return;
@@ -521,9 +503,7 @@ impl<A: App> Replica for SpecReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.ledger.machine().executed();
-        s
+        reported(self.stats, self.ledger.machine().executed())
     }
 
     fn describe(&self) -> String {

@@ -21,6 +21,7 @@ use super::types::{Entry, Log};
 use crate::app::{App, StateMachine};
 use crate::codec::Writer;
 use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{ClientId, Destination, EntryId, Node, Replica, ReplicaStats, RequestId, Transmit};
@@ -407,14 +408,8 @@ impl<A: App> VrReplica<A> {
         if to == Destination::OtherReplicas && self.n() <= 1 {
             return;
         }
-        for index in 0..blob.count() {
-            self.outbox.push_back((
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            ));
+        for (blob, index) in chunks(blob) {
+            self.outbox.push_back((to, Out::Chunk { blob, index }));
         }
     }
 
@@ -453,21 +448,16 @@ impl<A: App> VrReplica<A> {
     }
 
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
+            return;
         };
-        let sender = self.sender_index(from);
         if let Message::Request {
             client,
             request,
             op,
         } = message
         {
-            if sender.is_some() {
+            if self.sender_index(from).is_some() {
                 // Replicas never send requests.
                 self.stats.unexpected += 1;
             } else {
@@ -475,15 +465,10 @@ impl<A: App> VrReplica<A> {
             }
             return;
         }
-        let Some(sender) = sender else {
-            // Only replicas send anything else to a replica.
-            self.stats.stranger += 1;
+        // Only replicas send anything else to a replica.
+        let Some(sender) = peer(&self.cfg.replicas, self.me(), from, &mut self.stats) else {
             return;
         };
-        if sender == self.me() {
-            self.stats.stranger += 1;
-            return;
-        }
         if self.status == Status::Recovering {
             self.handle_while_recovering(now, sender, message);
             return;
@@ -644,9 +629,7 @@ impl<A: App> Replica for VrReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.machine.executed();
-        s
+        reported(self.stats, self.machine.executed())
     }
 
     fn describe(&self) -> String {
