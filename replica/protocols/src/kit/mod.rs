@@ -3,11 +3,20 @@
 //!
 //! * [`blob`]: messages larger than a datagram, as numbered chunks reassembled at the
 //!   receiver (view-change logs, START-VIEW, state-transfer images);
+//! * [`deadlines`]: a replica's next deadline, the earliest of the timers it has armed;
+//! * [`node`]: what a replica's `Node` impl repeats: decoding, telling peers from strangers,
+//!   a blob's chunks out, the counters it reports;
 //! * [`outbox`]: messages kept as values and encoded only into the driver's buffer;
 //! * [`pending`]: a client's outstanding request, its resend and give-up timers;
-//! * [`prevote`]: the pre-vote before a leader-timeout view change.
+//! * [`prevote`]: the pre-vote before a leader-timeout view change, its state and settings
+//!   held by the replica, and the little each protocol supplies;
+//! * [`recovery`]: recovery fences, the nonces that name a replica's requests and the
+//!   recovery epochs that fence off what a replica sent before it lost its memory.
 
 pub mod blob;
+pub mod deadlines;
+pub mod node;
 pub mod outbox;
 pub mod pending;
 pub mod prevote;
+pub mod recovery;

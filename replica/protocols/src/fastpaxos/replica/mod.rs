@@ -21,7 +21,10 @@ use super::blob::{Assembler, OutgoingBlob, chunk};
 use super::messages::{EntryRef, Message, VoteRef};
 use super::types::{Entry, Quorums, Report, Request, Round};
 use crate::app::{App, StateMachine};
+use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
+use crate::kit::recovery::Epochs;
 use crate::time::Time;
 use crate::{
     ClientId, Destination, EntryId, Node, Outbox, Replica, ReplicaStats, RequestId, Transmit,
@@ -236,7 +239,7 @@ pub struct FastPaxosReplica<A> {
     pub(crate) incarnation: u64,
     /// The highest recovery epoch known of each replica (only grows). A VIEW-CHANGE whose
     /// sender's epoch is below it was sent before that replica lost its memory.
-    pub(crate) epochs: Vec<u64>,
+    pub(crate) epochs: Epochs,
     /// Leader: per replica, the lowest epoch the reports this view was formed from knew
     /// (sent in START-VIEW, so a recovering replica joins only a view fenced for it).
     pub(crate) vouched: Vec<u64>,
@@ -279,7 +282,11 @@ impl<A: App> FastPaxosReplica<A> {
             adopted: 0,
             start_view_sent: vec![None; n],
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                Quorums::new(n).classic,
+            ),
             vc: None,
             transfer: None,
             amnesia: None,
@@ -287,7 +294,7 @@ impl<A: App> FastPaxosReplica<A> {
             served_image: None,
             nonce_counter: 0,
             incarnation: 0,
-            epochs: vec![0; n],
+            epochs: Epochs::new(n),
             vouched: vec![0; n],
             outbox: Outbox::default(),
             stats: ReplicaStats::default(),
@@ -375,14 +382,8 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     pub(crate) fn send_blob(&mut self, to: Destination, blob: &OutgoingBlob) {
-        for index in 0..blob.count() {
-            self.outbox.push(
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            );
+        for (blob, index) in chunks(blob) {
+            self.outbox.push(to, Out::Chunk { blob, index });
         }
     }
 
@@ -451,20 +452,10 @@ impl<A: App> FastPaxosReplica<A> {
     /// never finished recovering, so never reported) takes it on, so that its reports
     /// count again: a higher epoch only ever fences off more.
     pub(crate) fn learn_epoch(&mut self, i: usize, epoch: u64) {
-        if let Some(e) = self.epochs.get_mut(i) {
-            *e = (*e).max(epoch);
-        }
+        self.epochs.learn(i, epoch);
         if i == self.me() && self.status != Status::Recovering {
             self.incarnation = self.incarnation.max(epoch);
         }
-    }
-
-    fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
-        self.cfg
-            .replicas
-            .iter()
-            .take(self.n())
-            .position(|a| *a == from)
     }
 
     /// Puts `slot` in the log, keeping the index of pending requests in step.
@@ -609,12 +600,8 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
+            return;
         };
         if let Message::Request {
             client,
@@ -627,14 +614,10 @@ impl<A: App> FastPaxosReplica<A> {
             self.on_request(now, client, request, reply_to, op);
             return;
         }
-        let Some(sender) = self.sender_index(from) else {
-            self.stats.stranger += 1;
+        let replicas = self.cfg.replicas.iter().take(self.n());
+        let Some(sender) = peer(replicas, self.me(), from, &mut self.stats) else {
             return;
         };
-        if sender == self.me() {
-            self.stats.stranger += 1;
-            return;
-        }
         if let Some(h) = self.heard.get_mut(sender) {
             *h = now;
         }
@@ -789,30 +772,27 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     fn next_deadline(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Option<Time>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Time| n.min(t)));
-            }
-        };
+        let mut next = Earliest::default();
         match self.status {
             Status::Normal if self.am_leader() => {
-                consider(Some(self.next_heartbeat));
-                consider(self.next_slot_check);
+                next.consider(self.next_heartbeat);
+                next.consider(self.next_slot_check);
             }
-            Status::Normal => consider(Some(crate::kit::prevote::deadline(self))),
-            Status::ViewChange => consider(self.vc.as_ref().map(|vc| {
-                vc.resend_at
-                    .min(vc.started + self.cfg.timeouts.leader_timeout)
-            })),
-            Status::Recovering => consider(
+            Status::Normal => next.consider(self.pre_vote.deadline(self.view, self.leader_heard)),
+            Status::ViewChange => {
+                if let Some(vc) = &self.vc {
+                    next.consider(vc.resend_at);
+                    next.consider(vc.started + self.cfg.timeouts.leader_timeout);
+                }
+            }
+            Status::Recovering => next.consider(
                 self.amnesia
                     .as_ref()
                     .and_then(|a| a.deadline(&self.cfg.timeouts)),
             ),
         }
-        consider(self.transfer.as_ref().map(|t| t.resend_at));
-        next
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        next.get()
     }
 }
 
@@ -951,9 +931,7 @@ impl<A: App> Replica for FastPaxosReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.machine.executed();
-        s
+        reported(self.stats, self.machine.executed())
     }
 
     fn describe(&self) -> String {

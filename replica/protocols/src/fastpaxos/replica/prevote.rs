@@ -1,43 +1,27 @@
-//! The pre-vote before a leader-timeout view change (`protocol::prevote`): what it needs of
-//! a Fast Paxos replica (a classic quorum must agree the leader is gone). A higher view seen
-//! in a message, and a stalled view change moving on, start view changes directly.
+//! The pre-vote before a leader-timeout view change (`kit::prevote`): how a Fast Paxos
+//! replica names its view, sends and deposes its leader (a classic quorum must agree the
+//! leader is gone). A higher view seen in a message, and a stalled view change moving on,
+//! start view changes directly.
 
-use super::{FastPaxosReplica, Status};
+use super::FastPaxosReplica;
 use crate::Destination;
 use crate::app::App;
 use crate::fastpaxos::messages::Message;
-use crate::kit::prevote::{Ballot, PreVote, PreVoteHost, Standing};
+use crate::kit::prevote::{Ballot, PreVote, PreVoteHost};
 use crate::time::Time;
 
 impl<A: App> PreVoteHost for FastPaxosReplica<A> {
     type View = u64;
 
-    fn pre_vote(&mut self) -> &mut PreVote<u64> {
-        &mut self.pre_vote
-    }
-
-    fn pre_vote_ref(&self) -> &PreVote<u64> {
-        &self.pre_vote
-    }
-
-    fn standing(&self) -> Standing<u64> {
-        Standing {
-            view: self.view,
-            leader_heard: self.leader_heard,
-            leader_timeout: self.cfg.timeouts.leader_timeout,
-            resend: self.cfg.timeouts.view_change,
-            quorum: self.q.classic,
-            normal: self.status == Status::Normal,
-            leader: self.am_leader(),
-        }
+    fn pre_vote(&mut self) -> (&mut PreVote<u64>, u64, Time) {
+        (&mut self.pre_vote, self.view, self.leader_heard)
     }
 
     fn same_view(&mut self, now: Time, view: u64) -> bool {
         self.check_view(now, view)
     }
 
-    fn send_pre_vote(&mut self, to: Option<usize>, view: u64, attempt: u64, ballot: Ballot) {
-        let to = to.map_or(Destination::OtherReplicas, Destination::Replica);
+    fn send_pre_vote(&mut self, to: Destination, view: u64, attempt: u64, ballot: Ballot) {
         let message = Message::PreVote {
             view,
             attempt,

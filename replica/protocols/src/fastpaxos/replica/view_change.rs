@@ -92,7 +92,7 @@ impl<A: App> FastPaxosReplica<A> {
         ViewChangeReport {
             commit: self.commit,
             epoch: self.incarnation,
-            epochs: self.epochs.clone(),
+            epochs: self.epochs.to_vec(),
             votes: self
                 .log
                 .range_from(self.commit + 1)

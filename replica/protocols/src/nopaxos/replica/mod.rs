@@ -25,7 +25,10 @@ use super::messages::Message;
 use super::noop_ranges::NoopRanges;
 use super::types::{Request, ViewId};
 use crate::app::{App, StateMachine};
+use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
+use crate::kit::recovery::{Epochs, Nonces};
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 use reply_queue::ReplyQueue;
@@ -160,10 +163,10 @@ pub struct NopaxosReplica<A> {
     pub(crate) recovery: Option<Recovery>,
     /// The highest recovery epoch this replica knows of each replica, its own included
     /// (0: never recovered). The recovery fence: see `try_finish_view_change`.
-    pub(crate) epochs: Vec<u64>,
+    pub(crate) epochs: Epochs,
     pub(crate) assembler: Assembler,
     pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
-    pub(crate) nonce_counter: u64,
+    pub(crate) nonces: Nonces,
     pub(crate) outbox: Outbox<Out>,
     /// Replies to clients, sent before the outbox's messages (they go to other
     /// destinations, so the order between the two queues means nothing).
@@ -215,14 +218,18 @@ impl<A: App> NopaxosReplica<A> {
             catch_up_to: 0,
             noops_applied: 0,
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                cfg.f + 1,
+            ),
             vc: None,
             transfer: None,
             recovery: None,
-            epochs: vec![0; cfg.n()],
+            epochs: Epochs::new(cfg.n()),
             assembler: Assembler::default(),
             served_image: None,
-            nonce_counter: 0,
+            nonces: Nonces::default(),
             outbox: Outbox::default(),
             replies: ReplyQueue::default(),
             stats: ReplicaStats::default(),
@@ -296,14 +303,8 @@ impl<A: App> NopaxosReplica<A> {
     }
 
     pub(crate) fn send_blob(&mut self, to: Destination, blob: &OutgoingBlob) {
-        for index in 0..blob.count() {
-            self.outbox.push(
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            );
+        for (blob, index) in chunks(blob) {
+            self.outbox.push(to, Out::Chunk { blob, index });
         }
     }
 
@@ -339,33 +340,19 @@ impl<A: App> NopaxosReplica<A> {
     }
 
     pub(crate) fn next_nonce(&mut self) -> u64 {
-        self.nonce_counter += 1;
-        ((self.cfg.index as u64) << 48) ^ self.nonce_counter ^ self.now.as_nanos().rotate_left(20)
-    }
-
-    fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
-        self.cfg.replicas.iter().position(|a| *a == from)
+        self.nonces.next(self.cfg.index, self.now)
     }
 
     // Not inlined: the per-request path (an OUM datagram) should not pay for its frame.
     #[inline(never)]
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
-        };
-        let Some(sender) = self.sender_index(from) else {
-            // Only replicas talk to replicas; requests come through the sequencer.
-            self.stats.stranger += 1;
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
             return;
         };
-        if sender == self.cfg.index {
-            self.stats.stranger += 1;
+        // Only replicas talk to replicas; requests come through the sequencer.
+        let Some(sender) = peer(&self.cfg.replicas, self.cfg.index, from, &mut self.stats) else {
             return;
-        }
+        };
         if self.status == Status::Recovering {
             self.handle_while_recovering(now, sender, message);
             return;
@@ -433,6 +420,58 @@ impl<A: App> NopaxosReplica<A> {
             self.stats.stale += 1;
         }
         false
+    }
+
+    /// Every timer that may be due.
+    fn on_timers(&mut self, now: Time) {
+        match self.status {
+            Status::Recovering => self.recovery_timer(now),
+            Status::ViewChange => self.view_change_timer(now),
+            Status::Normal => {
+                if self.am_leader() {
+                    self.leader_gap_timer(now);
+                    self.sync_timer(now);
+                    self.start_view_timer(now);
+                } else {
+                    self.follower_gap_timer(now);
+                    // A transfer in progress has its own timer (see next_deadline).
+                    if self.transfer.is_none() {
+                        crate::kit::prevote::on_leader_timer(self, now);
+                    }
+                }
+            }
+        }
+        self.transfer_timer(now);
+    }
+
+    /// The earliest time some timer wants attention (no allocation: drivers ask often).
+    fn next_deadline(&self) -> Option<Time> {
+        let mut next = Earliest::default();
+        if self.takes_oum_events() {
+            next.consider(self.receiver.next_deadline());
+        }
+        match self.status {
+            Status::Recovering => next.consider(self.recovery.as_ref().map(|r| r.resend_at)),
+            Status::ViewChange => {
+                next.consider(self.vc.as_ref().map(|vc| vc.resend_at.min(vc.give_up_at)));
+            }
+            Status::Normal => {
+                if self.am_leader() {
+                    next.consider(self.gap.as_ref().map(|g| g.deadline));
+                    next.consider(self.next_sync_at);
+                    next.consider(self.start_view_acks.as_ref().map(|(_, at)| *at));
+                } else {
+                    next.consider(self.blocked.map(|(_, at)| at));
+                    // A transfer in progress has its own timer; the leader is not suspected
+                    // meanwhile (see on_timers).
+                    if self.transfer.is_none() {
+                        next.consider(self.pre_vote.deadline(self.view, self.leader_heard));
+                    }
+                }
+            }
+        }
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        next.get()
     }
 }
 
@@ -515,9 +554,7 @@ impl<A: App> Replica for NopaxosReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.machine.executed();
-        s
+        reported(self.stats, self.machine.executed())
     }
 
     fn describe(&self) -> String {

@@ -126,7 +126,7 @@ impl<A: App> NopaxosReplica<A> {
     }
 
     /// Whether OUM events can be taken now: normal, not waiting on a gap or a transfer.
-    fn takes_oum_events(&self) -> bool {
+    pub(super) fn takes_oum_events(&self) -> bool {
         self.status == Status::Normal
             && self.gap.is_none()
             && self.blocked.is_none()
@@ -200,62 +200,5 @@ impl<A: App> NopaxosReplica<A> {
                 });
             }
         }
-    }
-
-    /// Every timer that may be due.
-    pub(super) fn on_timers(&mut self, now: Time) {
-        match self.status {
-            Status::Recovering => self.recovery_timer(now),
-            Status::ViewChange => self.view_change_timer(now),
-            Status::Normal => {
-                if self.am_leader() {
-                    self.leader_gap_timer(now);
-                    self.sync_timer(now);
-                    self.start_view_timer(now);
-                } else {
-                    self.follower_gap_timer(now);
-                    // A transfer in progress has its own timer (see next_deadline).
-                    if self.transfer.is_none() {
-                        crate::kit::prevote::on_leader_timer(self, now);
-                    }
-                }
-            }
-        }
-        self.transfer_timer(now);
-    }
-
-    /// The earliest time some timer wants attention (no allocation: drivers ask often).
-    pub(super) fn next_deadline(&self) -> Option<Time> {
-        let mut earliest: Option<Time> = None;
-        let mut consider = |t: Option<Time>| {
-            if let Some(t) = t {
-                earliest = Some(earliest.map_or(t, |e| e.min(t)));
-            }
-        };
-        if self.takes_oum_events() {
-            consider(self.receiver.next_deadline());
-        }
-        match self.status {
-            Status::Recovering => consider(self.recovery.as_ref().map(|r| r.resend_at)),
-            Status::ViewChange => {
-                consider(self.vc.as_ref().map(|vc| vc.resend_at.min(vc.give_up_at)));
-            }
-            Status::Normal => {
-                if self.am_leader() {
-                    consider(self.gap.as_ref().map(|g| g.deadline));
-                    consider(Some(self.next_sync_at));
-                    consider(self.start_view_acks.as_ref().map(|(_, at)| *at));
-                } else {
-                    consider(self.blocked.map(|(_, at)| at));
-                    // A transfer in progress has its own timer; the leader is not suspected
-                    // meanwhile (see on_timers).
-                    if self.transfer.is_none() {
-                        consider(Some(crate::kit::prevote::deadline(self)));
-                    }
-                }
-            }
-        }
-        consider(self.transfer.as_ref().map(|t| t.resend_at));
-        earliest
     }
 }

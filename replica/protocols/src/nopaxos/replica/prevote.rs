@@ -1,11 +1,11 @@
-//! The pre-vote before a leader-timeout view change (`protocol::prevote`): what it needs of
-//! a NOPaxos replica. Session changes and higher views seen in messages start view changes
-//! directly, as before.
+//! The pre-vote before a leader-timeout view change (`kit::prevote`): how a NOPaxos replica
+//! names its view, sends and deposes its leader. Session changes and higher views seen in
+//! messages start view changes directly, as before.
 
-use super::{NopaxosReplica, Status};
+use super::NopaxosReplica;
 use crate::Destination;
 use crate::app::App;
-use crate::kit::prevote::{Ballot, PreVote, PreVoteHost, Standing};
+use crate::kit::prevote::{Ballot, PreVote, PreVoteHost};
 use crate::nopaxos::messages::Message;
 use crate::nopaxos::types::ViewId;
 use crate::time::Time;
@@ -13,38 +13,8 @@ use crate::time::Time;
 impl<A: App> PreVoteHost for NopaxosReplica<A> {
     type View = ViewId;
 
-    fn pre_vote(&mut self) -> &mut PreVote<ViewId> {
-        &mut self.pre_vote
-    }
-
-    fn pre_vote_ref(&self) -> &PreVote<ViewId> {
-        &self.pre_vote
-    }
-
-    fn standing(&self) -> Standing<ViewId> {
-        Standing {
-            view: self.view,
-            leader_heard: self.leader_heard,
-            leader_timeout: self.cfg.timeouts.leader_timeout,
-            resend: self.cfg.timeouts.view_change,
-            quorum: self.f() + 1,
-            normal: self.status == Status::Normal,
-            leader: self.am_leader(),
-        }
-    }
-
-    fn same_view(&mut self, now: Time, view: ViewId) -> bool {
-        self.check_view(now, view)
-    }
-
-    fn send_pre_vote(&mut self, to: Option<usize>, view: ViewId, attempt: u64, ballot: Ballot) {
-        let to = to.map_or(Destination::OtherReplicas, Destination::Replica);
-        let message = Message::PreVote {
-            view,
-            attempt,
-            ballot,
-        };
-        self.send(to, message);
+    fn pre_vote(&mut self) -> (&mut PreVote<ViewId>, ViewId, Time) {
+        (&mut self.pre_vote, self.view, self.leader_heard)
     }
 
     fn depose_leader(&mut self, now: Time) {
@@ -53,5 +23,18 @@ impl<A: App> PreVoteHost for NopaxosReplica<A> {
             session_num: self.view.session_num,
         };
         self.start_view_change(now, next);
+    }
+
+    fn same_view(&mut self, now: Time, view: ViewId) -> bool {
+        self.check_view(now, view)
+    }
+
+    fn send_pre_vote(&mut self, to: Destination, view: ViewId, attempt: u64, ballot: Ballot) {
+        let message = Message::PreVote {
+            view,
+            attempt,
+            ballot,
+        };
+        self.send(to, message);
     }
 }

@@ -331,15 +331,13 @@ impl<A: App> NopaxosReplica<A> {
     /// keeps it (the recovery fence relies on f+1 normal replicas knowing it).
     pub(super) fn on_recovery(&mut self, sender: usize, nonce: u64, epoch: u64) {
         if self.status == Status::Normal {
-            if let Some(e) = self.epochs.get_mut(sender) {
-                *e = (*e).max(epoch);
-            }
+            self.epochs.learn(sender, epoch);
             self.send(
                 Destination::Replica(sender),
                 Message::RecoveryResponse {
                     view: self.view,
                     nonce,
-                    epochs: self.epochs.clone(),
+                    epochs: self.epochs.to_vec(),
                 },
             );
         }
@@ -397,8 +395,7 @@ impl<A: App> NopaxosReplica<A> {
             // f+1 replicas told the epochs they know: take the next one of this replica
             // (above that of any incarnation that sent a VIEW-CHANGE) and announce it.
             let me = self.cfg.index;
-            let epoch = self.epochs[me] + 1;
-            self.epochs[me] = epoch;
+            let epoch = self.epochs.next_own(me);
             if let Some(r) = self.recovery.as_mut() {
                 r.epoch = epoch;
                 r.responses.clear();

@@ -62,15 +62,13 @@ impl<A: App> NopaxosReplica<A> {
                 .filter(|&(_, last)| last > self.sync_point)
                 .map(|(first, last)| (first.max(self.sync_point + 1), last))
                 .collect(),
-            epochs: self.epochs.clone(),
+            epochs: self.epochs.to_vec(),
         }
     }
 
     /// Takes on every recovery epoch `epochs` knows that this replica did not.
     pub(crate) fn learn_epochs(&mut self, epochs: &[u64]) {
-        for (mine, theirs) in self.epochs.iter_mut().zip(epochs) {
-            *mine = (*mine).max(*theirs);
-        }
+        self.epochs.learn_all(epochs);
     }
 
     pub(crate) fn start_view_change(&mut self, now: Time, view: ViewId) {
@@ -215,9 +213,7 @@ impl<A: App> NopaxosReplica<A> {
         // may lack what the sender acknowledged since): not counted. Its own always counts.
         let mut known = self.epochs.clone();
         for image in vc.received.values() {
-            for (k, e) in known.iter_mut().zip(&image.epochs) {
-                *k = (*k).max(*e);
-            }
+            known.learn_all(&image.epochs);
         }
         let me = self.cfg.index;
         let counted: BTreeMap<usize, &ViewChangeImage> = vc

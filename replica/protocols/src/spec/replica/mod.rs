@@ -21,7 +21,10 @@ use super::ledger::{Ledger, LedgerStats};
 use super::messages::Message;
 use super::types::{LogHash, Request, ViewId, superquorum};
 use crate::app::App;
+use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
+use crate::kit::recovery::Nonces;
 use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 
@@ -169,7 +172,7 @@ pub struct SpecReplica<A> {
     pub(crate) fences: BTreeMap<usize, Fence>,
     pub(crate) assembler: Assembler,
     pub(crate) served: Option<(usize, u64, OutgoingBlob)>,
-    pub(crate) nonce_counter: u64,
+    pub(crate) nonces: Nonces,
     pub(crate) outbox: Outbox<Out>,
     pub(crate) stats: ReplicaStats,
     pub(crate) spec_stats: SpecStats,
@@ -190,7 +193,11 @@ impl<A: App> SpecReplica<A> {
             start_view: None,
             pending_sync: None,
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                cfg.f + 1,
+            ),
             vc: None,
             deferred: VecDeque::new(),
             transfer: None,
@@ -198,7 +205,7 @@ impl<A: App> SpecReplica<A> {
             fences: BTreeMap::new(),
             assembler: Assembler::default(),
             served: None,
-            nonce_counter: 0,
+            nonces: Nonces::default(),
             outbox: Outbox::default(),
             stats: ReplicaStats::default(),
             spec_stats: SpecStats::default(),
@@ -259,47 +266,27 @@ impl<A: App> SpecReplica<A> {
     }
 
     pub(crate) fn send_blob(&mut self, to: Destination, blob: &OutgoingBlob) {
-        for index in 0..blob.count() {
-            self.outbox.push(
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            );
+        for (blob, index) in chunks(blob) {
+            self.outbox.push(to, Out::Chunk { blob, index });
         }
     }
 
     pub(crate) fn next_nonce(&mut self) -> u64 {
-        self.nonce_counter += 1;
-        ((self.cfg.index as u64) << 48) ^ self.nonce_counter ^ self.now.as_nanos().rotate_left(20)
-    }
-
-    fn sender_index(&self, from: SocketAddrV4) -> Option<usize> {
-        self.cfg.replicas.iter().position(|a| *a == from)
+        self.nonces.next(self.cfg.index, self.now)
     }
 
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
+            return;
         };
         // Clients talk to replicas only to ask for reconciliation.
         if let Message::ReconcileRequest { view } = message {
             self.on_reconcile_request(now, view);
             return;
         }
-        let Some(sender) = self.sender_index(from) else {
-            self.stats.stranger += 1;
+        let Some(sender) = peer(&self.cfg.replicas, self.cfg.index, from, &mut self.stats) else {
             return;
         };
-        if sender == self.cfg.index {
-            self.stats.stranger += 1;
-            return;
-        }
         if self.status == Status::Recovering {
             self.handle_while_recovering(now, sender, message);
             return;
@@ -375,34 +362,27 @@ impl<A: App> SpecReplica<A> {
     }
 
     fn next_deadline(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Time| next = Some(next.map_or(t, |n: Time| n.min(t)));
+        let mut next = Earliest::default();
         match self.status {
             Status::Normal if self.am_leader() => {
-                consider(self.next_sync_at);
-                if let Some(round) = &self.sync {
-                    consider(round.deadline);
-                }
-                if let Some(t) = self.start_view.as_ref().and_then(|s| s.next_resend()) {
-                    consider(t);
-                }
+                next.consider(self.next_sync_at);
+                next.consider(self.sync.as_ref().map(|round| round.deadline));
+                next.consider(self.start_view.as_ref().and_then(|s| s.next_resend()));
             }
-            Status::Normal => consider(crate::kit::prevote::deadline(self)),
+            Status::Normal => next.consider(self.pre_vote.deadline(self.view, self.leader_heard)),
             Status::ViewChange => {
                 if let Some(vc) = &self.vc {
-                    consider(vc.resend_at);
-                    consider(vc.give_up_at);
+                    next.consider(vc.resend_at);
+                    next.consider(vc.give_up_at);
                 }
             }
             Status::Recovering => {}
         }
-        if let Some(t) = &self.transfer {
-            consider(t.resend_at);
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        if self.transfer.is_none() {
+            next.consider(self.recovery.as_ref().map(|r| r.resend_at));
         }
-        if let (Some(r), None) = (&self.recovery, &self.transfer) {
-            consider(r.resend_at);
-        }
-        next
+        next.get()
     }
 
     fn on_timers(&mut self, now: Time) {
@@ -523,9 +503,7 @@ impl<A: App> Replica for SpecReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.ledger.machine().executed();
-        s
+        reported(self.stats, self.ledger.machine().executed())
     }
 
     fn describe(&self) -> String {

@@ -20,6 +20,8 @@ use super::messages::{ChunkKind, Message, encode_prepare, encode_reply};
 use super::types::{Entry, Log};
 use crate::app::{App, StateMachine};
 use crate::codec::Writer;
+use crate::kit::deadlines::Earliest;
+use crate::kit::node::{chunks, decoded, peer, reported};
 use crate::kit::prevote::PreVote;
 use crate::time::Time;
 use crate::{ClientId, Destination, EntryId, Node, Replica, ReplicaStats, RequestId, Transmit};
@@ -320,7 +322,11 @@ impl<A: App> VrReplica<A> {
             prepare_timer: PrepareTimer::new(&cfg.timeouts),
             start_view_blob: None,
             leader_heard: Time::ZERO,
-            pre_vote: PreVote::default(),
+            pre_vote: PreVote::new(
+                cfg.timeouts.leader_timeout,
+                cfg.timeouts.view_change,
+                cfg.f + 1,
+            ),
             vc: None,
             transfer: None,
             recovery: None,
@@ -402,14 +408,8 @@ impl<A: App> VrReplica<A> {
         if to == Destination::OtherReplicas && self.n() <= 1 {
             return;
         }
-        for index in 0..blob.count() {
-            self.outbox.push_back((
-                to,
-                Out::Chunk {
-                    blob: blob.clone(),
-                    index,
-                },
-            ));
+        for (blob, index) in chunks(blob) {
+            self.outbox.push_back((to, Out::Chunk { blob, index }));
         }
     }
 
@@ -448,21 +448,16 @@ impl<A: App> VrReplica<A> {
     }
 
     fn dispatch(&mut self, now: Time, from: SocketAddrV4, datagram: &[u8]) {
-        let message = match Message::decode(datagram) {
-            Ok(m) => m,
-            Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Some(message) = decoded(Message::decode(datagram), &mut self.stats) else {
+            return;
         };
-        let sender = self.sender_index(from);
         if let Message::Request {
             client,
             request,
             op,
         } = message
         {
-            if sender.is_some() {
+            if self.sender_index(from).is_some() {
                 // Replicas never send requests.
                 self.stats.unexpected += 1;
             } else {
@@ -470,15 +465,10 @@ impl<A: App> VrReplica<A> {
             }
             return;
         }
-        let Some(sender) = sender else {
-            // Only replicas send anything else to a replica.
-            self.stats.stranger += 1;
+        // Only replicas send anything else to a replica.
+        let Some(sender) = peer(&self.cfg.replicas, self.me(), from, &mut self.stats) else {
             return;
         };
-        if sender == self.me() {
-            self.stats.stranger += 1;
-            return;
-        }
         if self.status == Status::Recovering {
             self.handle_while_recovering(now, sender, message);
             return;
@@ -513,34 +503,29 @@ impl<A: App> VrReplica<A> {
     }
 
     fn next_deadline(&self) -> Option<Time> {
-        let mut next: Option<Time> = None;
-        let mut consider = |t: Option<Time>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n: Time| n.min(t)));
-            }
-        };
+        let mut next = Earliest::default();
         match self.status {
             Status::Normal => {
                 if self.am_primary() {
                     if self.n() > 1 {
-                        consider(Some(self.heartbeat_at));
+                        next.consider(self.heartbeat_at);
                     }
-                    consider(self.commit_notify_at);
-                    consider(self.prepare_resend_at);
+                    next.consider(self.commit_notify_at);
+                    next.consider(self.prepare_resend_at);
                 } else {
-                    consider(Some(crate::kit::prevote::deadline(self)));
+                    next.consider(self.pre_vote.deadline(self.view, self.leader_heard));
                 }
             }
             Status::ViewChange => {
                 if let Some(vc) = &self.vc {
-                    consider(Some(vc.resend_at));
-                    consider(Some(vc.started + self.cfg.timeouts.leader_timeout));
+                    next.consider(vc.resend_at);
+                    next.consider(vc.started + self.cfg.timeouts.leader_timeout);
                 }
             }
-            Status::Recovering => consider(self.recovery.as_ref().map(|r| r.resend_at)),
+            Status::Recovering => next.consider(self.recovery.as_ref().map(|r| r.resend_at)),
         }
-        consider(self.transfer.as_ref().map(|t| t.resend_at));
-        next
+        next.consider(self.transfer.as_ref().map(|t| t.resend_at));
+        next.get()
     }
 }
 
@@ -644,9 +629,7 @@ impl<A: App> Replica for VrReplica<A> {
     }
 
     fn stats(&self) -> ReplicaStats {
-        let mut s = self.stats;
-        s.executed = self.machine.executed();
-        s
+        reported(self.stats, self.machine.executed())
     }
 
     fn describe(&self) -> String {

@@ -1,35 +1,19 @@
-//! The pre-vote before a primary-timeout view change (`protocol::prevote`): what it needs
-//! of a VR replica. A higher view seen in a message, and a stalled view change moving on,
-//! start view changes directly, as before.
+//! The pre-vote before a primary-timeout view change (`kit::prevote`): how a VR replica
+//! names its view, sends and deposes its primary. A higher view seen in a message, and a
+//! stalled view change moving on, start view changes directly, as before.
 
-use super::{Status, VrReplica};
+use super::VrReplica;
 use crate::Destination;
 use crate::app::App;
-use crate::kit::prevote::{Ballot, PreVote, PreVoteHost, Standing};
+use crate::kit::prevote::{Ballot, PreVote, PreVoteHost};
 use crate::time::Time;
 use crate::vr::messages::Message;
 
 impl<A: App> PreVoteHost for VrReplica<A> {
     type View = u64;
 
-    fn pre_vote(&mut self) -> &mut PreVote<u64> {
-        &mut self.pre_vote
-    }
-
-    fn pre_vote_ref(&self) -> &PreVote<u64> {
-        &self.pre_vote
-    }
-
-    fn standing(&self) -> Standing<u64> {
-        Standing {
-            view: self.view,
-            leader_heard: self.leader_heard,
-            leader_timeout: self.cfg.timeouts.leader_timeout,
-            resend: self.cfg.timeouts.view_change,
-            quorum: self.f() + 1,
-            normal: self.status == Status::Normal,
-            leader: self.am_primary(),
-        }
+    fn pre_vote(&mut self) -> (&mut PreVote<u64>, u64, Time) {
+        (&mut self.pre_vote, self.view, self.leader_heard)
     }
 
     fn same_view(&mut self, now: Time, view: u64) -> bool {
@@ -40,17 +24,16 @@ impl<A: App> PreVoteHost for VrReplica<A> {
         view == self.view
     }
 
-    fn send_pre_vote(&mut self, to: Option<usize>, view: u64, attempt: u64, ballot: Ballot) {
-        let to = to.map_or(Destination::OtherReplicas, Destination::Replica);
+    fn depose_leader(&mut self, now: Time) {
+        self.start_view_change(now, self.view + 1);
+    }
+
+    fn send_pre_vote(&mut self, to: Destination, view: u64, attempt: u64, ballot: Ballot) {
         let message = Message::PreVote {
             view,
             attempt,
             ballot,
         };
         self.send(to, message);
-    }
-
-    fn depose_leader(&mut self, now: Time) {
-        self.start_view_change(now, self.view + 1);
     }
 }
