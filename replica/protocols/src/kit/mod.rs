@@ -3,11 +3,14 @@
 //!
 //! * [`blob`]: messages larger than a datagram, as numbered chunks reassembled at the
 //!   receiver (view-change logs, START-VIEW, state-transfer images);
+//! * [`client_core`]: a client's request ids, resends, give-up and completions, around
+//!   each protocol's rules for where its REQUEST goes and which replies complete it;
 //! * [`outbox`]: messages kept as values and encoded only into the driver's buffer;
 //! * [`pending`]: a client's outstanding request, its resend and give-up timers;
 //! * [`prevote`]: the pre-vote before a leader-timeout view change.
 
 pub mod blob;
+pub mod client_core;
 pub mod outbox;
 pub mod pending;
 pub mod prevote;
