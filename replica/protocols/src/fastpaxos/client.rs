@@ -9,10 +9,10 @@
 use std::net::SocketAddrV4;
 
 use super::messages::Message;
+use crate::ClientId;
 use crate::codec::{CodecError, Writer};
-use crate::kit::client_core::{Attempt, ClientCore, ClientRules, Route};
-use crate::kit::pending::{ClientTimeouts, Pending};
-use crate::{ClientId, RequestId};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
 
 pub type FastPaxosClient = ClientCore<FastPaxosClientRules>;
 
@@ -44,17 +44,12 @@ pub struct FastPaxosClientRules {
 }
 
 impl ClientRules for FastPaxosClientRules {
-    fn encode_request(
-        &self,
-        client: ClientId,
-        pending: &Pending,
-        w: &mut Writer<'_>,
-    ) -> Result<(), CodecError> {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
         Message::Request {
-            client,
-            request: pending.request,
+            client: r.client,
+            request: r.request,
             reply_to: self.reply_to,
-            op: &pending.op,
+            op: r.op,
         }
         .encode(w)
     }
@@ -63,20 +58,16 @@ impl ClientRules for FastPaxosClientRules {
         Route::EachReplica(self.n)
     }
 
-    fn handle_reply(
-        &mut self,
-        me: ClientId,
-        outstanding: Option<RequestId>,
-        datagram: &[u8],
-    ) -> Option<Vec<u8>> {
-        match Message::decode(datagram) {
-            Ok(Message::Reply {
-                client,
-                request,
-                result,
-                ..
-            }) if client == me && outstanding == Some(request) => Some(result.to_vec()),
-            _ => None,
-        }
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
+        let Message::Reply {
+            client,
+            request,
+            result,
+            ..
+        } = Message::decode(datagram).ok()?
+        else {
+            return None;
+        };
+        awaiting.one_reply(client, request, result)
     }
 }

@@ -1,11 +1,14 @@
 //! The client core every protocol shares: one outstanding request, its request ids, its
-//! resend and give-up timers ([`ResendTimer`]), the copies of the REQUEST still to send,
-//! and the queue of completions. A protocol's client is [`ClientCore`] with the protocol's
+//! resend and give-up timers ([`ResendTimer`]), the copies of the REQUEST still to send
+//! (a copy for the group behind the unsequenced OUM header the sequencer stamps), and the
+//! queue of completions. A protocol's client is [`ClientCore`] with the protocol's
 //! [`ClientRules`]: how its REQUEST is written, where each attempt goes, and when the
 //! replies gathered so far complete the request.
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
+
+use dataplane::wire::{OUM_HEADER_LEN, OumRepr};
 
 use super::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
 use crate::codec::{CodecError, Writer};
@@ -29,28 +32,50 @@ pub enum Route {
     EachReplica(usize),
 }
 
-/// What a protocol's client adds to [`ClientCore`].
-pub trait ClientRules {
-    /// Writes the REQUEST for `pending`, sent by client `client`.
-    fn encode_request(
+/// One copy of the outstanding request, for the protocol to write as its REQUEST.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCopy<'a> {
+    pub client: ClientId,
+    pub request: RequestId,
+    pub op: &'a [u8],
+}
+
+/// The client a datagram arrived at, and the request it awaits replies to.
+#[derive(Debug, Clone, Copy)]
+pub struct Awaiting {
+    pub client: ClientId,
+    pub request: Option<RequestId>,
+}
+
+impl Awaiting {
+    /// Whether a reply to `client` for `request` is one awaited.
+    pub fn is_for(&self, client: ClientId, request: RequestId) -> bool {
+        self.client == client && self.request == Some(request)
+    }
+
+    /// The result, when a protocol where one reply completes a request got an awaited one.
+    pub fn one_reply(
         &self,
         client: ClientId,
-        pending: &Pending,
-        w: &mut Writer<'_>,
-    ) -> Result<(), CodecError>;
+        request: RequestId,
+        result: &[u8],
+    ) -> Option<Vec<u8>> {
+        self.is_for(client, request).then(|| result.to_vec())
+    }
+}
+
+/// What a protocol's client adds to [`ClientCore`].
+pub trait ClientRules {
+    /// Writes `r` as the protocol's REQUEST (a copy for the group gets its unsequenced OUM
+    /// header from the core).
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError>;
 
     /// Where `attempt` goes; asked when its first copy is polled, so it sees every reply
     /// handled before then.
     fn route(&self, attempt: Attempt) -> Route;
 
-    /// A datagram arrived at client `me`, whose outstanding request is `outstanding`: the
-    /// result, when it completes that request.
-    fn handle_reply(
-        &mut self,
-        me: ClientId,
-        outstanding: Option<RequestId>,
-        datagram: &[u8],
-    ) -> Option<Vec<u8>>;
+    /// A datagram arrived: the result, when it completes the awaited request.
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>>;
 
     /// The outstanding request completed or was given up: what was gathered for it goes.
     fn request_ended(&mut self) {}
@@ -144,8 +169,11 @@ impl<R: ClientRules> ClientCore<R> {
 
 impl<R: ClientRules> Node for ClientCore<R> {
     fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
-        let outstanding = self.pending.as_ref().map(|p| p.request);
-        let Some(result) = self.rules.handle_reply(self.id, outstanding, datagram) else {
+        let awaiting = Awaiting {
+            client: self.id,
+            request: self.pending.as_ref().map(|p| p.request),
+        };
+        let Some(result) = self.rules.handle_reply(awaiting, datagram) else {
             return;
         };
         let Some(pending) = self.pending.take() else {
@@ -182,7 +210,18 @@ impl<R: ClientRules> Node for ClientCore<R> {
             return self.rules.poll_other(buf);
         };
         let mut w = Writer::new(buf);
-        self.rules.encode_request(self.id, pending, &mut w).ok()?;
+        if destination == Destination::Group {
+            // The group address is the sequencer's, which stamps this header.
+            OumRepr::Unsequenced
+                .emit(w.take(OUM_HEADER_LEN).ok()?)
+                .ok()?;
+        }
+        let copy = RequestCopy {
+            client: self.id,
+            request: pending.request,
+            op: &pending.op,
+        };
+        self.rules.encode_request(copy, &mut w).ok()?;
         Some(Transmit {
             destination,
             len: w.len(),

@@ -5,6 +5,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::*;
+use crate::codec::Reader;
 
 const ME: ClientId = 7;
 
@@ -33,14 +34,10 @@ impl ToyRules {
 }
 
 impl ClientRules for ToyRules {
-    fn encode_request(
-        &self,
-        client: ClientId,
-        pending: &Pending,
-        w: &mut Writer<'_>,
-    ) -> Result<(), CodecError> {
-        w.u64(client)?;
-        w.u64(pending.request)
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.u64(r.client)?;
+        w.u64(r.request)?;
+        w.bytes(r.op)
     }
 
     fn route(&self, attempt: Attempt) -> Route {
@@ -50,16 +47,11 @@ impl ClientRules for ToyRules {
         }
     }
 
-    fn handle_reply(
-        &mut self,
-        me: ClientId,
-        outstanding: Option<RequestId>,
-        datagram: &[u8],
-    ) -> Option<Vec<u8>> {
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
         let [client, request, result] = *datagram else {
             return None;
         };
-        (u64::from(client) == me && outstanding == Some(u64::from(request))).then(|| vec![result])
+        awaiting.one_reply(client.into(), request.into(), &[result])
     }
 
     fn request_ended(&mut self) {
@@ -106,9 +98,14 @@ fn one_request_at_a_time_with_increasing_ids() {
     let t = c.poll_transmit(&mut buf).unwrap();
     assert_eq!(t.destination, Destination::Group);
     assert_eq!(
-        &buf[..t.len],
-        [ME.to_be_bytes(), 1u64.to_be_bytes()].concat()
+        OumRepr::parse_bytes(&buf[..t.len]).unwrap(),
+        OumRepr::Unsequenced,
+        "a copy for the group starts with a header for the sequencer to stamp"
     );
+    let mut r = Reader::new(&buf[OUM_HEADER_LEN..t.len]);
+    assert_eq!(r.u64().unwrap(), ME);
+    assert_eq!(r.u64().unwrap(), 1);
+    assert_eq!(r.bytes().unwrap(), b"a");
     assert_eq!(c.poll_transmit(&mut buf), None);
     c.handle_datagram(Time::from_millis(1), from(), &[7, 2, 9]);
     c.handle_datagram(Time::from_millis(1), from(), &[8, 1, 9]);
@@ -138,7 +135,11 @@ fn one_request_at_a_time_with_increasing_ids() {
 fn the_first_attempt_goes_one_way_and_resends_to_each_replica() {
     let mut c = client(Route::To(Destination::Replica(2)), Route::EachReplica(3));
     c.invoke(Time::ZERO, b"a");
-    assert_eq!(drain(&mut c), [Destination::Replica(2)]);
+    let mut buf = [0u8; 64];
+    let t = c.poll_transmit(&mut buf).unwrap();
+    assert_eq!(t.destination, Destination::Replica(2));
+    assert_eq!(t.len, 8 + 8 + 4 + 1, "no OUM header for a replica");
+    assert!(drain(&mut c).is_empty());
     assert_eq!(c.poll_timeout(), Some(Time::from_millis(10)));
     c.handle_timeout(Time::from_millis(9));
     assert!(drain(&mut c).is_empty(), "not before the resend time");

@@ -7,9 +7,9 @@ use std::net::SocketAddrV4;
 
 use super::messages::Message;
 use crate::codec::{CodecError, Writer};
-use crate::kit::client_core::{Attempt, ClientCore, ClientRules, Route};
-use crate::kit::pending::{ClientTimeouts, Pending};
-use crate::{ClientId, Destination, RequestId};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
+use crate::{ClientId, Destination};
 
 pub type NopaxosClient = ClientCore<NopaxosClientRules>;
 
@@ -55,31 +55,21 @@ pub struct NopaxosClientRules {
 }
 
 impl ClientRules for NopaxosClientRules {
-    fn encode_request(
-        &self,
-        client: ClientId,
-        pending: &Pending,
-        w: &mut Writer<'_>,
-    ) -> Result<(), CodecError> {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
         Message::Request {
-            client,
-            request: pending.request,
+            client: r.client,
+            request: r.request,
             reply_to: self.reply_to,
-            op: &pending.op,
+            op: r.op,
         }
-        .encode_sequenced(w)
+        .encode(w)
     }
 
     fn route(&self, _attempt: Attempt) -> Route {
         Route::To(Destination::Group)
     }
 
-    fn handle_reply(
-        &mut self,
-        me: ClientId,
-        outstanding: Option<RequestId>,
-        datagram: &[u8],
-    ) -> Option<Vec<u8>> {
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
         let Ok(Message::Reply {
             view,
             slot,
@@ -92,7 +82,7 @@ impl ClientRules for NopaxosClientRules {
             return None;
         };
         let replica = usize::from(replica);
-        if client != me || outstanding != Some(request) || replica >= self.n {
+        if !awaiting.is_for(client, request) || replica >= self.n {
             return None;
         }
         let quorum = self

@@ -12,9 +12,9 @@ use std::net::SocketAddrV4;
 use super::messages::Message;
 use super::types::{LogHash, ViewId, superquorum};
 use crate::codec::{CodecError, Writer};
-use crate::kit::client_core::{Attempt, ClientCore, ClientRules, Route};
-use crate::kit::pending::{ClientTimeouts, Pending};
-use crate::{ClientId, Destination, RequestId, Transmit};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
+use crate::{ClientId, Destination, Transmit};
 
 /// Reply groups kept per request at most (each distinct view, slot and hash is a group).
 const MAX_GROUPS: usize = 256;
@@ -145,31 +145,21 @@ impl SpecClientRules {
 }
 
 impl ClientRules for SpecClientRules {
-    fn encode_request(
-        &self,
-        client: ClientId,
-        pending: &Pending,
-        w: &mut Writer<'_>,
-    ) -> Result<(), CodecError> {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
         Message::Request {
-            client,
-            request: pending.request,
+            client: r.client,
+            request: r.request,
             reply_to: self.reply_to,
-            op: &pending.op,
+            op: r.op,
         }
-        .encode_sequenced(w)
+        .encode(w)
     }
 
     fn route(&self, _attempt: Attempt) -> Route {
         Route::To(Destination::Group)
     }
 
-    fn handle_reply(
-        &mut self,
-        me: ClientId,
-        outstanding: Option<RequestId>,
-        datagram: &[u8],
-    ) -> Option<Vec<u8>> {
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
         let Ok(Message::SpecReply {
             view,
             slot,
@@ -183,7 +173,7 @@ impl ClientRules for SpecClientRules {
         else {
             return None;
         };
-        if client != me || outstanding != Some(request) {
+        if !awaiting.is_for(client, request) {
             return None;
         }
         self.on_reply(view, slot, hash, replica, committed, result)

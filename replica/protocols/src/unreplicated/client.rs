@@ -3,9 +3,9 @@
 
 use super::Message;
 use crate::codec::{CodecError, Writer};
-use crate::kit::client_core::{Attempt, ClientCore, ClientRules, Route};
-use crate::kit::pending::{ClientTimeouts, Pending};
-use crate::{ClientId, Destination, RequestId};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
+use crate::{ClientId, Destination};
 
 /// A client of the unreplicated server: sends to replica 0, resends on timeout, gives up
 /// after its bound.
@@ -22,16 +22,11 @@ impl UnreplicatedClient {
 pub struct UnreplicatedClientRules;
 
 impl ClientRules for UnreplicatedClientRules {
-    fn encode_request(
-        &self,
-        client: ClientId,
-        pending: &Pending,
-        w: &mut Writer<'_>,
-    ) -> Result<(), CodecError> {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
         Message::Request {
-            client,
-            request: pending.request,
-            op: &pending.op,
+            client: r.client,
+            request: r.request,
+            op: r.op,
         }
         .encode(w)
     }
@@ -40,19 +35,14 @@ impl ClientRules for UnreplicatedClientRules {
         Route::To(Destination::Replica(0))
     }
 
-    fn handle_reply(
-        &mut self,
-        me: ClientId,
-        outstanding: Option<RequestId>,
-        datagram: &[u8],
-    ) -> Option<Vec<u8>> {
-        match Message::decode(datagram) {
-            Ok(Message::Reply {
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
+        match Message::decode(datagram).ok()? {
+            Message::Reply {
                 client,
                 request,
                 result,
-            }) if client == me && outstanding == Some(request) => Some(result.to_vec()),
-            _ => None,
+            } => awaiting.one_reply(client, request, result),
+            Message::Request { .. } => None,
         }
     }
 }

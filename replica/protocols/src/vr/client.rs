@@ -5,9 +5,9 @@
 
 use super::messages::Message;
 use crate::codec::{CodecError, Writer};
-use crate::kit::client_core::{Attempt, ClientCore, ClientRules, Route};
-use crate::kit::pending::{ClientTimeouts, Pending};
-use crate::{ClientId, Destination, RequestId};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
+use crate::{ClientId, Destination};
 
 pub type VrClient = ClientCore<VrClientRules>;
 
@@ -40,16 +40,11 @@ pub struct VrClientRules {
 }
 
 impl ClientRules for VrClientRules {
-    fn encode_request(
-        &self,
-        client: ClientId,
-        pending: &Pending,
-        w: &mut Writer<'_>,
-    ) -> Result<(), CodecError> {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
         Message::Request {
-            client,
-            request: pending.request,
-            op: &pending.op,
+            client: r.client,
+            request: r.request,
+            op: r.op,
         }
         .encode(w)
     }
@@ -61,12 +56,7 @@ impl ClientRules for VrClientRules {
         }
     }
 
-    fn handle_reply(
-        &mut self,
-        me: ClientId,
-        outstanding: Option<RequestId>,
-        datagram: &[u8],
-    ) -> Option<Vec<u8>> {
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
         let Ok(Message::Reply {
             view,
             client,
@@ -76,10 +66,10 @@ impl ClientRules for VrClientRules {
         else {
             return None;
         };
-        if client != me {
+        if client != awaiting.client {
             return None;
         }
         self.view = self.view.max(view);
-        (outstanding == Some(request)).then(|| result.to_vec())
+        awaiting.one_reply(client, request, result)
     }
 }
