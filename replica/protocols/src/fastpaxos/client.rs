@@ -9,23 +9,12 @@
 use std::net::SocketAddrV4;
 
 use super::messages::Message;
-use crate::codec::Writer;
-use crate::kit::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
-use crate::time::Time;
-use crate::{Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit};
+use crate::ClientId;
+use crate::codec::{CodecError, Writer};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
 
-#[derive(Debug)]
-pub struct FastPaxosClient {
-    id: ClientId,
-    reply_to: SocketAddrV4,
-    n: usize,
-    timer: ResendTimer,
-    next_request: RequestId,
-    pending: Option<Pending>,
-    /// Replicas the current send has not reached yet (sent in index order).
-    next_target: usize,
-    completions: Vec<Completion>,
-}
+pub type FastPaxosClient = ClientCore<FastPaxosClientRules>;
 
 impl FastPaxosClient {
     /// A client whose replies come to `reply_to` (its own address), for `n` replicas.
@@ -35,116 +24,50 @@ impl FastPaxosClient {
         n: usize,
         timeouts: ClientTimeouts,
     ) -> FastPaxosClient {
-        let n = n.max(1);
-        FastPaxosClient {
+        ClientCore::with_rules(
             id,
-            reply_to,
-            n,
-            timer: ResendTimer::new(timeouts),
-            next_request: 1,
-            pending: None,
-            next_target: n,
-            completions: Vec::new(),
-        }
+            timeouts,
+            FastPaxosClientRules {
+                reply_to,
+                n: n.max(1),
+            },
+        )
     }
 }
 
-impl Node for FastPaxosClient {
-    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
-        let Ok(Message::Reply {
+/// The Fast Paxos client's rules: every attempt to every replica, the first reply
+/// completes.
+#[derive(Debug)]
+pub struct FastPaxosClientRules {
+    reply_to: SocketAddrV4,
+    n: usize,
+}
+
+impl ClientRules for FastPaxosClientRules {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        Message::Request {
+            client: r.client,
+            request: r.request,
+            reply_to: self.reply_to,
+            op: r.op,
+        }
+        .encode(w)
+    }
+
+    fn route(&self, _attempt: Attempt) -> Route {
+        Route::EachReplica(self.n)
+    }
+
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
+        let Message::Reply {
             client,
             request,
             result,
             ..
-        }) = Message::decode(datagram)
+        } = Message::decode(datagram).ok()?
         else {
-            return;
-        };
-        let Some(pending) = self
-            .pending
-            .take_if(|p| client == self.id && p.request == request)
-        else {
-            return;
-        };
-        self.timer.completed(&pending, now);
-        self.next_target = self.n;
-        self.completions.push(Completion {
-            request,
-            result: Ok(result.to_vec()),
-        });
-    }
-
-    fn handle_timeout(&mut self, now: Time) {
-        let Some(pending) = self.pending.as_mut() else {
-            return;
-        };
-        match self.timer.tick(pending, now) {
-            Tick::Nothing => {}
-            Tick::Resend => self.next_target = 0,
-            Tick::GiveUp => {
-                let (request, attempts) = (pending.request, pending.attempts);
-                self.pending = None;
-                self.next_target = self.n;
-                self.completions.push(Completion {
-                    request,
-                    result: Err(ClientError::GaveUp { attempts }),
-                });
-            }
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        self.pending.as_ref().map(Pending::deadline)
-    }
-
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        if self.next_target >= self.n {
             return None;
-        }
-        let pending = self.pending.as_ref()?;
-        let target = self.next_target;
-        self.next_target += 1;
-        let mut w = Writer::new(buf);
-        Message::Request {
-            client: self.id,
-            request: pending.request,
-            reply_to: self.reply_to,
-            op: &pending.op,
-        }
-        .encode(&mut w)
-        .ok()?;
-        Some(Transmit {
-            destination: Destination::Replica(target),
-            len: w.len(),
-        })
-    }
-}
-
-impl Client for FastPaxosClient {
-    fn id(&self) -> ClientId {
-        self.id
-    }
-
-    fn invoke(&mut self, now: Time, op: &[u8]) -> Option<RequestId> {
-        if self.pending.is_some() {
-            return None;
-        }
-        let request = self.next_request;
-        self.next_request += 1;
-        self.pending = Some(self.timer.start(now, request, op));
-        self.next_target = 0;
-        Some(request)
-    }
-
-    fn resends(&self) -> u64 {
-        self.timer.resends()
-    }
-
-    fn poll_completion(&mut self) -> Option<Completion> {
-        if self.completions.is_empty() {
-            None
-        } else {
-            Some(self.completions.remove(0))
-        }
+        };
+        awaiting.one_reply(client, request, result)
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! * [`blob`]: messages larger than a datagram, as numbered chunks reassembled at the
 //!   receiver (view-change logs, START-VIEW, state-transfer images);
+//! * [`client_core`]: a client's request ids, resends, give-up and completions, around
+//!   each protocol's rules for where its REQUEST goes and which replies complete it;
 //! * [`deadlines`]: a replica's next deadline, the earliest of the timers it has armed;
 //! * [`node`]: what a replica's `Node` impl repeats: decoding, telling peers from strangers,
 //!   a blob's chunks out, the counters it reports;
@@ -14,6 +16,7 @@
 //!   recovery epochs that fence off what a replica sent before it lost its memory.
 
 pub mod blob;
+pub mod client_core;
 pub mod deadlines;
 pub mod node;
 pub mod outbox;

@@ -6,15 +6,15 @@
 //! reconciles it); it resends the request with the same id until a reply completes it,
 //! and the client table answers a retry without executing it twice.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
 use super::messages::Message;
 use super::types::{LogHash, ViewId, superquorum};
-use crate::codec::Writer;
-use crate::kit::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
-use crate::time::Time;
-use crate::{Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit};
+use crate::codec::{CodecError, Writer};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
+use crate::{ClientId, Destination, Transmit};
 
 /// Reply groups kept per request at most (each distinct view, slot and hash is a group).
 const MAX_GROUPS: usize = 256;
@@ -30,32 +30,7 @@ pub struct ClientStats {
     pub reconcile_requests: u64,
 }
 
-#[derive(Debug, Default)]
-struct Group {
-    replicas: u64,
-    result: Vec<u8>,
-}
-
-#[derive(Debug)]
-pub struct SpecClient {
-    id: ClientId,
-    reply_to: SocketAddrV4,
-    n: usize,
-    superquorum: usize,
-    timer: ResendTimer,
-    next_request: RequestId,
-    pending: Option<Pending>,
-    groups: BTreeMap<(ViewId, u64, LogHash), Group>,
-    /// Replicas that replied, per view.
-    replied: BTreeMap<ViewId, u64>,
-    latest_view: Option<ViewId>,
-    /// Whether divergence was already reported for this attempt.
-    reconciled: bool,
-    send_request: bool,
-    send_reconcile: Option<ViewId>,
-    completions: VecDeque<Completion>,
-    pub stats: ClientStats,
-}
+pub type SpecClient = ClientCore<SpecClientRules>;
 
 impl SpecClient {
     /// A client whose replies come to `reply_to` (its own address), for a group of `n`
@@ -68,71 +43,73 @@ impl SpecClient {
         timeouts: ClientTimeouts,
     ) -> SpecClient {
         let n = n.clamp(1, 64);
-        SpecClient {
+        ClientCore::with_rules(
             id,
-            reply_to,
-            n,
-            superquorum: superquorum(f).min(n),
-            timer: ResendTimer::new(timeouts),
-            next_request: 1,
-            pending: None,
-            groups: BTreeMap::new(),
-            replied: BTreeMap::new(),
-            latest_view: None,
-            reconciled: false,
-            send_request: false,
-            send_reconcile: None,
-            completions: VecDeque::new(),
-            stats: ClientStats::default(),
-        }
+            timeouts,
+            SpecClientRules {
+                reply_to,
+                n,
+                superquorum: superquorum(f).min(n),
+                groups: BTreeMap::new(),
+                replied: BTreeMap::new(),
+                latest_view: None,
+                reconciled: false,
+                send_reconcile: None,
+                stats: ClientStats::default(),
+            },
+        )
     }
 
-    fn reset(&mut self) {
-        self.pending = None;
-        self.groups.clear();
-        self.replied.clear();
-        self.reconciled = false;
-        self.send_request = false;
-        self.send_reconcile = None;
+    /// How the client's requests completed so far.
+    pub fn stats(&self) -> ClientStats {
+        self.rules().stats
     }
+}
 
-    fn complete(&mut self, request: RequestId, result: Result<Vec<u8>, ClientError>) {
-        self.reset();
-        self.completions.push_back(Completion { request, result });
-    }
+#[derive(Debug, Default)]
+struct Group {
+    replicas: u64,
+    result: Vec<u8>,
+}
 
-    /// Completes the request with a result; its round trip is a sample if never resent.
-    fn succeed(&mut self, now: Time, request: RequestId, result: Vec<u8>) {
-        if let Some(pending) = &self.pending {
-            self.timer.completed(pending, now);
-        }
-        self.complete(request, Ok(result));
-    }
+/// The Speculative Paxos client's rules: every attempt to the group through the
+/// sequencer; a superquorum of matching speculative replies, or one committed reply,
+/// completes; divergence or a resend asks the leader to synchronize.
+#[derive(Debug)]
+pub struct SpecClientRules {
+    reply_to: SocketAddrV4,
+    n: usize,
+    superquorum: usize,
+    groups: BTreeMap<(ViewId, u64, LogHash), Group>,
+    /// Replicas that replied, per view.
+    replied: BTreeMap<ViewId, u64>,
+    latest_view: Option<ViewId>,
+    /// Whether divergence was already reported for this attempt.
+    reconciled: bool,
+    send_reconcile: Option<ViewId>,
+    stats: ClientStats,
+}
 
-    #[allow(clippy::too_many_arguments)]
+impl SpecClientRules {
     fn on_reply(
         &mut self,
-        now: Time,
         view: ViewId,
         slot: u64,
         hash: LogHash,
-        request: RequestId,
         replica: u16,
         committed: bool,
         result: &[u8],
-    ) {
-        let Some(pending) = &self.pending else { return };
+    ) -> Option<Vec<u8>> {
         let replica = usize::from(replica);
-        if pending.request != request || replica >= self.n {
-            return;
+        if replica >= self.n {
+            return None;
         }
         if self.latest_view.is_none_or(|v| v < view) {
             self.latest_view = Some(view);
         }
         if committed {
             self.stats.committed += 1;
-            self.succeed(now, request, result.to_vec());
-            return;
+            return Some(result.to_vec());
         }
         if self.groups.len() >= MAX_GROUPS {
             self.groups.clear();
@@ -145,10 +122,8 @@ impl SpecClient {
         }
         group.replicas |= bit;
         if group.replicas.count_ones() as usize >= self.superquorum {
-            let result = std::mem::take(&mut group.result);
             self.stats.fast += 1;
-            self.succeed(now, request, result);
-            return;
+            return Some(std::mem::take(&mut group.result));
         }
         // Could the replies of this view still form a superquorum?
         let replied = self.replied.entry(view).or_default();
@@ -165,12 +140,27 @@ impl SpecClient {
             self.reconciled = true;
             self.send_reconcile = Some(view);
         }
+        None
     }
 }
 
-impl Node for SpecClient {
-    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
-        if let Ok(Message::SpecReply {
+impl ClientRules for SpecClientRules {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        Message::Request {
+            client: r.client,
+            request: r.request,
+            reply_to: self.reply_to,
+            op: r.op,
+        }
+        .encode(w)
+    }
+
+    fn route(&self, _attempt: Attempt) -> Route {
+        Route::To(Destination::Group)
+    }
+
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
+        let Ok(Message::SpecReply {
             view,
             slot,
             hash,
@@ -180,87 +170,37 @@ impl Node for SpecClient {
             committed,
             result,
         }) = Message::decode(datagram)
-        {
-            if client == self.id {
-                self.on_reply(now, view, slot, hash, request, replica, committed, result);
-            }
-        }
-    }
-
-    fn handle_timeout(&mut self, now: Time) {
-        let Some(pending) = self.pending.as_mut() else {
-            return;
+        else {
+            return None;
         };
-        match self.timer.tick(pending, now) {
-            Tick::Nothing => {}
-            Tick::Resend => {
-                self.send_request = true;
-                if let Some(view) = self.latest_view {
-                    self.reconciled = true;
-                    self.send_reconcile = Some(view);
-                }
-            }
-            Tick::GiveUp => {
-                let (request, attempts) = (pending.request, pending.attempts);
-                self.complete(request, Err(ClientError::GaveUp { attempts }));
-            }
+        if !awaiting.is_for(client, request) {
+            return None;
+        }
+        self.on_reply(view, slot, hash, replica, committed, result)
+    }
+
+    fn request_ended(&mut self) {
+        self.groups.clear();
+        self.replied.clear();
+        self.reconciled = false;
+        self.send_reconcile = None;
+    }
+
+    fn resending(&mut self) {
+        if let Some(view) = self.latest_view {
+            self.reconciled = true;
+            self.send_reconcile = Some(view);
         }
     }
 
-    fn poll_timeout(&self) -> Option<Time> {
-        self.pending.as_ref().map(Pending::deadline)
-    }
-
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        let pending = self.pending.as_ref()?;
-        let mut w = Writer::new(buf);
-        if self.send_request {
-            self.send_request = false;
-            Message::Request {
-                client: self.id,
-                request: pending.request,
-                reply_to: self.reply_to,
-                op: &pending.op,
-            }
-            .encode_sequenced(&mut w)
-            .ok()?;
-            return Some(Transmit {
-                destination: Destination::Group,
-                len: w.len(),
-            });
-        }
+    fn poll_other(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         let view = self.send_reconcile.take()?;
         self.stats.reconcile_requests += 1;
+        let mut w = Writer::new(buf);
         Message::ReconcileRequest { view }.encode(&mut w).ok()?;
         Some(Transmit {
             destination: Destination::Replica(view.leader(self.n)),
             len: w.len(),
         })
-    }
-}
-
-impl Client for SpecClient {
-    fn id(&self) -> ClientId {
-        self.id
-    }
-
-    fn invoke(&mut self, now: Time, op: &[u8]) -> Option<RequestId> {
-        if self.pending.is_some() {
-            return None;
-        }
-        let request = self.next_request;
-        self.next_request += 1;
-        self.reset();
-        self.pending = Some(self.timer.start(now, request, op));
-        self.send_request = true;
-        Some(request)
-    }
-
-    fn resends(&self) -> u64 {
-        self.timer.resends()
-    }
-
-    fn poll_completion(&mut self) -> Option<Completion> {
-        self.completions.pop_front()
     }
 }

@@ -1,129 +1,48 @@
-use std::net::SocketAddrV4;
+//! The unreplicated client: sends each request to the server (replica 0), and again on
+//! every resend; the server's one reply completes it.
 
 use super::Message;
-use crate::kit::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
-use crate::time::Time;
-use crate::{Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit};
+use crate::codec::{CodecError, Writer};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
+use crate::{ClientId, Destination};
 
 /// A client of the unreplicated server: sends to replica 0, resends on timeout, gives up
 /// after its bound.
-#[derive(Debug)]
-pub struct UnreplicatedClient {
-    id: ClientId,
-    timer: ResendTimer,
-    next_request: RequestId,
-    pending: Option<Pending>,
-    send_now: bool,
-    completions: Vec<Completion>,
-}
+pub type UnreplicatedClient = ClientCore<UnreplicatedClientRules>;
 
 impl UnreplicatedClient {
     pub fn new(id: ClientId, timeouts: ClientTimeouts) -> UnreplicatedClient {
-        UnreplicatedClient {
-            id,
-            timer: ResendTimer::new(timeouts),
-            next_request: 1,
-            pending: None,
-            send_now: false,
-            completions: Vec::new(),
-        }
+        ClientCore::with_rules(id, timeouts, UnreplicatedClientRules)
     }
 }
 
-impl Node for UnreplicatedClient {
-    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
-        let Ok(Message::Reply {
-            client,
-            request,
-            result,
-        }) = Message::decode(datagram)
-        else {
-            return;
-        };
-        let Some(pending) = self
-            .pending
-            .take_if(|p| client == self.id && p.request == request)
-        else {
-            return;
-        };
-        self.timer.completed(&pending, now);
-        self.send_now = false;
-        self.completions.push(Completion {
-            request,
-            result: Ok(result.to_vec()),
-        });
-    }
+/// The unreplicated client's rules: every attempt to the server, whose reply completes it.
+#[derive(Debug)]
+pub struct UnreplicatedClientRules;
 
-    fn handle_timeout(&mut self, now: Time) {
-        let Some(pending) = self.pending.as_mut() else {
-            return;
-        };
-        match self.timer.tick(pending, now) {
-            Tick::Nothing => {}
-            Tick::Resend => self.send_now = true,
-            Tick::GiveUp => {
-                let attempts = pending.attempts;
-                let request = pending.request;
-                self.pending = None;
-                self.send_now = false;
-                self.completions.push(Completion {
-                    request,
-                    result: Err(ClientError::GaveUp { attempts }),
-                });
-            }
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        self.pending.as_ref().map(Pending::deadline)
-    }
-
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        if !self.send_now {
-            return None;
-        }
-        self.send_now = false;
-        let pending = self.pending.as_ref()?;
-        let mut w = crate::codec::Writer::new(buf);
+impl ClientRules for UnreplicatedClientRules {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
         Message::Request {
-            client: self.id,
-            request: pending.request,
-            op: &pending.op,
+            client: r.client,
+            request: r.request,
+            op: r.op,
         }
-        .encode(&mut w)
-        .ok()?;
-        Some(Transmit {
-            destination: Destination::Replica(0),
-            len: w.len(),
-        })
-    }
-}
-
-impl Client for UnreplicatedClient {
-    fn id(&self) -> ClientId {
-        self.id
+        .encode(w)
     }
 
-    fn invoke(&mut self, now: Time, op: &[u8]) -> Option<RequestId> {
-        if self.pending.is_some() {
-            return None;
-        }
-        let request = self.next_request;
-        self.next_request += 1;
-        self.pending = Some(self.timer.start(now, request, op));
-        self.send_now = true;
-        Some(request)
+    fn route(&self, _attempt: Attempt) -> Route {
+        Route::To(Destination::Replica(0))
     }
 
-    fn resends(&self) -> u64 {
-        self.timer.resends()
-    }
-
-    fn poll_completion(&mut self) -> Option<Completion> {
-        if self.completions.is_empty() {
-            None
-        } else {
-            Some(self.completions.remove(0))
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
+        match Message::decode(datagram).ok()? {
+            Message::Reply {
+                client,
+                request,
+                result,
+            } => awaiting.one_reply(client, request, result),
+            Message::Request { .. } => None,
         }
     }
 }

@@ -3,64 +3,60 @@
 //! replies. Only a primary replies, and only after the request committed, so one reply
 //! completes the request.
 
-use std::collections::VecDeque;
-use std::net::SocketAddrV4;
-
 use super::messages::Message;
-use crate::codec::Writer;
-use crate::kit::pending::{ClientTimeouts, Pending, ResendTimer, Tick};
-use crate::time::Time;
-use crate::{Client, ClientError, ClientId, Completion, Destination, Node, RequestId, Transmit};
+use crate::codec::{CodecError, Writer};
+use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
+use crate::kit::pending::ClientTimeouts;
+use crate::{ClientId, Destination};
 
-/// Where the outstanding request goes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sending {
-    Nothing,
-    Primary,
-    /// To every replica, from this index on.
-    All(usize),
-}
-
-#[derive(Debug)]
-pub struct VrClient {
-    id: ClientId,
-    n: usize,
-    /// The highest view a reply has shown.
-    view: u64,
-    timer: ResendTimer,
-    next_request: RequestId,
-    pending: Option<Pending>,
-    sending: Sending,
-    completions: VecDeque<Completion>,
-}
+pub type VrClient = ClientCore<VrClientRules>;
 
 impl VrClient {
     /// A client of a group of `n` replicas.
     pub fn new(id: ClientId, n: usize, timeouts: ClientTimeouts) -> VrClient {
-        VrClient {
+        ClientCore::with_rules(
             id,
-            n: n.max(1),
-            view: 0,
-            timer: ResendTimer::new(timeouts),
-            next_request: 1,
-            pending: None,
-            sending: Sending::Nothing,
-            completions: VecDeque::new(),
-        }
+            timeouts,
+            VrClientRules {
+                n: n.max(1),
+                view: 0,
+            },
+        )
     }
 
     /// The view the client believes current.
     pub fn view(&self) -> u64 {
-        self.view
-    }
-
-    fn primary(&self) -> usize {
-        (self.view % self.n as u64) as usize
+        self.rules().view
     }
 }
 
-impl Node for VrClient {
-    fn handle_datagram(&mut self, now: Time, _from: SocketAddrV4, datagram: &[u8]) {
+/// The VR client's rules: first attempt to the primary, resends to every replica, one
+/// reply completes.
+#[derive(Debug)]
+pub struct VrClientRules {
+    n: usize,
+    /// The highest view a reply has shown.
+    view: u64,
+}
+
+impl ClientRules for VrClientRules {
+    fn encode_request(&self, r: RequestCopy<'_>, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        Message::Request {
+            client: r.client,
+            request: r.request,
+            op: r.op,
+        }
+        .encode(w)
+    }
+
+    fn route(&self, attempt: Attempt) -> Route {
+        match attempt {
+            Attempt::First => Route::To(Destination::Replica((self.view % self.n as u64) as usize)),
+            Attempt::Resend => Route::EachReplica(self.n),
+        }
+    }
+
+    fn handle_reply(&mut self, awaiting: Awaiting, datagram: &[u8]) -> Option<Vec<u8>> {
         let Ok(Message::Reply {
             view,
             client,
@@ -68,99 +64,12 @@ impl Node for VrClient {
             result,
         }) = Message::decode(datagram)
         else {
-            return;
+            return None;
         };
-        if client != self.id {
-            return;
-        }
-        self.view = self.view.max(view);
-        let Some(pending) = self.pending.take_if(|p| p.request == request) else {
-            return;
-        };
-        self.timer.completed(&pending, now);
-        self.sending = Sending::Nothing;
-        self.completions.push_back(Completion {
-            request,
-            result: Ok(result.to_vec()),
-        });
-    }
-
-    fn handle_timeout(&mut self, now: Time) {
-        let Some(pending) = self.pending.as_mut() else {
-            return;
-        };
-        match self.timer.tick(pending, now) {
-            Tick::Nothing => {}
-            Tick::Resend => self.sending = Sending::All(0),
-            Tick::GiveUp => {
-                let (request, attempts) = (pending.request, pending.attempts);
-                self.pending = None;
-                self.sending = Sending::Nothing;
-                self.completions.push_back(Completion {
-                    request,
-                    result: Err(ClientError::GaveUp { attempts }),
-                });
-            }
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        self.pending.as_ref().map(Pending::deadline)
-    }
-
-    fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        let to = match self.sending {
-            Sending::Nothing => return None,
-            Sending::Primary => {
-                self.sending = Sending::Nothing;
-                self.primary()
-            }
-            Sending::All(i) => {
-                self.sending = if i + 1 < self.n {
-                    Sending::All(i + 1)
-                } else {
-                    Sending::Nothing
-                };
-                i
-            }
-        };
-        let pending = self.pending.as_ref()?;
-        let mut w = Writer::new(buf);
-        Message::Request {
-            client: self.id,
-            request: pending.request,
-            op: &pending.op,
-        }
-        .encode(&mut w)
-        .ok()?;
-        Some(Transmit {
-            destination: Destination::Replica(to),
-            len: w.len(),
-        })
-    }
-}
-
-impl Client for VrClient {
-    fn id(&self) -> ClientId {
-        self.id
-    }
-
-    fn invoke(&mut self, now: Time, op: &[u8]) -> Option<RequestId> {
-        if self.pending.is_some() {
+        if client != awaiting.client {
             return None;
         }
-        let request = self.next_request;
-        self.next_request += 1;
-        self.pending = Some(self.timer.start(now, request, op));
-        self.sending = Sending::Primary;
-        Some(request)
-    }
-
-    fn resends(&self) -> u64 {
-        self.timer.resends()
-    }
-
-    fn poll_completion(&mut self) -> Option<Completion> {
-        self.completions.pop_front()
+        self.view = self.view.max(view);
+        awaiting.one_reply(client, request, result)
     }
 }

@@ -24,7 +24,7 @@ fn encode(m: &Message<'_>) -> Vec<u8> {
 fn one_request_completes_in_the_fast_path() {
     let mut c = Cluster::new(3, 1);
     assert_eq!(appended(c.call(0, append(b"k", b"a"), 100)), b"a");
-    assert_eq!(c.clients[0].stats.fast, 1);
+    assert_eq!(c.clients[0].stats().fast, 1);
     for r in &c.replicas {
         assert_eq!(r.ledger().end(), 1);
         assert_eq!(r.commit_point(), 0, "speculative until synchronized");
@@ -54,7 +54,7 @@ fn many_requests_from_several_clients_commit_and_the_log_stays_bounded() {
         }
     }
     c.run_for(2200);
-    let fast: u64 = c.clients.iter().map(|x| x.stats.fast).sum();
+    let fast: u64 = c.clients.iter().map(|x| x.stats().fast).sum();
     assert_eq!(fast, 120, "no divergence on a perfect network");
     for r in &c.replicas {
         assert_eq!(r.commit_point(), 120, "{}", r.describe());
@@ -114,7 +114,7 @@ fn a_divergent_order_is_reconciled_and_rolled_back() {
     let rolled = c.replicas[2].spec_stats().ledger;
     assert!(rolled.rollbacks >= 1 && rolled.undone >= 2, "{rolled:?}");
     assert!(c.replicas[0].spec_stats().reconciliations >= 1);
-    assert!(c.clients.iter().all(|x| x.stats.reconcile_requests >= 1));
+    assert!(c.clients.iter().all(|x| x.stats().reconcile_requests >= 1));
     assert_eq!(
         c.replicas[0].view(),
         ViewId {
@@ -146,7 +146,7 @@ fn a_follower_that_missed_a_request_is_repaired_in_place() {
     for v in [b"1", b"2", b"3", b"4"] {
         assert!(c.call(0, append(b"k", v), 100).is_some());
     }
-    assert_eq!(c.clients[0].stats.fast, 4);
+    assert_eq!(c.clients[0].stats().fast, 4);
     assert_eq!(c.value(4, b"k").unwrap(), b"134");
     c.clear_filter();
     c.run_for(1100);
@@ -169,7 +169,7 @@ fn a_dead_leader_is_replaced_and_requests_complete_again() {
     assert_eq!(appended(r), b"ab", "{}", c.describe());
     assert_eq!(c.replicas[1].view().leader_num, 1);
     assert!(c.replicas[1].is_leader());
-    assert_eq!(c.clients[0].stats.committed, 1);
+    assert_eq!(c.clients[0].stats().committed, 1);
     c.restart(0);
     c.run_for(3000);
     assert_eq!(c.replicas[0].status(), Status::Normal, "{}", c.describe());
@@ -193,7 +193,11 @@ fn a_recovering_replica_does_not_forget_a_fast_path_request_the_leader_lacked() 
         }
     });
     assert_eq!(appended(c.call(0, append(b"k", b"X"), 100)), b"X");
-    assert_eq!(c.clients[0].stats.fast, 1, "replicas 1-4 are a superquorum");
+    assert_eq!(
+        c.clients[0].stats().fast,
+        1,
+        "replicas 1-4 are a superquorum"
+    );
     assert_eq!(c.value(0, b"k"), None, "the leader lacks X");
     c.clear_filter();
     c.lose_memory(1, 7);
@@ -256,7 +260,7 @@ fn a_replica_far_behind_catches_up_by_state_transfer_after_truncation() {
     assert_eq!(c.replicas[2].status(), Status::Normal);
     assert!(c.replicas[2].stats().state_transfers >= 1);
     assert_eq!(appended(c.call(0, append(b"k", b"g"), 100)), b"abcdefg");
-    assert_eq!(c.clients[0].stats.fast, 1, "the fast path works again");
+    assert_eq!(c.clients[0].stats().fast, 1, "the fast path works again");
     c.assert_agreement();
 }
 
@@ -425,7 +429,7 @@ fn the_client_asks_for_reconciliation_when_no_superquorum_can_form() {
     client.handle_datagram(Time::ZERO, me, &committed);
     let done = client.poll_completion().unwrap();
     assert_eq!(done.result, Ok(b"done".to_vec()));
-    assert_eq!(client.stats.committed, 1);
+    assert_eq!(client.stats().committed, 1);
 }
 
 #[test]
@@ -465,7 +469,7 @@ fn a_client_completes_on_a_superquorum_only() {
     });
     client.handle_datagram(Time::ZERO, me, &m);
     assert_eq!(client.poll_completion().unwrap().result, Ok(b"r".to_vec()));
-    assert_eq!(client.stats.fast, 1);
+    assert_eq!(client.stats().fast, 1);
 }
 
 #[test]
@@ -474,7 +478,7 @@ fn sequencer_failover_does_not_matter_to_replicas() {
     assert!(c.call(0, append(b"k", b"a"), 100).is_some());
     c.fail_over_sequencer();
     assert_eq!(appended(c.call(0, append(b"k", b"b"), 100)), b"ab");
-    assert_eq!(c.clients[0].stats.fast, 2);
+    assert_eq!(c.clients[0].stats().fast, 2);
     assert_eq!(c.replicas[0].stats().view_changes, 0);
 }
 
@@ -556,7 +560,7 @@ fn a_late_state_image_does_not_replace_a_log_that_has_moved_on() {
         c.describe()
     );
     assert_eq!(appended(c.call(0, append(b"k", b"b"), 100)), b"ab");
-    assert_eq!(c.clients[0].stats.fast, 2);
+    assert_eq!(c.clients[0].stats().fast, 2);
     let end = c.replicas[4].ledger().end();
     holding.set(false);
     c.release();
