@@ -3,11 +3,13 @@
 //!
 //! * [`blob`]: messages larger than a datagram, as numbered chunks reassembled at the
 //!   receiver (view-change logs, START-VIEW, state-transfer images);
+//! * [`image_codec`]: what every protocol's images (the blobs' payloads) encode alike;
 //! * [`outbox`]: messages kept as values and encoded only into the driver's buffer;
 //! * [`pending`]: a client's outstanding request, its resend and give-up timers;
 //! * [`prevote`]: the pre-vote before a leader-timeout view change.
 
 pub mod blob;
+pub mod image_codec;
 pub mod outbox;
 pub mod pending;
 pub mod prevote;
