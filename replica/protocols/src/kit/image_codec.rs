@@ -1,8 +1,10 @@
 //! The pieces every protocol's images (the payloads of view-change, START-VIEW and
 //! state-transfer blobs, in each protocol's `images.rs`) encode the same way: an image is
 //! encoded once into a vector of its exact size, an optional snapshot is a flag and the
-//! bytes, a table of recovery epochs is a count and the epochs.
+//! bytes, a table of recovery epochs is a count and the epochs, and an image that does not
+//! decode is counted as malformed where it arrives.
 
+use crate::ReplicaStats;
 use crate::codec::{CodecError, Reader, Writer, invalid};
 
 /// Encodes with `f` into a vector of exactly the needed size (`size` is an upper bound).
@@ -57,6 +59,19 @@ pub(crate) fn get_epochs(r: &mut Reader<'_>, max: usize) -> Result<Vec<u64>, Cod
     (0..n).map(|_| r.u64()).collect()
 }
 
+/// The image `bytes` encode, or `None` with the blob counted as malformed.
+pub(crate) fn decode_or_count<I>(
+    bytes: &[u8],
+    stats: &mut ReplicaStats,
+    decode: impl FnOnce(&[u8]) -> Result<I, CodecError>,
+) -> Option<I> {
+    let image = decode(bytes).ok();
+    if image.is_none() {
+        stats.malformed += 1;
+    }
+    image
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +93,11 @@ mod tests {
         assert!(get_epochs(&mut Reader::new(&bytes[10..]), 2).is_err());
         // A bound too small is a bug: the result is empty, never a truncated encoding.
         assert!(encode_to_vec(4, |w| put_epochs(w, &[1])).is_empty());
+        let mut stats = ReplicaStats::default();
+        assert_eq!(
+            decode_or_count(&[], &mut stats, |b| Reader::new(b).u64()),
+            None
+        );
+        assert_eq!(stats.malformed, 1);
     }
 }
