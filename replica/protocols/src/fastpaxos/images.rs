@@ -3,6 +3,7 @@
 
 use super::types::{Entry, Round};
 use crate::codec::{CodecError, Reader, Writer};
+use crate::kit::image_codec::{encode_to_vec, get_epochs, put_epochs};
 
 /// One slot of a replica's log as reported or sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,38 +65,8 @@ fn get_records(r: &mut Reader<'_>) -> Result<Vec<SlotRecord>, CodecError> {
 /// Most replicas an epoch list may name (the cluster size limit).
 const MAX_REPLICAS: usize = 64;
 
-fn put_epochs(w: &mut Writer<'_>, epochs: &[u64]) -> Result<(), CodecError> {
-    w.count(epochs.len())?;
-    epochs.iter().try_for_each(|&e| w.u64(e))
-}
-
-fn get_epochs(r: &mut Reader<'_>) -> Result<Vec<u64>, CodecError> {
-    let n = r.count(8)?;
-    if n > MAX_REPLICAS {
-        return Err(CodecError::Invalid {
-            field: "epoch count",
-            value: n as u64,
-        });
-    }
-    (0..n).map(|_| r.u64()).collect()
-}
-
 fn records_len(records: &[SlotRecord]) -> usize {
     records.iter().map(SlotRecord::encoded_len).sum()
-}
-
-/// Encodes with `f` into a vector of exactly the needed size (`size` is an upper bound).
-fn to_vec(size: usize, f: impl FnOnce(&mut Writer<'_>) -> Result<(), CodecError>) -> Vec<u8> {
-    let mut buf = vec![0u8; size];
-    let mut w = Writer::new(&mut buf);
-    let len = match f(&mut w) {
-        Ok(()) => w.len(),
-        // The bound is computed from the same fields; failing here is a bug, and an empty
-        // blob is then refused by the decoder rather than trusted.
-        Err(_) => 0,
-    };
-    buf.truncate(len);
-    buf
 }
 
 /// A replica's VIEW-CHANGE, its phase-1b answer for every slot at once: its commit point
@@ -116,7 +87,7 @@ pub struct ViewChangeReport {
 impl ViewChangeReport {
     pub fn encode(&self) -> Vec<u8> {
         let size = 28 + 8 * self.epochs.len() + records_len(&self.votes);
-        to_vec(size, |w| {
+        encode_to_vec(size, |w| {
             w.u64(self.commit)?;
             w.u64(self.epoch)?;
             put_epochs(w, &self.epochs)?;
@@ -129,7 +100,7 @@ impl ViewChangeReport {
         let mut r = Reader::new(bytes);
         let commit = r.u64()?;
         let epoch = r.u64()?;
-        let epochs = get_epochs(&mut r)?;
+        let epochs = get_epochs(&mut r, MAX_REPLICAS)?;
         let votes = get_records(&mut r)?;
         r.finish()?;
         if votes.first().is_some_and(|v| v.slot <= commit) {
@@ -170,7 +141,7 @@ pub struct StartViewImage {
 impl StartViewImage {
     pub fn encode(&self) -> Vec<u8> {
         let size = 44 + 8 * self.vouched.len() + records_len(&self.entries);
-        to_vec(size, |w| {
+        encode_to_vec(size, |w| {
             w.u64(self.commit)?;
             w.u64(self.first_slot)?;
             w.u64(self.fast_from)?;
@@ -187,7 +158,7 @@ impl StartViewImage {
         let first_slot = r.u64()?;
         let fast_from = r.u64()?;
         let frontier = r.u64()?;
-        let vouched = get_epochs(&mut r)?;
+        let vouched = get_epochs(&mut r, MAX_REPLICAS)?;
         let entries = get_records(&mut r)?;
         r.finish()?;
         let shape_ok = first_slot >= 1
@@ -222,7 +193,7 @@ pub struct StateImage {
 
 impl StateImage {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(12 + self.machine.len(), |w| {
+        encode_to_vec(12 + self.machine.len(), |w| {
             w.u64(self.commit)?;
             w.bytes(&self.machine)
         })

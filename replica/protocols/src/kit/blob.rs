@@ -1,8 +1,9 @@
 //! Blobs larger than a datagram (view-change logs, START-VIEW, state transfer images) travel
 //! as numbered chunks and are reassembled at the receiver, the same way in every protocol;
-//! the chunk kinds are shared ([`ChunkKind`]), each protocol has its own view type. Nothing is truncated, and what a
-//! sender can make a receiver hold is bounded: one partial blob per sender and kind, at most
-//! [`MAX_BLOB`] bytes, every chunk's size checked against the blob's shape.
+//! the chunk kinds are shared ([`ChunkKind`]), each protocol has its own view type
+//! ([`BlobView`]). Nothing is truncated, and what a sender can make a receiver hold is
+//! bounded: one partial blob per sender and kind, at most [`MAX_BLOB`] bytes, every chunk's
+//! size checked against the blob's shape.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -89,6 +90,17 @@ pub struct OutgoingBlob<K, V> {
 }
 
 impl<K: Copy, V: Copy> OutgoingBlob<K, V> {
+    /// A blob of `kind` for view `view`, named `id` (a fresh nonce, or for a state image the
+    /// nonce of the request it answers).
+    pub fn new(kind: K, view: V, id: u64, data: Vec<u8>) -> Self {
+        OutgoingBlob {
+            kind,
+            view,
+            id,
+            data: Arc::new(data),
+        }
+    }
+
     pub fn count(&self) -> u32 {
         chunk_count(self.data.len())
     }
@@ -244,5 +256,108 @@ impl<K: Copy + Ord, V: BlobView> Assembler<K, V> {
     /// Bytes held in partial blobs.
     pub fn held(&self) -> usize {
         self.partial.values().map(|a| a.received).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed<V: BlobView>(
+        a: &mut Assembler<ChunkKind, V>,
+        view: V,
+        data: &[u8],
+        id: u64,
+        order: &[u32],
+    ) -> Option<Blob<ChunkKind, V>> {
+        let outgoing = OutgoingBlob::new(ChunkKind::State, view, id, data.to_vec());
+        let count = chunk_count(data.len());
+        let mut out = None;
+        for &index in order {
+            let c = ChunkIn {
+                kind: ChunkKind::State,
+                view,
+                id,
+                index,
+                count,
+                total: data.len() as u32,
+                data: chunk(data, index),
+            };
+            assert_eq!(outgoing.chunk(index), c);
+            out = a.add(2, c);
+        }
+        out
+    }
+
+    /// Blobs reassemble in any order and despite duplicates; a newer blob replaces a partial
+    /// one; `later` forgets partial blobs of `view`; chunks that contradict their blob's
+    /// shape are rejected.
+    fn check_reassembly<V: BlobView>(view: V, later: V) {
+        let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+        let mut a = Assembler::default();
+        assert_eq!(chunk_count(data.len()), 3);
+        assert!(feed(&mut a, view, &data, 1, &[2, 0, 2]).is_none());
+        assert!(a.held() > 0);
+        assert_eq!(a.held(), 7000 + 6000);
+        let blob = feed(&mut a, view, &data, 1, &[1]).unwrap();
+        assert_eq!(blob.data, data);
+        assert_eq!(blob.sender, 2);
+        assert_eq!((blob.sender, blob.view, blob.id), (2, view, 1));
+        assert_eq!(a.held(), 0);
+        let empty = feed(&mut a, view, &[], 2, &[0]).unwrap();
+        assert!(empty.data.is_empty());
+
+        let old = vec![1u8; 15_000];
+        let new = vec![2u8; 15_000];
+        let mut a = Assembler::default();
+        assert!(feed(&mut a, view, &old, 1, &[0]).is_none());
+        assert!(feed(&mut a, view, &new, 2, &[0, 1]).is_none());
+        assert_eq!(feed(&mut a, view, &new, 2, &[2]).unwrap().data, new);
+        assert!(feed(&mut a, view, &old, 3, &[0]).is_none());
+        a.forget_before(later);
+        assert_eq!(a.held(), 0);
+        assert!(a.is_empty());
+
+        let mut a: Assembler<ChunkKind, V> = Assembler::default();
+        let zeros = [0u8; 8000];
+        let bad = |count, index, total: usize, len: usize| ChunkIn {
+            kind: ChunkKind::State,
+            view,
+            id: 1,
+            index,
+            count,
+            total: total as u32,
+            data: &zeros[..len],
+        };
+        for c in [
+            bad(1, 0, 10, 9),                          // wrong size
+            bad(2, 0, 10, 10),                         // wrong count
+            bad(1, 1, 10, 0),                          // index out of range
+            bad(u32::MAX, 0, u32::MAX as usize, 7000), // over the size limit
+        ] {
+            assert!(a.add(0, c).is_none());
+        }
+        assert_eq!(a.rejected, 4);
+        assert_eq!(a.held(), 0);
+    }
+
+    /// Every protocol's view type: plain numbers (VR, Fast Paxos), NOPaxos's (a newer
+    /// session forgets partial blobs) and Speculative Paxos's (a newer epoch does).
+    #[test]
+    fn blobs_of_every_protocols_views_reassemble() {
+        check_reassembly(0u64, 1);
+        check_reassembly(4u64, 5);
+        use crate::nopaxos::types::ViewId as NopaxosView;
+        let next_session = NopaxosView {
+            leader_num: 0,
+            session_num: 1,
+        };
+        check_reassembly(NopaxosView::INITIAL, next_session);
+        use crate::spec::types::ViewId as SpecView;
+        let next_epoch = SpecView {
+            leader_num: 0,
+            epoch: 1,
+        };
+        check_reassembly(SpecView::INITIAL, next_epoch);
     }
 }

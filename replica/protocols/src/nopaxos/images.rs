@@ -2,6 +2,7 @@
 
 use super::types::{Entry, ViewId};
 use crate::codec::{CodecError, Reader, Writer, invalid};
+use crate::kit::image_codec::{self, encode_to_vec};
 
 fn put_session(w: &mut Writer<'_>, s: Option<u16>) -> Result<(), CodecError> {
     match s {
@@ -40,36 +41,11 @@ fn get_entries(r: &mut Reader<'_>) -> Result<(u64, Vec<Entry>), CodecError> {
 /// Replicas a table of recovery epochs may name.
 const MAX_EPOCHS: usize = 1024;
 
+pub(crate) use crate::kit::image_codec::put_epochs;
+
 /// A table of recovery epochs, one per replica.
-pub(crate) fn put_epochs(w: &mut Writer<'_>, epochs: &[u64]) -> Result<(), CodecError> {
-    w.count(epochs.len())?;
-    epochs.iter().try_for_each(|e| w.u64(*e))
-}
-
 pub(crate) fn get_epochs(r: &mut Reader<'_>) -> Result<Vec<u64>, CodecError> {
-    let n = r.count(8)?;
-    if n > MAX_EPOCHS {
-        return Err(crate::codec::invalid("epoch count", n as u64));
-    }
-    let mut epochs = Vec::with_capacity(n);
-    for _ in 0..n {
-        epochs.push(r.u64()?);
-    }
-    Ok(epochs)
-}
-
-/// Encodes with `f` into a vector of exactly the needed size (`size` is an upper bound).
-fn to_vec(size: usize, f: impl FnOnce(&mut Writer<'_>) -> Result<(), CodecError>) -> Vec<u8> {
-    let mut buf = vec![0u8; size];
-    let mut w = Writer::new(&mut buf);
-    let len = match f(&mut w) {
-        Ok(()) => w.len(),
-        // The size bound is computed from the same fields; failing here is a bug, and an
-        // empty blob is then refused by the decoder rather than trusted.
-        Err(_) => 0,
-    };
-    buf.truncate(len);
-    buf
+    image_codec::get_epochs(r, MAX_EPOCHS)
 }
 
 /// A replica's VIEW-CHANGE: what the new leader needs to merge logs.
@@ -97,7 +73,7 @@ pub struct ViewChangeImage {
 
 impl ViewChangeImage {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(
+        encode_to_vec(
             80 + entries_len(&self.entries) + 16 * self.noops_ahead.len() + 8 * self.epochs.len(),
             |w| {
                 self.last_normal_view.encode(w)?;
@@ -167,7 +143,7 @@ pub struct StartViewImage {
 
 impl StartViewImage {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(64 + entries_len(&self.entries), |w| {
+        encode_to_vec(64 + entries_len(&self.entries), |w| {
             put_session(w, self.oum_session)?;
             w.u64(self.session_base)?;
             w.u64(self.sync_point)?;
@@ -214,7 +190,7 @@ pub struct StateImage {
 
 impl StateImage {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(96 + entries_len(&self.entries) + self.machine.len(), |w| {
+        encode_to_vec(96 + entries_len(&self.entries) + self.machine.len(), |w| {
             self.view.encode(w)?;
             put_session(w, self.oum_session)?;
             w.u64(self.session_base)?;

@@ -5,6 +5,7 @@
 
 use super::types::{LogHash, Request, ViewId};
 use crate::codec::{CodecError, Reader, Writer};
+use crate::kit::image_codec::{encode_to_vec, get_optional_bytes, put_optional_bytes};
 
 /// Requests after `prev_slot`, whose prefix hashes to `prev_hash`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,17 +88,6 @@ impl LogSegment {
     }
 }
 
-/// Encodes with `f` into a vector of exactly the needed size (`size` is an upper bound).
-fn to_vec(size: usize, f: impl FnOnce(&mut Writer<'_>) -> Result<(), CodecError>) -> Vec<u8> {
-    let mut buf = vec![0u8; size];
-    let mut w = Writer::new(&mut buf);
-    // The bound is computed from the same fields; failing here is a bug, and an empty blob
-    // is then refused by the decoder rather than trusted.
-    let len = f(&mut w).map_or(0, |()| w.len());
-    buf.truncate(len);
-    buf
-}
-
 /// A replica's log for the new leader of a view change (the paper's DO-VIEW-CHANGE): its
 /// log is committed up to `segment.prev_slot`, speculative after.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +102,7 @@ impl ViewChangeImage {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(16 + self.segment.encoded_len(), |w| {
+        encode_to_vec(16 + self.segment.encoded_len(), |w| {
             self.last_normal_view.encode(w)?;
             self.segment.encode(w)
         })
@@ -140,7 +130,7 @@ pub struct StartViewImage {
 
 impl StartViewImage {
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(8 + self.segment.encoded_len(), |w| {
+        encode_to_vec(8 + self.segment.encoded_len(), |w| {
             w.u64(self.commit)?;
             self.segment.encode(w)
         })
@@ -170,16 +160,10 @@ pub struct StateImage {
 impl StateImage {
     pub fn encode(&self) -> Vec<u8> {
         let snapshot = self.snapshot.as_ref().map_or(0, Vec::len);
-        to_vec(16 + 8 + 5 + snapshot + self.segment.encoded_len(), |w| {
+        encode_to_vec(16 + 8 + 5 + snapshot + self.segment.encoded_len(), |w| {
             self.view.encode(w)?;
             w.u64(self.commit)?;
-            match &self.snapshot {
-                Some(s) => {
-                    w.bool(true)?;
-                    w.bytes(s)?;
-                }
-                None => w.bool(false)?,
-            }
+            put_optional_bytes(w, self.snapshot.as_deref())?;
             self.segment.encode(w)
         })
     }
@@ -188,11 +172,7 @@ impl StateImage {
         let mut r = Reader::new(bytes);
         let view = ViewId::decode(&mut r)?;
         let commit = r.u64()?;
-        let snapshot = if r.bool()? {
-            Some(r.bytes()?.to_vec())
-        } else {
-            None
-        };
+        let snapshot = get_optional_bytes(&mut r)?;
         let segment = LogSegment::decode(&mut r)?;
         r.finish()?;
         Ok(StateImage {

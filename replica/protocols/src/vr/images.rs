@@ -3,11 +3,8 @@
 //! total and refuse windows whose op numbers would overflow.
 
 use super::types::{ENTRY_OVERHEAD, Entry};
-use crate::codec::{CodecError, Reader, Writer};
-
-fn invalid(field: &'static str, value: u64) -> CodecError {
-    CodecError::Invalid { field, value }
-}
+use crate::codec::{CodecError, Reader, Writer, invalid};
+use crate::kit::image_codec::{encode_to_vec, get_optional_bytes, put_optional_bytes};
 
 fn entries_len(entries: &[Entry]) -> usize {
     entries.iter().map(Entry::encoded_len).sum()
@@ -29,20 +26,6 @@ fn get_entries(r: &mut Reader<'_>, first: u64) -> Result<Vec<Entry>, CodecError>
         entries.push(Entry::decode(r)?);
     }
     Ok(entries)
-}
-
-/// Encodes with `f` into a vector of exactly the needed size (`size` is an upper bound).
-fn to_vec(size: usize, f: impl FnOnce(&mut Writer<'_>) -> Result<(), CodecError>) -> Vec<u8> {
-    let mut buf = vec![0u8; size];
-    let mut w = Writer::new(&mut buf);
-    let len = match f(&mut w) {
-        Ok(()) => w.len(),
-        // The bound is computed from the same fields, so this is a bug; an empty blob is
-        // then refused by the decoder rather than trusted.
-        Err(_) => 0,
-    };
-    buf.truncate(len);
-    buf
 }
 
 /// Last op number of a window (`first - 1` when empty).
@@ -67,7 +50,7 @@ impl DoViewChange {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(28 + entries_len(&self.entries), |w| {
+        encode_to_vec(28 + entries_len(&self.entries), |w| {
             w.u64(self.last_normal)?;
             w.u64(self.commit)?;
             w.u64(self.first)?;
@@ -106,7 +89,7 @@ impl StartView {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        to_vec(20 + entries_len(&self.entries), |w| {
+        encode_to_vec(20 + entries_len(&self.entries), |w| {
             w.u64(self.commit)?;
             w.u64(self.first)?;
             put_entries(w, &self.entries)
@@ -146,17 +129,11 @@ impl StateImage {
 
     pub fn encode(&self) -> Vec<u8> {
         let snapshot_len = self.snapshot.as_ref().map_or(0, Vec::len);
-        to_vec(37 + snapshot_len + entries_len(&self.entries), |w| {
+        encode_to_vec(37 + snapshot_len + entries_len(&self.entries), |w| {
             w.u64(self.view)?;
             w.u64(self.commit)?;
             w.u64(self.base)?;
-            match &self.snapshot {
-                Some(s) => {
-                    w.bool(true)?;
-                    w.bytes(s)?;
-                }
-                None => w.bool(false)?,
-            }
+            put_optional_bytes(w, self.snapshot.as_deref())?;
             put_entries(w, &self.entries)
         })
     }
@@ -166,11 +143,7 @@ impl StateImage {
         let view = r.u64()?;
         let commit = r.u64()?;
         let base = r.u64()?;
-        let snapshot = if r.bool()? {
-            Some(r.bytes()?.to_vec())
-        } else {
-            None
-        };
+        let snapshot = get_optional_bytes(&mut r)?;
         let first = base
             .checked_add(1)
             .ok_or(invalid("state image base", base))?;

@@ -32,7 +32,7 @@ use crate::{
 
 pub(crate) use fast::Tally;
 pub(crate) use log::SlotLog;
-pub(crate) use transfer::{Amnesia, Transfer};
+pub(crate) use transfer::{Amnesia, ServedImage, Transfer};
 pub(crate) use view_change::ViewChange;
 
 /// Votes are taken at most this many slots above the commit point; a replica further
@@ -232,7 +232,7 @@ pub struct FastPaxosReplica<A> {
     pub(crate) transfer: Option<Transfer>,
     pub(crate) amnesia: Option<Amnesia>,
     pub(crate) assembler: Assembler,
-    pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
+    pub(crate) served_image: Option<ServedImage>,
     pub(crate) nonce_counter: u64,
     /// This replica's recovery epoch: 0 until it first recovers from memory loss, then one
     /// above every epoch a classic quorum knew of it (see `transfer`).
@@ -621,8 +621,7 @@ impl<A: App> FastPaxosReplica<A> {
         if let Some(h) = self.heard.get_mut(sender) {
             *h = now;
         }
-        if self.status == Status::Recovering {
-            self.handle_while_recovering(now, sender, message);
+        if self.status == Status::Recovering && !self.recovering_admits(now, sender, &message) {
             return;
         }
         match message {
@@ -954,7 +953,7 @@ impl<A: App> Replica for FastPaxosReplica<A> {
             self.fast_from,
             self.frontier,
             self.tallies.len(),
-            self.transfer.as_ref().map(|t| (t.min_commit, t.source)),
+            self.transfer.as_ref().map(|t| (t.need, t.source)),
             self.vc.as_ref().map_or(0, |vc| vc.reports.len()),
             self.amnesia.as_ref().map(|a| (a.min_view, a.adopted)),
             self.stats.view_changes,

@@ -26,24 +26,29 @@
 //! cannot count the old report: the replica never breaks a promise it forgot.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::{FastPaxosReplica, ReplicaTimeouts, Status};
 use crate::Destination;
 use crate::app::App;
-use crate::fastpaxos::blob::{Blob, ChunkIn, OutgoingBlob};
+use crate::fastpaxos::blob::Blob;
 use crate::fastpaxos::images::StateImage;
 use crate::fastpaxos::messages::{ChunkKind, Message};
+use crate::kit::state_transfer::{self, Served, Step, other_than};
 use crate::time::Time;
 
-#[derive(Debug, Clone)]
-pub(crate) struct Transfer {
-    pub(crate) nonce: u64,
-    /// The image must reach at least this commit point.
-    pub(crate) min_commit: u64,
-    pub(crate) source: usize,
-    pub(crate) resend_at: Time,
+/// A state request's need is the commit point the image must reach. Images hold chosen
+/// state only, so any replica far enough along may answer, a recovering replica's request
+/// included.
+impl state_transfer::Need for u64 {
+    fn for_recovery(&self) -> bool {
+        false
+    }
 }
+
+pub(crate) type Transfer = state_transfer::Transfer<u64>;
+
+/// The image served last, named by the nonce of the request it answered.
+pub(crate) type ServedImage = Served<u64, u64>;
 
 /// A replica recovering from memory loss.
 #[derive(Debug, Clone)]
@@ -80,24 +85,20 @@ impl<A: App> FastPaxosReplica<A> {
         if self.commit >= min_commit || self.n() == 1 {
             return;
         }
-        if self
-            .transfer
-            .as_ref()
-            .is_some_and(|t| t.min_commit >= min_commit)
-        {
+        if self.transfer.as_ref().is_some_and(|t| t.need >= min_commit) {
             return;
         }
-        let mut source = source.unwrap_or(self.leader_of(self.view)) % self.n();
-        if source == self.me() {
-            source = (source + 1) % self.n();
-        }
+        let source = source.unwrap_or(self.leader_of(self.view)) % self.n();
+        let source = other_than(self.me(), source, self.n());
         let nonce = self.next_nonce();
-        self.transfer = Some(Transfer {
-            nonce,
-            min_commit,
-            source,
-            resend_at: now + self.cfg.timeouts.state_transfer,
-        });
+        let resend = self.cfg.timeouts.state_transfer;
+        self.transfer = Some(Transfer::new(now, resend, nonce, source, min_commit));
+        self.send_state_request();
+    }
+
+    fn send_state_request(&mut self) {
+        let Some(t) = &self.transfer else { return };
+        let (source, nonce, min_commit) = (t.source, t.nonce, t.need);
         let view = self.view;
         self.send_plain(
             Destination::Replica(source),
@@ -110,36 +111,19 @@ impl<A: App> FastPaxosReplica<A> {
     }
 
     pub(crate) fn transfer_timer(&mut self, now: Time) {
-        let n = self.n();
-        let me = self.me();
-        let commit = self.commit;
-        let Some(t) = self.transfer.as_mut() else {
-            return;
-        };
-        if commit >= t.min_commit {
+        if self
+            .transfer
+            .as_ref()
+            .is_some_and(|t| self.commit >= t.need)
+        {
             self.transfer = None;
             self.after_catch_up(now);
             return;
         }
-        if now < t.resend_at {
-            return;
+        let (n, me, resend) = (self.n(), self.me(), self.cfg.timeouts.state_transfer);
+        if Transfer::on_timer(&mut self.transfer, now, resend, n, me) == Step::AskAgain {
+            self.send_state_request();
         }
-        // Any replica far enough along can serve: try the next one.
-        t.source = (t.source + 1) % n;
-        if t.source == me {
-            t.source = (t.source + 1) % n;
-        }
-        t.resend_at = now + self.cfg.timeouts.state_transfer;
-        let (source, nonce, min_commit) = (t.source, t.nonce, t.min_commit);
-        let view = self.view;
-        self.send_plain(
-            Destination::Replica(source),
-            Message::StateRequest {
-                view,
-                nonce,
-                min_commit,
-            },
-        );
     }
 
     pub(crate) fn on_state_request(&mut self, sender: usize, nonce: u64, min_commit: u64) {
@@ -147,43 +131,26 @@ impl<A: App> FastPaxosReplica<A> {
             self.stats.stale += 1;
             return;
         }
-        if let Some((to, n, blob)) = &self.served_image {
-            if *to == sender && *n == nonce {
-                let blob = blob.clone();
-                self.send_blob(Destination::Replica(sender), &blob);
-                return;
-            }
-        }
-        let mut machine = Vec::new();
-        self.machine.snapshot(&mut machine);
-        let image = StateImage {
-            commit: self.commit,
-            machine,
-        };
-        let blob = OutgoingBlob {
-            kind: ChunkKind::State,
-            view: self.view,
-            id: nonce,
-            data: Arc::new(image.encode()),
-        };
+        let mut served = self.served_image.take();
+        let blob = Served::answer(&mut served, sender, nonce, self.view, nonce, || {
+            let mut machine = Vec::new();
+            self.machine.snapshot(&mut machine);
+            let commit = self.commit;
+            StateImage { commit, machine }.encode()
+        });
+        self.served_image = served;
         self.send_blob(Destination::Replica(sender), &blob);
-        self.served_image = Some((sender, nonce, blob));
     }
 
     pub(crate) fn on_state_blob(&mut self, now: Time, blob: Blob) {
-        let Some(t) = self.transfer.as_ref() else {
+        let Some(t) = self.transfer.clone() else {
             self.stats.stale += 1;
             return;
         };
-        if blob.id != t.nonce {
-            self.stats.stale += 1;
-            return;
-        }
-        let min_commit = t.min_commit;
-        let Ok(image) = StateImage::decode(&blob.data) else {
-            self.stats.malformed += 1;
+        let Some(image) = t.answer(&blob, &mut self.stats, StateImage::decode) else {
             return;
         };
+        let min_commit = t.need;
         if image.commit < min_commit || image.commit <= self.commit {
             self.stats.stale += 1;
             return;
@@ -276,43 +243,29 @@ impl<A: App> FastPaxosReplica<A> {
         }
     }
 
-    pub(crate) fn handle_while_recovering(
-        &mut self,
-        now: Time,
-        sender: usize,
-        message: Message<'_>,
-    ) {
-        match message {
+    /// A recovering replica handles answers to its recovery and requests to join a view
+    /// itself, and lets only chunks of START-VIEWs and state images on to the normal
+    /// dispatch (returns whether `m` goes on).
+    pub(super) fn recovering_admits(&mut self, now: Time, sender: usize, m: &Message<'_>) -> bool {
+        match *m {
             Message::RecoveryResponse { view, nonce, epoch } => {
                 self.on_recovery_response(now, sender, view, nonce, epoch);
+                false
             }
             Message::ViewChangeRequest { view } => {
                 if self.amnesia.as_ref().is_some_and(|a| a.min_view.is_some()) && view > self.view {
                     self.amnesiac_follow(now, view);
                 }
+                false
             }
             Message::Chunk {
-                kind: kind @ (ChunkKind::StartView | ChunkKind::State),
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => self.on_chunk(
-                now,
-                sender,
-                ChunkIn {
-                    kind,
-                    view,
-                    id,
-                    index,
-                    count,
-                    total,
-                    data,
-                },
-            ),
-            _ => self.stats.stale += 1,
+                kind: ChunkKind::StartView | ChunkKind::State,
+                ..
+            } => true,
+            _ => {
+                self.stats.stale += 1;
+                false
+            }
         }
     }
 

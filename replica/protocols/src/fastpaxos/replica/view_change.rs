@@ -17,6 +17,7 @@ use crate::fastpaxos::blob::{Blob, ChunkIn, OutgoingBlob};
 use crate::fastpaxos::images::{SlotRecord, StartViewImage, ViewChangeReport};
 use crate::fastpaxos::messages::{ChunkKind, Message};
 use crate::fastpaxos::types::{Entry, Report, Request, Round, pick};
+use crate::kit::view_change::{self, AttemptStep};
 use crate::time::Time;
 
 /// A view change in progress at this replica.
@@ -49,31 +50,35 @@ impl<A: App> FastPaxosReplica<A> {
         crate::fastpaxos::blob::forget_before(&mut self.assembler, target);
         let report = self.report();
         let leader = self.leader_of(target);
-        let blob = OutgoingBlob {
-            kind: ChunkKind::ViewChange,
-            view: target,
-            id: self.next_nonce(),
-            data: Arc::new(report.encode()),
-        };
+        let id = self.next_nonce();
+        let blob = OutgoingBlob::new(ChunkKind::ViewChange, target, id, report.encode());
         self.vc = Some(ViewChange {
             started: now,
             resend_at: now + self.cfg.timeouts.view_change,
-            blob: (leader != self.me()).then(|| blob.clone()),
+            blob: (leader != self.me()).then_some(blob),
             reports: BTreeMap::new(),
             awaiting: None,
         });
-        self.send_plain(
-            Destination::OtherReplicas,
-            Message::ViewChangeRequest { view: target },
-        );
+        self.announce_view_change();
         if leader == self.me() {
             let me = self.me();
             if let Some(vc) = self.vc.as_mut() {
                 vc.reports.insert(me, report);
             }
             self.try_finish_view_change(now);
-        } else {
-            self.send_blob(Destination::Replica(leader), &blob);
+        }
+    }
+
+    /// Asks the others to change to this view and sends this replica's report to its
+    /// leader (the leader counts its own in place and keeps none to send).
+    fn announce_view_change(&mut self) {
+        let view = self.view;
+        self.send_plain(
+            Destination::OtherReplicas,
+            Message::ViewChangeRequest { view },
+        );
+        if let Some(blob) = self.vc.as_ref().and_then(|vc| vc.blob.clone()) {
+            self.send_blob(Destination::Replica(self.leader_of(view)), &blob);
         }
     }
 
@@ -108,25 +113,13 @@ impl<A: App> FastPaxosReplica<A> {
 
     pub(crate) fn view_change_timer(&mut self, now: Time) {
         let Some(vc) = self.vc.as_mut() else { return };
-        if now >= vc.started + self.cfg.timeouts.leader_timeout {
+        let give_up_at = vc.started + self.cfg.timeouts.leader_timeout;
+        let resend = self.cfg.timeouts.view_change;
+        match view_change::on_timer(now, &mut vc.resend_at, give_up_at, resend) {
             // The new leader did not start the view: pass it over.
-            let next = self.view + 1;
-            self.start_view_change(now, next);
-            return;
-        }
-        if now < vc.resend_at {
-            return;
-        }
-        vc.resend_at = now + self.cfg.timeouts.view_change;
-        let blob = vc.blob.clone();
-        let view = self.view;
-        self.send_plain(
-            Destination::OtherReplicas,
-            Message::ViewChangeRequest { view },
-        );
-        if let Some(blob) = blob {
-            let leader = self.leader_of(view);
-            self.send_blob(Destination::Replica(leader), &blob);
+            AttemptStep::MoveOn => self.start_view_change(now, self.view + 1),
+            AttemptStep::Resend => self.announce_view_change(),
+            AttemptStep::Wait => {}
         }
     }
 
@@ -323,12 +316,8 @@ impl<A: App> FastPaxosReplica<A> {
             self.schedule_slot_check(deadline);
         }
         let image = self.start_view_image();
-        let blob = OutgoingBlob {
-            kind: ChunkKind::StartView,
-            view,
-            id: self.next_nonce(),
-            data: Arc::new(image.encode()),
-        };
+        let id = self.next_nonce();
+        let blob = OutgoingBlob::new(ChunkKind::StartView, view, id, image.encode());
         self.send_blob(Destination::OtherReplicas, &blob);
         for i in 0..n {
             if i != me {
@@ -380,12 +369,8 @@ impl<A: App> FastPaxosReplica<A> {
         }
         self.start_view_sent[replica] = Some(now);
         let image = self.start_view_image();
-        let blob = OutgoingBlob {
-            kind: ChunkKind::StartView,
-            view: self.view,
-            id: self.next_nonce(),
-            data: Arc::new(image.encode()),
-        };
+        let id = self.next_nonce();
+        let blob = OutgoingBlob::new(ChunkKind::StartView, self.view, id, image.encode());
         self.send_blob(Destination::Replica(replica), &blob);
     }
 

@@ -35,7 +35,7 @@ use reply_queue::ReplyQueue;
 
 pub(crate) use gap::{GapTimer, LeaderGap};
 pub(crate) use sync::SyncRound;
-pub(crate) use transfer::{Recovery, Transfer};
+pub(crate) use transfer::{Recovery, ServedImage, Transfer};
 pub(crate) use view_change::ViewChangeState;
 
 /// A follower this far behind the leader's sync point catches up by state transfer rather
@@ -165,7 +165,7 @@ pub struct NopaxosReplica<A> {
     /// (0: never recovered). The recovery fence: see `try_finish_view_change`.
     pub(crate) epochs: Epochs,
     pub(crate) assembler: Assembler,
-    pub(crate) served_image: Option<(usize, u64, OutgoingBlob)>,
+    pub(crate) served_image: Option<ServedImage>,
     pub(crate) nonces: Nonces,
     pub(crate) outbox: Outbox<Out>,
     /// Replies to clients, sent before the outbox's messages (they go to other

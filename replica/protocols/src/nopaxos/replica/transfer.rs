@@ -7,12 +7,12 @@
 //! recovery").
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::{NopaxosReplica, Status};
 use crate::Destination;
 use crate::app::App;
-use crate::nopaxos::blob::{Blob, ChunkIn, OutgoingBlob};
+use crate::kit::state_transfer::{self, Served, Step, other_than};
+use crate::nopaxos::blob::{Blob, ChunkIn};
 use crate::nopaxos::images::StateImage;
 use crate::nopaxos::log::Log;
 use crate::nopaxos::messages::{ChunkKind, Message};
@@ -32,15 +32,24 @@ pub(crate) enum Purpose {
     NewLeader { stable: u64 },
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Transfer {
-    pub(crate) nonce: u64,
+/// What a transfer needs of an image.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Need {
     /// The image must come from a replica normal in this view or a later one.
     pub(crate) min_view: ViewId,
-    pub(crate) source: usize,
-    pub(crate) resend_at: Time,
     pub(crate) purpose: Purpose,
 }
+
+impl state_transfer::Need for Need {
+    fn for_recovery(&self) -> bool {
+        self.purpose == Purpose::Recovery
+    }
+}
+
+pub(crate) type Transfer = state_transfer::Transfer<Need>;
+
+/// The image served last, named by the nonce of the request it answered.
+pub(crate) type ServedImage = Served<u64, ViewId>;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Recovery {
@@ -72,14 +81,11 @@ impl<A: App> NopaxosReplica<A> {
         if self
             .transfer
             .as_ref()
-            .is_some_and(|t| t.min_view.covers(&min_view))
+            .is_some_and(|t| t.need.min_view.covers(&min_view))
         {
             return;
         }
-        let mut source = min_view.leader(self.cfg.n());
-        if source == self.cfg.index {
-            source = (source + 1) % self.cfg.n();
-        }
+        let source = other_than(self.cfg.index, min_view.leader(self.cfg.n()), self.cfg.n());
         self.start_transfer_from(now, source, min_view, Purpose::CatchUp);
     }
 
@@ -91,53 +97,40 @@ impl<A: App> NopaxosReplica<A> {
         purpose: Purpose,
     ) {
         let nonce = self.next_nonce();
-        self.transfer = Some(Transfer {
-            nonce,
-            min_view,
-            source,
-            resend_at: now + self.cfg.timeouts.state_transfer,
-            purpose,
-        });
-        self.send(
-            Destination::Replica(source),
-            Message::StateTransferRequest {
-                view: min_view,
-                nonce,
-            },
-        );
+        let need = Need { min_view, purpose };
+        let resend = self.cfg.timeouts.state_transfer;
+        self.transfer = Some(Transfer::new(now, resend, nonce, source, need));
+        self.send_state_transfer_request();
     }
 
-    pub(super) fn transfer_timer(&mut self, now: Time) {
-        let n = self.cfg.n();
-        let me = self.cfg.index;
-        let Some(t) = self.transfer.as_mut() else {
-            return;
-        };
-        if now < t.resend_at {
-            return;
-        }
-        if t.purpose == Purpose::Recovery {
-            // The leader did not answer: it may be gone. Ask everyone again for the latest
-            // view rather than trusting a peer's possibly older state.
-            self.transfer = None;
-            if let Some(r) = self.recovery.as_mut() {
-                r.responses.clear();
-                r.resend_at = now;
-            }
-            self.recovery_timer(now);
-            return;
-        }
-        // Any up-to-date replica can serve: try the next one.
-        t.source = (t.source + 1) % n;
-        if t.source == me {
-            t.source = (t.source + 1) % n;
-        }
-        t.resend_at = now + self.cfg.timeouts.state_transfer;
-        let (source, view, nonce) = (t.source, t.min_view, t.nonce);
+    fn send_state_transfer_request(&mut self) {
+        let Some(t) = &self.transfer else { return };
+        let (source, view, nonce) = (t.source, t.need.min_view, t.nonce);
         self.send(
             Destination::Replica(source),
             Message::StateTransferRequest { view, nonce },
         );
+    }
+
+    pub(super) fn transfer_timer(&mut self, now: Time) {
+        let (n, me, resend) = (
+            self.cfg.n(),
+            self.cfg.index,
+            self.cfg.timeouts.state_transfer,
+        );
+        match Transfer::on_timer(&mut self.transfer, now, resend, n, me) {
+            Step::Wait => {}
+            Step::AskAgain => self.send_state_transfer_request(),
+            Step::Abandoned => {
+                // The leader did not answer: it may be gone. Ask everyone again for the
+                // latest view rather than trusting a peer's possibly older state.
+                if let Some(r) = self.recovery.as_mut() {
+                    r.responses.clear();
+                    r.resend_at = now;
+                }
+                self.recovery_timer(now);
+            }
+        }
     }
 
     pub(super) fn on_state_transfer_request(
@@ -152,16 +145,20 @@ impl<A: App> NopaxosReplica<A> {
         {
             return;
         }
-        if let Some((to, n, blob)) = &self.served_image {
-            if *to == sender && *n == nonce {
-                let blob = blob.clone();
-                self.send_blob(Destination::Replica(sender), &blob);
-                return;
-            }
-        }
+        let mut served = self.served_image.take();
+        let view = self.last_normal_view;
+        let blob = Served::answer(&mut served, sender, nonce, view, nonce, || {
+            self.state_image().encode()
+        });
+        self.served_image = served;
+        self.send_blob(Destination::Replica(sender), &blob);
+    }
+
+    /// This replica's whole state, for a peer.
+    fn state_image(&self) -> StateImage {
         let mut machine = Vec::new();
         self.machine.snapshot(&mut machine);
-        let image = StateImage {
+        StateImage {
             view: self.last_normal_view,
             oum_session: self.oum_session,
             session_base: self.session_base,
@@ -179,15 +176,7 @@ impl<A: App> NopaxosReplica<A> {
                 .map(|(_, e)| e.clone())
                 .collect(),
             machine,
-        };
-        let blob = OutgoingBlob {
-            kind: ChunkKind::State,
-            view: self.last_normal_view,
-            id: nonce,
-            data: Arc::new(image.encode()),
-        };
-        self.send_blob(Destination::Replica(sender), &blob);
-        self.served_image = Some((sender, nonce, blob));
+        }
     }
 
     pub(super) fn on_chunk(&mut self, now: Time, sender: usize, chunk: ChunkIn<'_>) {
@@ -205,20 +194,16 @@ impl<A: App> NopaxosReplica<A> {
         let Some(transfer) = self.transfer.clone() else {
             return;
         };
-        if blob.id != transfer.nonce {
-            self.stats.stale += 1;
-            return;
-        }
-        let Ok(image) = StateImage::decode(&blob.data) else {
-            self.stats.malformed += 1;
+        let Some(image) = transfer.answer(&blob, &mut self.stats, StateImage::decode) else {
             return;
         };
-        if !image.view.covers(&transfer.min_view) {
+        let Need { min_view, purpose } = transfer.need;
+        if !image.view.covers(&min_view) {
             self.stats.stale += 1;
             return;
         }
         let from_leader = blob.sender == image.view.leader(self.cfg.n());
-        let acceptable = match transfer.purpose {
+        let acceptable = match purpose {
             Purpose::Recovery => from_leader,
             Purpose::CatchUp => {
                 image.view.covers(&self.view)
@@ -232,7 +217,7 @@ impl<A: App> NopaxosReplica<A> {
             self.stats.stale += 1;
             return;
         }
-        let new_leader_fetching = matches!(transfer.purpose, Purpose::NewLeader { .. })
+        let new_leader_fetching = matches!(purpose, Purpose::NewLeader { .. })
             && self.status == Status::ViewChange
             && self.vc.as_ref().is_some_and(|vc| vc.awaiting_state);
         if self.machine.restore(&image.machine).is_err() {

@@ -4,13 +4,13 @@
 //! too) moves on to the next view instead of retrying forever (defect 4).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use dataplane::oum::SessionNumber;
 
 use super::{NopaxosReplica, Status};
 use crate::Destination;
 use crate::app::App;
+use crate::kit::view_change::{self, AttemptStep};
 use crate::nopaxos::blob::{Blob, OutgoingBlob};
 use crate::nopaxos::images::{StartViewImage, ViewChangeImage};
 use crate::nopaxos::messages::{ChunkKind, Message};
@@ -96,22 +96,11 @@ impl<A: App> NopaxosReplica<A> {
         self.transfer = None;
         self.assembler.forget_before(view);
         let image = self.own_view_change_image();
-        let own_blob = OutgoingBlob {
-            kind: ChunkKind::ViewChange,
-            view,
-            id: self.next_nonce(),
-            data: Arc::new(image.encode()),
-        };
-        self.send(
-            Destination::OtherReplicas,
-            Message::ViewChangeRequest { view },
-        );
-        let leader = self.leader();
+        let id = self.next_nonce();
+        let own_blob = OutgoingBlob::new(ChunkKind::ViewChange, view, id, image.encode());
         let mut received = BTreeMap::new();
-        if leader == self.cfg.index {
-            received.insert(leader, image);
-        } else {
-            self.send_blob(Destination::Replica(leader), &own_blob);
+        if self.am_leader() {
+            received.insert(self.cfg.index, image);
         }
         self.vc = Some(ViewChangeState {
             received,
@@ -120,31 +109,36 @@ impl<A: App> NopaxosReplica<A> {
             own_blob,
             awaiting_state: false,
         });
+        self.announce_view_change();
         self.try_finish_view_change(now);
     }
 
     pub(super) fn view_change_timer(&mut self, now: Time) {
-        let Some(vc) = self.vc.as_mut() else {
+        let resend = self.cfg.timeouts.view_change;
+        let Some(vc) = self.vc.as_mut() else { return };
+        match view_change::on_timer(now, &mut vc.resend_at, vc.give_up_at, resend) {
+            AttemptStep::MoveOn => {
+                let next = ViewId {
+                    leader_num: self.view.leader_num + 1,
+                    session_num: self.view.session_num,
+                };
+                self.start_view_change(now, next);
+            }
+            AttemptStep::Resend => self.announce_view_change(),
+            AttemptStep::Wait => {}
+        }
+    }
+
+    /// Asks the others to change to this view and sends this replica's VIEW-CHANGE to its
+    /// leader (the leader counts its own in place).
+    fn announce_view_change(&mut self) {
+        let Some(own_blob) = self.vc.as_ref().map(|vc| vc.own_blob.clone()) else {
             return;
         };
-        if now >= vc.give_up_at {
-            let next = ViewId {
-                leader_num: self.view.leader_num + 1,
-                session_num: self.view.session_num,
-            };
-            self.start_view_change(now, next);
-        } else if now >= vc.resend_at {
-            vc.resend_at = now + self.cfg.timeouts.view_change;
-            let blob = vc.own_blob.clone();
-            let view = self.view;
-            self.send(
-                Destination::OtherReplicas,
-                Message::ViewChangeRequest { view },
-            );
-            let leader = self.leader();
-            if leader != self.cfg.index {
-                self.send_blob(Destination::Replica(leader), &blob);
-            }
+        let request = Message::ViewChangeRequest { view: self.view };
+        self.send(Destination::OtherReplicas, request);
+        if !self.am_leader() {
+            self.send_blob(Destination::Replica(self.leader()), &own_blob);
         }
     }
 
@@ -358,12 +352,8 @@ impl<A: App> NopaxosReplica<A> {
                 .map(|(_, e)| e.clone())
                 .collect(),
         };
-        let blob = OutgoingBlob {
-            kind: ChunkKind::StartView,
-            view: self.view,
-            id: self.next_nonce(),
-            data: Arc::new(image.encode()),
-        };
+        let id = self.next_nonce();
+        let blob = OutgoingBlob::new(ChunkKind::StartView, self.view, id, image.encode());
         self.send_blob(Destination::OtherReplicas, &blob);
         self.start_view_blob = Some(blob);
         self.start_view_acks = Some((BTreeSet::new(), now + self.cfg.timeouts.start_view));

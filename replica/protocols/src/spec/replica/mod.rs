@@ -29,7 +29,7 @@ use crate::time::Time;
 use crate::{Destination, EntryId, Node, Outbox, Replica, ReplicaStats, Transmit};
 
 pub(crate) use sync::SyncRound;
-pub(crate) use transfer::{Fence, Purpose, Recovery, Transfer};
+pub(crate) use transfer::{Fence, Purpose, Recovery, ServedImage, Transfer};
 pub(crate) use view_change::{StartViewState, ViewChangeState};
 
 /// Requests held while a view change is under way, replayed in arrival order once the
@@ -171,7 +171,7 @@ pub struct SpecReplica<A> {
     /// it formed after hearing of it.
     pub(crate) fences: BTreeMap<usize, Fence>,
     pub(crate) assembler: Assembler,
-    pub(crate) served: Option<(usize, u64, OutgoingBlob)>,
+    pub(crate) served: Option<ServedImage>,
     pub(crate) nonces: Nonces,
     pub(crate) outbox: Outbox<Out>,
     pub(crate) stats: ReplicaStats,
@@ -287,8 +287,7 @@ impl<A: App> SpecReplica<A> {
         let Some(sender) = peer(&self.cfg.replicas, self.cfg.index, from, &mut self.stats) else {
             return;
         };
-        if self.status == Status::Recovering {
-            self.handle_while_recovering(now, sender, message);
+        if self.status == Status::Recovering && !self.recovering_admits(now, sender, &message) {
             return;
         }
         match message {
@@ -525,7 +524,7 @@ impl<A: App> Replica for SpecReplica<A> {
             self.ledger.end(),
             self.ledger.commit(),
             self.sync.as_ref().map(|r| r.slot),
-            self.transfer.as_ref().map(|t| t.purpose),
+            self.transfer.as_ref().map(|t| t.need),
             self.vc.is_some(),
             self.deferred.len(),
             s.sync_commits,

@@ -15,13 +15,12 @@
 //! recovers every such request from the other replicas' logs. If its current view is older,
 //! it reconciles first.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use super::{SpecReplica, Status};
 use crate::Destination;
 use crate::app::App;
-use crate::spec::blob::{Blob, ChunkIn, OutgoingBlob};
+use crate::kit::image_codec::decode_or_count;
+use crate::kit::state_transfer::{self, RecoveryPoll, Served, Step};
+use crate::spec::blob::{Blob, ChunkIn};
 use crate::spec::images::StateImage;
 use crate::spec::ledger::AdoptError;
 use crate::spec::messages::{ChunkKind, Message};
@@ -42,20 +41,19 @@ pub(crate) enum Purpose {
     Recovery { view: ViewId },
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Transfer {
-    pub(crate) nonce: u64,
-    pub(crate) purpose: Purpose,
-    pub(crate) source: usize,
-    pub(crate) resend_at: Time,
+impl state_transfer::Need for Purpose {
+    fn for_recovery(&self) -> bool {
+        matches!(self, Purpose::Recovery { .. })
+    }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Recovery {
-    pub(crate) nonce: u64,
-    pub(crate) responses: BTreeMap<usize, ViewId>,
-    pub(crate) resend_at: Time,
-}
+pub(crate) type Transfer = state_transfer::Transfer<Purpose>;
+
+pub(crate) type Recovery = RecoveryPoll<ViewId>;
+
+/// The image served last, named by the nonce of the request it answered and the view it
+/// was cut in (a later view's log may differ).
+pub(crate) type ServedImage = Served<(u64, ViewId), ViewId>;
 
 /// A recovery heard of: its nonce, and the view (formed after hearing of it) from which
 /// this replica, as leader, may serve it.
@@ -69,10 +67,10 @@ impl<A: App> SpecReplica<A> {
     pub(crate) fn start_transfer(&mut self, now: Time, source: usize, purpose: Purpose) {
         if let Some(t) = &self.transfer {
             let same_kind = matches!(
-                (t.purpose, purpose),
+                (t.need, purpose),
                 (Purpose::Repair { .. }, Purpose::Repair { .. })
             );
-            if t.purpose == purpose || same_kind {
+            if t.need == purpose || same_kind {
                 return;
             }
         }
@@ -85,18 +83,14 @@ impl<A: App> SpecReplica<A> {
             (Purpose::Recovery { .. }, Some(r)) => r.nonce,
             _ => self.next_nonce(),
         };
-        self.transfer = Some(Transfer {
-            nonce,
-            purpose,
-            source,
-            resend_at: now + self.cfg.timeouts.state_transfer,
-        });
+        let resend = self.cfg.timeouts.state_transfer;
+        self.transfer = Some(Transfer::new(now, resend, nonce, source, purpose));
         self.send_state_request();
     }
 
     fn send_state_request(&mut self) {
         let Some(t) = &self.transfer else { return };
-        let (view, recovery) = match t.purpose {
+        let (view, recovery) = match t.need {
             Purpose::Repair { .. } => (self.view, false),
             Purpose::StartView { view } => (view, false),
             Purpose::NewLeader { .. } => (ViewId::INITIAL, false),
@@ -116,30 +110,14 @@ impl<A: App> SpecReplica<A> {
     }
 
     pub(super) fn transfer_timer(&mut self, now: Time) {
-        let n = self.n();
-        let me = self.cfg.index;
-        let Some(t) = self.transfer.as_mut() else {
-            return;
-        };
-        if now < t.resend_at {
-            return;
-        }
-        if let Purpose::Recovery { .. } = t.purpose {
+        let (n, me, resend) = (self.n(), self.cfg.index, self.cfg.timeouts.state_transfer);
+        match Transfer::on_timer(&mut self.transfer, now, resend, n, me) {
+            Step::Wait => {}
+            Step::AskAgain => self.send_state_request(),
             // The leader did not answer: it may be gone. Ask everyone for the latest view
             // again rather than trusting another replica's state.
-            self.transfer = None;
-            if let Some(r) = self.recovery.as_mut() {
-                r.responses.clear();
-                r.resend_at = now;
-            }
-            return;
+            Step::Abandoned => self.recovery.iter_mut().for_each(|r| r.restart(now)),
         }
-        t.source = (t.source + 1) % n;
-        if t.source == me {
-            t.source = (t.source + 1) % n;
-        }
-        t.resend_at = now + self.cfg.timeouts.state_transfer;
-        self.send_state_request();
     }
 
     pub(super) fn on_state_request(
@@ -171,14 +149,19 @@ impl<A: App> SpecReplica<A> {
         } else if self.last_normal_view < min_view || self.transfer.is_some() {
             return;
         }
-        if let Some((to, n, blob)) = &self.served {
-            if *to == sender && *n == nonce && blob.view == self.last_normal_view {
-                let blob = blob.clone();
-                self.send_blob(Destination::Replica(sender), &blob);
-                return;
-            }
-        }
-        let image = match self.ledger.segment_from(from) {
+        let mut served = self.served.take();
+        let view = self.last_normal_view;
+        let blob = Served::answer(&mut served, sender, (nonce, view), view, nonce, || {
+            self.state_image(from).encode()
+        });
+        self.served = served;
+        self.send_blob(Destination::Replica(sender), &blob);
+    }
+
+    /// This replica's log from `from`, with the snapshot it starts from when the log no
+    /// longer reaches back that far.
+    fn state_image(&self, from: u64) -> StateImage {
+        match self.ledger.segment_from(from) {
             Some(segment) => StateImage {
                 view: self.last_normal_view,
                 commit: self.ledger.commit(),
@@ -194,15 +177,7 @@ impl<A: App> SpecReplica<A> {
                     snapshot: Some(snapshot),
                 }
             }
-        };
-        let blob = OutgoingBlob {
-            kind: ChunkKind::State,
-            view: self.last_normal_view,
-            id: nonce,
-            data: Arc::new(image.encode()),
-        };
-        self.send_blob(Destination::Replica(sender), &blob);
-        self.served = Some((sender, nonce, blob));
+        }
     }
 
     pub(super) fn on_chunk(&mut self, now: Time, sender: usize, chunk: ChunkIn<'_>) {
@@ -221,14 +196,14 @@ impl<A: App> SpecReplica<A> {
             self.stats.stale += 1;
             return;
         };
-        if blob.id != transfer.nonce {
+        if !transfer.answered_by(&blob) {
             self.stats.stale += 1;
             return;
         }
         // An image answers the situation at the time of the request; if the replica has
         // moved on since (adopted START-VIEW meanwhile, voted in the new view), taking it
         // could replace entries it has answered clients about.
-        let still_needed = match transfer.purpose {
+        let still_needed = match transfer.need {
             Purpose::Recovery { .. } => self.status == Status::Recovering,
             Purpose::Repair { slot, hash } => {
                 self.status == Status::Normal && self.ledger.hash_at(slot) != Some(hash)
@@ -245,12 +220,11 @@ impl<A: App> SpecReplica<A> {
             self.stats.stale += 1;
             return;
         }
-        let Ok(image) = StateImage::decode(&blob.data) else {
-            self.stats.malformed += 1;
+        let Some(image) = decode_or_count(&blob.data, &mut self.stats, StateImage::decode) else {
             return;
         };
         let holds = |slot: u64, hash: LogHash| image.segment.hash_at(slot) == Some(hash);
-        let acceptable = match transfer.purpose {
+        let acceptable = match transfer.need {
             Purpose::Recovery { view } => {
                 blob.sender == image.view.leader(self.n()) && image.view >= view
             }
@@ -289,7 +263,7 @@ impl<A: App> SpecReplica<A> {
         }
         self.transfer = None;
         self.stats.state_transfers += 1;
-        match transfer.purpose {
+        match transfer.need {
             Purpose::Recovery { .. } => {
                 self.recovery = None;
                 self.status = Status::Normal;
@@ -309,11 +283,7 @@ impl<A: App> SpecReplica<A> {
 
     pub(crate) fn start_recovery(&mut self, now: Time, nonce: u64) {
         self.status = Status::Recovering;
-        self.recovery = Some(Recovery {
-            nonce,
-            responses: BTreeMap::new(),
-            resend_at: now + self.cfg.timeouts.state_transfer,
-        });
+        self.recovery = Some(Recovery::new(nonce, now + self.cfg.timeouts.state_transfer));
         self.send(Destination::OtherReplicas, Message::Recovery { nonce });
     }
 
@@ -324,12 +294,10 @@ impl<A: App> SpecReplica<A> {
         let Some(r) = self.recovery.as_mut() else {
             return;
         };
-        if now < r.resend_at {
-            return;
+        if r.resend_due(now, self.cfg.timeouts.state_transfer) {
+            let nonce = r.nonce;
+            self.send(Destination::OtherReplicas, Message::Recovery { nonce });
         }
-        r.resend_at = now + self.cfg.timeouts.state_transfer;
-        let nonce = r.nonce;
-        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
     }
 
     pub(super) fn on_recovery(&mut self, now: Time, sender: usize, nonce: u64) {
@@ -354,59 +322,36 @@ impl<A: App> SpecReplica<A> {
         }
     }
 
-    pub(super) fn handle_while_recovering(
-        &mut self,
-        now: Time,
-        sender: usize,
-        message: Message<'_>,
-    ) {
-        match message {
+    /// A recovering replica handles answers to its recovery itself and lets only chunks of
+    /// state images on to the normal dispatch (returns whether `m` goes on).
+    pub(super) fn recovering_admits(&mut self, now: Time, sender: usize, m: &Message<'_>) -> bool {
+        match *m {
             Message::RecoveryResponse { view, nonce } => {
-                let Some(r) = self.recovery.as_mut() else {
-                    return;
-                };
-                if nonce != r.nonce {
-                    self.stats.stale += 1;
-                    return;
+                if let Some(r) = self.recovery.as_mut() {
+                    if r.record(sender, nonce, view, &mut self.stats) {
+                        self.maybe_finish_recovery(now);
+                    }
                 }
-                r.responses.insert(sender, view);
-                self.maybe_finish_recovery(now);
+                false
             }
             Message::Chunk {
                 kind: ChunkKind::State,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => self.on_chunk(
-                now,
-                sender,
-                ChunkIn {
-                    kind: ChunkKind::State,
-                    view,
-                    id,
-                    index,
-                    count,
-                    total,
-                    data,
-                },
-            ),
-            _ => self.stats.stale += 1,
+                ..
+            } => true,
+            _ => {
+                self.stats.stale += 1;
+                false
+            }
         }
     }
 
     /// With f + 1 answers, the latest view among them is at least as recent as any view
     /// this replica took part in before it lost its memory.
     fn maybe_finish_recovery(&mut self, now: Time) {
-        let Some(r) = self.recovery.as_ref() else {
-            return;
-        };
-        if r.responses.len() < self.f() + 1 || self.transfer.is_some() {
+        if self.transfer.is_some() {
             return;
         }
-        let Some(latest) = r.responses.values().copied().max() else {
+        let Some(latest) = self.recovery.as_ref().and_then(|r| r.latest(self.f() + 1)) else {
             return;
         };
         let leader = latest.leader(self.n());

@@ -11,11 +11,12 @@
 //! `leader_timeout` moves on to the next leader rather than retrying the same view forever.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use super::{Purpose, SpecReplica, Status};
 use crate::Destination;
 use crate::app::App;
+use crate::kit::state_transfer::other_than;
+use crate::kit::view_change::{self, AttemptStep};
 use crate::spec::blob::{Blob, OutgoingBlob};
 use crate::spec::images::{LogSegment, StartViewImage, ViewChangeImage};
 use crate::spec::ledger::{AdoptError, CommitOutcome};
@@ -90,22 +91,11 @@ impl<A: App> SpecReplica<A> {
         self.transfer = None;
         self.assembler.forget_before(view);
         let image = self.own_view_change_image();
-        let own_blob = OutgoingBlob {
-            kind: ChunkKind::ViewChange,
-            view,
-            id: self.next_nonce(),
-            data: Arc::new(image.encode()),
-        };
-        self.send(
-            Destination::OtherReplicas,
-            Message::ViewChangeRequest { view },
-        );
-        let leader = self.leader();
+        let id = self.next_nonce();
+        let own_blob = OutgoingBlob::new(ChunkKind::ViewChange, view, id, image.encode());
         let mut received = BTreeMap::new();
-        if leader == self.cfg.index {
-            received.insert(leader, image);
-        } else {
-            self.send_blob(Destination::Replica(leader), &own_blob);
+        if self.am_leader() {
+            received.insert(self.cfg.index, image);
         }
         self.vc = Some(ViewChangeState {
             received,
@@ -114,28 +104,33 @@ impl<A: App> SpecReplica<A> {
             own_blob,
             merged: None,
         });
+        self.announce_view_change();
         self.try_finish_view_change(now);
     }
 
     pub(super) fn view_change_timer(&mut self, now: Time) {
-        let Some(vc) = self.vc.as_mut() else {
+        let resend = self.cfg.timeouts.view_change;
+        let Some(vc) = self.vc.as_mut() else { return };
+        match view_change::on_timer(now, &mut vc.resend_at, vc.give_up_at, resend) {
+            AttemptStep::MoveOn => {
+                let next = self.view.next_leader();
+                self.start_view_change(now, next);
+            }
+            AttemptStep::Resend => self.announce_view_change(),
+            AttemptStep::Wait => {}
+        }
+    }
+
+    /// Asks the others to change to this view and sends this replica's log to its leader
+    /// (the leader counts its own in place).
+    fn announce_view_change(&mut self) {
+        let Some(own_blob) = self.vc.as_ref().map(|vc| vc.own_blob.clone()) else {
             return;
         };
-        if now >= vc.give_up_at {
-            let next = self.view.next_leader();
-            self.start_view_change(now, next);
-        } else if now >= vc.resend_at {
-            vc.resend_at = now + self.cfg.timeouts.view_change;
-            let blob = vc.own_blob.clone();
-            let view = self.view;
-            self.send(
-                Destination::OtherReplicas,
-                Message::ViewChangeRequest { view },
-            );
-            let leader = self.leader();
-            if leader != self.cfg.index {
-                self.send_blob(Destination::Replica(leader), &blob);
-            }
+        let request = Message::ViewChangeRequest { view: self.view };
+        self.send(Destination::OtherReplicas, request);
+        if !self.am_leader() {
+            self.send_blob(Destination::Replica(self.leader()), &own_blob);
         }
     }
 
@@ -240,11 +235,7 @@ impl<A: App> SpecReplica<A> {
                     slot: commit,
                     hash: merged.segment.prev_hash,
                 };
-                let source = if merged.source == self.cfg.index {
-                    (merged.source + 1) % self.n()
-                } else {
-                    merged.source
-                };
+                let source = other_than(self.cfg.index, merged.source, self.n());
                 self.start_transfer(now, source, purpose);
             }
         }
@@ -263,12 +254,8 @@ impl<A: App> SpecReplica<A> {
             commit: self.ledger.commit(),
             segment: merged.segment,
         };
-        let blob = OutgoingBlob {
-            kind: ChunkKind::StartView,
-            view: self.view,
-            id: self.next_nonce(),
-            data: Arc::new(image.encode()),
-        };
+        let id = self.next_nonce();
+        let blob = OutgoingBlob::new(ChunkKind::StartView, self.view, id, image.encode());
         self.send_blob(Destination::OtherReplicas, &blob);
         let mut acks = BTreeSet::new();
         acks.insert(self.cfg.index);

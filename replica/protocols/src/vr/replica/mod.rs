@@ -654,7 +654,7 @@ impl<A: App> Replica for VrReplica<A> {
             s.batches,
             s.batched_requests,
             s.largest_batch,
-            self.transfer.as_ref().map_or("none", |t| t.mode.name()),
+            self.transfer.as_ref().map_or("none", |t| t.need.name()),
             self.vc.as_ref().map_or(0, |vc| vc.dvcs.len()),
         )
     }

@@ -19,11 +19,10 @@
 //! (the hazard Michael et al. describe in VR Revisited's recovery, DISC 2017). The argument
 //! needs datagrams to be delivered within the replica's downtime.
 
-use std::collections::BTreeMap;
-
 use super::{Status, VrReplica, recycle_into};
 use crate::Destination;
 use crate::app::App;
+use crate::kit::state_transfer::{self, RecoveryPoll, Step};
 use crate::time::Time;
 use crate::vr::blob::Blob;
 use crate::vr::images::StateImage;
@@ -60,31 +59,23 @@ impl TransferMode {
     }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Transfer {
-    pub(crate) nonce: u64,
-    pub(crate) source: usize,
-    pub(crate) resend_at: Time,
-    pub(crate) mode: TransferMode,
+impl state_transfer::Need for TransferMode {
+    fn for_recovery(&self) -> bool {
+        matches!(self, TransferMode::Recovery { .. })
+    }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Recovery {
-    pub(crate) nonce: u64,
-    /// Replica -> the view it was normal in when it answered.
-    pub(crate) responses: BTreeMap<usize, u64>,
-    pub(crate) resend_at: Time,
-}
+pub(crate) type Transfer = state_transfer::Transfer<TransferMode>;
+
+pub(crate) type Recovery = RecoveryPoll<u64>;
 
 /// A NEW-STATE served, resent as is while neither side changed.
-#[derive(Debug, Clone)]
-pub(crate) struct Served {
-    key: ServedKey,
-    blob: super::OutgoingBlob,
-}
+pub(crate) type Served = state_transfer::Served<ServedKey, u64>;
 
+/// What must not have changed for a NEW-STATE to be resent as is: the request (its nonce,
+/// what the asker said it holds, the mode) and this replica's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ServedKey {
+pub(crate) struct ServedKey {
     nonce: u64,
     asked: (u64, u64, u64),
     mode: StateMode,
@@ -96,7 +87,7 @@ impl<A: App> VrReplica<A> {
         if self
             .transfer
             .as_ref()
-            .is_some_and(|t| !matches!(t.mode, TransferMode::Recovery { .. }))
+            .is_some_and(|t| !matches!(t.need, TransferMode::Recovery { .. }))
         {
             self.transfer = None;
         }
@@ -113,12 +104,8 @@ impl<A: App> VrReplica<A> {
 
     pub(crate) fn start_transfer(&mut self, now: Time, source: usize, mode: TransferMode) {
         let nonce = self.next_nonce();
-        self.transfer = Some(super::Transfer {
-            nonce,
-            source,
-            resend_at: now + self.cfg.timeouts.state_transfer,
-            mode,
-        });
+        let resend = self.cfg.timeouts.state_transfer;
+        self.transfer = Some(Transfer::new(now, resend, nonce, source, mode));
         self.send_get_state();
     }
 
@@ -126,9 +113,9 @@ impl<A: App> VrReplica<A> {
         let Some(t) = self.transfer.as_ref() else {
             return;
         };
-        let (source, nonce, mode) = (t.source, t.nonce, t.mode.wire());
+        let (source, nonce, mode) = (t.source, t.nonce, t.need.wire());
         let message = Message::GetState {
-            view: match t.mode {
+            view: match t.need {
                 TransferMode::Recovery { min_view } => min_view,
                 _ => self.view,
             },
@@ -141,30 +128,14 @@ impl<A: App> VrReplica<A> {
     }
 
     pub(super) fn transfer_timer(&mut self, now: Time) {
-        let (n, me) = (self.n(), self.me());
-        let Some(t) = self.transfer.as_mut() else {
-            return;
-        };
-        if now < t.resend_at {
-            return;
-        }
-        if let TransferMode::Recovery { .. } = t.mode {
+        let (n, me, resend) = (self.n(), self.me(), self.cfg.timeouts.state_transfer);
+        match Transfer::on_timer(&mut self.transfer, now, resend, n, me) {
+            Step::Wait => {}
+            Step::AskAgain => self.send_get_state(),
             // The primary did not answer: it may be gone. Ask everyone again for the latest
             // view rather than trusting a peer's possibly older state.
-            self.transfer = None;
-            if let Some(r) = self.recovery.as_mut() {
-                r.responses.clear();
-                r.resend_at = now;
-            }
-            return;
+            Step::Abandoned => self.recovery.iter_mut().for_each(|r| r.restart(now)),
         }
-        // Any up-to-date replica can serve: try the next one.
-        t.source = (t.source + 1) % n;
-        if t.source == me {
-            t.source = (t.source + 1) % n;
-        }
-        t.resend_at = now + self.cfg.timeouts.state_transfer;
-        self.send_get_state();
     }
 
     pub(super) fn on_get_state(
@@ -194,12 +165,10 @@ impl<A: App> VrReplica<A> {
             mode,
             mine: (self.view, self.log.end(), self.commit, self.exec),
         };
-        if let Some(Some(s)) = self.served.get(sender) {
-            if s.key == key {
-                let blob = s.blob.clone();
-                self.send_blob(Destination::Replica(sender), &blob);
-                return;
-            }
+        let again = self.served.get(sender).and_then(Option::as_ref);
+        if let Some(blob) = again.and_then(|s| s.again(sender, &key)) {
+            self.send_blob(Destination::Replica(sender), &blob);
+            return;
         }
         let end = self.log.end();
         let image = match mode {
@@ -229,7 +198,7 @@ impl<A: App> VrReplica<A> {
         self.send_blob(Destination::Replica(sender), &blob);
         self.vr_stats.images_served += 1;
         if let Some(slot) = self.served.get_mut(sender) {
-            *slot = Some(Served { key, blob });
+            *slot = Some(Served::new(sender, key, blob));
         }
     }
 
@@ -278,15 +247,10 @@ impl<A: App> VrReplica<A> {
             self.stats.stale += 1;
             return;
         };
-        if blob.id != transfer.nonce {
-            self.stats.stale += 1;
-            return;
-        }
-        let Ok(image) = StateImage::decode(&blob.data) else {
-            self.stats.malformed += 1;
+        let Some(image) = transfer.answer(&blob, &mut self.stats, StateImage::decode) else {
             return;
         };
-        let installed = match transfer.mode {
+        let installed = match transfer.need {
             TransferMode::CatchUp => self.install_catch_up(now, image),
             TransferMode::Snapshot { lo, hi } => self.install_snapshot(now, image, lo, hi),
             TransferMode::Recovery { min_view } => {
@@ -391,23 +355,17 @@ impl<A: App> VrReplica<A> {
     /// Starts recovering; the first RECOVERY goes out after a leader timeout (see above).
     pub(crate) fn start_recovery(&mut self, now: Time, nonce: u64) {
         self.status = Status::Recovering;
-        self.recovery = Some(Recovery {
-            nonce,
-            responses: BTreeMap::new(),
-            resend_at: now + self.cfg.timeouts.leader_timeout,
-        });
+        self.recovery = Some(Recovery::new(nonce, now + self.cfg.timeouts.leader_timeout));
     }
 
     pub(super) fn recovery_timer(&mut self, now: Time) {
         let Some(r) = self.recovery.as_mut() else {
             return;
         };
-        if now < r.resend_at {
-            return;
+        if r.resend_due(now, self.cfg.timeouts.state_transfer) {
+            let nonce = r.nonce;
+            self.send(Destination::OtherReplicas, Message::Recovery { nonce });
         }
-        r.resend_at = now + self.cfg.timeouts.state_transfer;
-        let nonce = r.nonce;
-        self.send(Destination::OtherReplicas, Message::Recovery { nonce });
     }
 
     pub(super) fn on_recovery(&mut self, sender: usize, nonce: u64) {
@@ -434,12 +392,9 @@ impl<A: App> VrReplica<A> {
                 let Some(r) = self.recovery.as_mut() else {
                     return;
                 };
-                if nonce != r.nonce {
-                    self.stats.stale += 1;
-                    return;
+                if r.record(sender, nonce, view, &mut self.stats) {
+                    self.maybe_finish_recovery(now);
                 }
-                r.responses.insert(sender, view);
-                self.maybe_finish_recovery(now);
             }
             Message::Chunk(c) if c.kind == ChunkKind::State => self.on_chunk(now, sender, c),
             _ => self.stats.stale += 1,
@@ -452,10 +407,7 @@ impl<A: App> VrReplica<A> {
         let Some(r) = self.recovery.as_ref() else {
             return;
         };
-        if r.responses.len() < self.f() + 1 || self.transfer.is_some() {
-            return;
-        }
-        let Some(latest) = r.responses.values().copied().max() else {
+        let Some(latest) = r.latest(self.f() + 1).filter(|_| self.transfer.is_none()) else {
             return;
         };
         let primary = self.primary_of(latest);

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Status, TransferMode, VrReplica, recycle_into};
 use crate::Destination;
 use crate::app::App;
+use crate::kit::view_change::{self, AttemptStep};
 use crate::time::Time;
 use crate::vr::blob::{Blob, OutgoingBlob};
 use crate::vr::images::{DoViewChange, StartView};
@@ -313,24 +314,21 @@ impl<A: App> VrReplica<A> {
         let timeout = self.cfg.timeouts.leader_timeout;
         let resend = self.cfg.timeouts.view_change;
         let Some(vc) = self.vc.as_mut() else { return };
-        if now >= vc.started + timeout {
-            let next = self.view + 1;
-            self.start_view_change(now, next);
-            return;
-        }
-        if now < vc.resend_at {
-            return;
-        }
-        vc.resend_at = now + resend;
-        let blob = vc.dvc_blob.clone();
-        let view = self.view;
-        self.send(
-            Destination::OtherReplicas,
-            Message::StartViewChange { view },
-        );
-        if let Some(blob) = blob {
-            let primary = self.primary_of(view);
-            self.send_blob(Destination::Replica(primary), &blob);
+        match view_change::on_timer(now, &mut vc.resend_at, vc.started + timeout, resend) {
+            AttemptStep::MoveOn => self.start_view_change(now, self.view + 1),
+            AttemptStep::Wait => {}
+            AttemptStep::Resend => {
+                let blob = vc.dvc_blob.clone();
+                let view = self.view;
+                self.send(
+                    Destination::OtherReplicas,
+                    Message::StartViewChange { view },
+                );
+                if let Some(blob) = blob {
+                    let primary = self.primary_of(view);
+                    self.send_blob(Destination::Replica(primary), &blob);
+                }
+            }
         }
     }
 }
