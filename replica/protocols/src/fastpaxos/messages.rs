@@ -3,6 +3,7 @@
 
 use std::net::SocketAddrV4;
 
+// The tests reach it through `super::*`.
 #[cfg(test)]
 use dataplane::wire::ENVELOPE_HEADER_LEN;
 
