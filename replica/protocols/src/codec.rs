@@ -247,15 +247,6 @@ pub trait Field<'a>: Sized {
     fn read(r: &mut Reader<'a>) -> Result<Self, CodecError>;
 }
 
-impl Field<'_> for u8 {
-    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        w.u8(*self)
-    }
-    fn read(r: &mut Reader<'_>) -> Result<u8, CodecError> {
-        r.u8()
-    }
-}
-
 impl Field<'_> for u16 {
     fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
         w.u16(*self)
@@ -361,6 +352,24 @@ mod tests {
         assert_eq!(r.addr().unwrap().to_string(), "10.1.2.3:4567");
         assert_eq!(r.bytes().unwrap(), b"xyz");
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn fields_write_and_read_themselves() {
+        let mut buf = [0u8; 64];
+        let mut w = Writer::new(&mut buf);
+        w.field(&0x1234u16).unwrap();
+        w.field(&Some(&b"ab"[..])).unwrap();
+        w.field(&None::<u64>).unwrap();
+        let n = w.len();
+        // An optional value is a boolean, then the value if there is one.
+        assert_eq!(buf[..n], [0x12, 0x34, 1, 0, 0, 0, 2, b'a', b'b', 0]);
+        let mut r = Reader::new(&buf[..n]);
+        assert_eq!(r.field::<u16>().unwrap(), 0x1234);
+        assert_eq!(r.field::<Option<&[u8]>>().unwrap(), Some(&b"ab"[..]));
+        assert_eq!(r.field::<Option<u64>>().unwrap(), None);
+        r.finish().unwrap();
+        assert!(Reader::new(&[2]).field::<Option<u64>>().is_err());
     }
 
     #[test]
