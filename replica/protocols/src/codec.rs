@@ -1,10 +1,9 @@
 //! Bounds-checked encoding of message bodies. Every read checks its length against what is
 //! left, so a decoder over any bytes returns a value or an error, and variable-length fields
-//! borrow from the datagram instead of allocating a size the sender chose.
+//! borrow from the datagram instead of allocating a size the sender chose. A [`Field`] is a
+//! value that writes and reads itself, so a message body is the list of its fields.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-
-use dataplane::wire::{ENVELOPE_HEADER_LEN, Envelope, EnvelopeRepr, MessageType, OUM_HEADER_LEN};
 
 /// Why a message body could not be decoded or encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +110,11 @@ impl<'a> Reader<'a> {
             0 => Ok(()),
             n => Err(CodecError::Trailing(n)),
         }
+    }
+
+    /// The next field, of the type the caller expects.
+    pub fn field<T: Field<'a>>(&mut self) -> Result<T, CodecError> {
+        T::read(self)
     }
 }
 
@@ -227,52 +231,100 @@ impl<'a> Writer<'a> {
             dst.copy_from_slice(&v.to_be_bytes());
         }
     }
+
+    /// Writes a field.
+    pub fn field<'f, T: Field<'f>>(&mut self, v: &T) -> Result<(), CodecError> {
+        v.write(self)
+    }
+}
+
+/// A value with one encoding in message bodies, written and read as a whole. Decoding
+/// borrows from the datagram for `'a`.
+pub trait Field<'a>: Sized {
+    /// Appends the value.
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError>;
+    /// Reads a value, or fails without panicking whatever the bytes.
+    fn read(r: &mut Reader<'a>) -> Result<Self, CodecError>;
+}
+
+impl Field<'_> for u16 {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.u16(*self)
+    }
+    fn read(r: &mut Reader<'_>) -> Result<u16, CodecError> {
+        r.u16()
+    }
+}
+
+impl Field<'_> for u32 {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.u32(*self)
+    }
+    fn read(r: &mut Reader<'_>) -> Result<u32, CodecError> {
+        r.u32()
+    }
+}
+
+impl Field<'_> for u64 {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.u64(*self)
+    }
+    fn read(r: &mut Reader<'_>) -> Result<u64, CodecError> {
+        r.u64()
+    }
+}
+
+impl Field<'_> for bool {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.bool(*self)
+    }
+    fn read(r: &mut Reader<'_>) -> Result<bool, CodecError> {
+        r.bool()
+    }
+}
+
+impl Field<'_> for SocketAddrV4 {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.addr(*self)
+    }
+    fn read(r: &mut Reader<'_>) -> Result<SocketAddrV4, CodecError> {
+        r.addr()
+    }
+}
+
+/// A byte string with its 32-bit length, borrowed from the datagram when read.
+impl<'a> Field<'a> for &'a [u8] {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.bytes(self)
+    }
+    fn read(r: &mut Reader<'a>) -> Result<&'a [u8], CodecError> {
+        r.bytes()
+    }
+}
+
+/// A boolean saying whether the value follows, then the value if it does.
+impl<'a, T: Field<'a>> Field<'a> for Option<T> {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        match self {
+            Some(v) => {
+                w.bool(true)?;
+                v.write(w)
+            }
+            None => w.bool(false),
+        }
+    }
+    fn read(r: &mut Reader<'a>) -> Result<Option<T>, CodecError> {
+        if r.bool()? {
+            Ok(Some(T::read(r)?))
+        } else {
+            Ok(None)
+        }
+    }
 }
 
 /// An invalid field value.
 pub fn invalid(field: &'static str, value: u64) -> CodecError {
     CodecError::Invalid { field, value }
-}
-
-/// Decodes an enveloped message: checks the envelope, hands its type, body and a reader
-/// over the body to `body`, and refuses bytes left after the last field.
-pub fn decode_enveloped<'a, T>(
-    datagram: &'a [u8],
-    body: impl FnOnce(u8, &'a [u8], &mut Reader<'a>) -> Result<T, CodecError>,
-) -> Result<T, CodecError> {
-    let envelope = Envelope::new_checked(datagram)
-        .map_err(|_| invalid("envelope length", datagram.len() as u64))?;
-    let repr = EnvelopeRepr::parse(&envelope).map_err(|_| invalid("envelope", 0))?;
-    let bytes = envelope.into_body();
-    let mut r = Reader::new(bytes);
-    let message = body(repr.msg_type.0, bytes, &mut r)?;
-    r.finish()?;
-    Ok(message)
-}
-
-/// The message behind the OUM header of a datagram that came through the sequencer.
-pub fn after_oum_header(datagram: &[u8]) -> Result<&[u8], CodecError> {
-    datagram
-        .get(OUM_HEADER_LEN..)
-        .ok_or(invalid("OUM datagram length", datagram.len() as u64))
-}
-
-/// Fills in the envelope header reserved at `at`.
-pub fn write_envelope(
-    w: &mut Writer<'_>,
-    at: usize,
-    msg_type: MessageType,
-    body_len: usize,
-) -> Result<(), CodecError> {
-    let mut header = [0u8; ENVELOPE_HEADER_LEN];
-    EnvelopeRepr { msg_type, body_len }
-        .emit(&mut header)
-        .map_err(|_| CodecError::TooLong {
-            needed: body_len,
-            room: u32::MAX as usize,
-        })?;
-    w.overwrite(at, &header);
-    Ok(())
 }
 
 #[cfg(test)]
@@ -300,6 +352,24 @@ mod tests {
         assert_eq!(r.addr().unwrap().to_string(), "10.1.2.3:4567");
         assert_eq!(r.bytes().unwrap(), b"xyz");
         r.finish().unwrap();
+    }
+
+    #[test]
+    fn fields_write_and_read_themselves() {
+        let mut buf = [0u8; 64];
+        let mut w = Writer::new(&mut buf);
+        w.field(&0x1234u16).unwrap();
+        w.field(&Some(&b"ab"[..])).unwrap();
+        w.field(&None::<u64>).unwrap();
+        let n = w.len();
+        // An optional value is a boolean, then the value if there is one.
+        assert_eq!(buf[..n], [0x12, 0x34, 1, 0, 0, 0, 2, b'a', b'b', 0]);
+        let mut r = Reader::new(&buf[..n]);
+        assert_eq!(r.field::<u16>().unwrap(), 0x1234);
+        assert_eq!(r.field::<Option<&[u8]>>().unwrap(), Some(&b"ab"[..]));
+        assert_eq!(r.field::<Option<u64>>().unwrap(), None);
+        r.finish().unwrap();
+        assert!(Reader::new(&[2]).field::<Option<u64>>().is_err());
     }
 
     #[test]

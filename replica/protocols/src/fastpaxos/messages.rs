@@ -3,10 +3,13 @@
 
 use std::net::SocketAddrV4;
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
+// The tests reach it through `super::*`.
+#[cfg(test)]
+use dataplane::wire::ENVELOPE_HEADER_LEN;
 
 use super::types::{Entry, Round};
-use crate::codec::{CodecError, Reader, Writer, decode_enveloped, invalid, write_envelope};
+use crate::codec::{CodecError, Field, Reader, Writer, invalid};
+use crate::kit::framing::{self, MessageSet};
 pub use crate::kit::prevote::Ballot;
 use crate::msg_type::FASTPAXOS_BASE;
 use crate::{ClientId, RequestId};
@@ -71,9 +74,13 @@ impl<'a> EntryRef<'a> {
             _ => false,
         }
     }
+}
 
-    fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        match *self {
+/// A kind byte (0 NO-OP, 1 request), then a request's client, request id, reply address
+/// and operation.
+impl<'a> Field<'a> for EntryRef<'a> {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        match self {
             EntryRef::NoOp => w.u8(0),
             EntryRef::Request {
                 client,
@@ -82,22 +89,22 @@ impl<'a> EntryRef<'a> {
                 op,
             } => {
                 w.u8(1)?;
-                w.u64(client)?;
-                w.u64(request)?;
-                w.addr(reply_to)?;
-                w.bytes(op)
+                w.field(client)?;
+                w.field(request)?;
+                w.field(reply_to)?;
+                w.field(op)
             }
         }
     }
 
-    fn decode(r: &mut Reader<'a>) -> Result<EntryRef<'a>, CodecError> {
+    fn read(r: &mut Reader<'a>) -> Result<EntryRef<'a>, CodecError> {
         match r.u8()? {
             0 => Ok(EntryRef::NoOp),
             1 => Ok(EntryRef::Request {
-                client: r.u64()?,
-                request: r.u64()?,
-                reply_to: r.addr()?,
-                op: r.bytes()?,
+                client: r.field()?,
+                request: r.field()?,
+                reply_to: r.field()?,
+                op: r.field()?,
             }),
             t => Err(invalid("entry kind", u64::from(t))),
         }
@@ -117,6 +124,46 @@ pub enum VoteRef<'a> {
     Truncated,
 }
 
+/// A kind byte (0 none, 1 vote, 2 chosen, 3 truncated), then the round and the value.
+impl<'a> Field<'a> for VoteRef<'a> {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        match self {
+            VoteRef::None => w.u8(0),
+            VoteRef::Vote(round, entry) => {
+                w.u8(1)?;
+                w.field(round)?;
+                w.field(entry)
+            }
+            VoteRef::Chosen(entry) => {
+                w.u8(2)?;
+                w.field(entry)
+            }
+            VoteRef::Truncated => w.u8(3),
+        }
+    }
+
+    fn read(r: &mut Reader<'a>) -> Result<VoteRef<'a>, CodecError> {
+        Ok(match r.u8()? {
+            0 => VoteRef::None,
+            1 => VoteRef::Vote(r.field()?, r.field()?),
+            2 => VoteRef::Chosen(r.field()?),
+            3 => VoteRef::Truncated,
+            t => return Err(invalid("vote kind", u64::from(t))),
+        })
+    }
+}
+
+impl Field<'_> for Round {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        self.encode(w)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Round, CodecError> {
+        Round::decode(r)
+    }
+}
+
+use super::blob::ChunkIn;
 pub use crate::kit::blob::ChunkKind;
 
 /// A Fast Paxos message (docs/protocols.md has the table).
@@ -251,104 +298,98 @@ pub const MAX_OP: usize = 7 * 1024;
 impl<'a> Message<'a> {
     /// Decodes an enveloped message; any bytes give a message or an error.
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        decode_enveloped(datagram, |msg_type, _, r| Message::decode_body(msg_type, r))
+        framing::decode(datagram)
     }
 
-    fn decode_body(msg_type: u8, r: &mut Reader<'a>) -> Result<Message<'a>, CodecError> {
+    /// Encodes the message with its envelope into `w`.
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        framing::encode(self, w)
+    }
+}
+
+framing::chunk_variant!(Message, u64);
+
+impl<'a> MessageSet<'a> for Message<'a> {
+    fn decode_body(msg_type: u8, _: &'a [u8], r: &mut Reader<'a>) -> Result<Self, CodecError> {
         Ok(match msg_type {
             code::REQUEST => Message::Request {
-                client: r.u64()?,
-                request: r.u64()?,
-                reply_to: r.addr()?,
-                op: r.bytes()?,
+                client: r.field()?,
+                request: r.field()?,
+                reply_to: r.field()?,
+                op: r.field()?,
             },
             code::REPLY => Message::Reply {
-                view: r.u64()?,
-                slot: r.u64()?,
-                client: r.u64()?,
-                request: r.u64()?,
-                replica: r.u16()?,
-                result: r.bytes()?,
+                view: r.field()?,
+                slot: r.field()?,
+                client: r.field()?,
+                request: r.field()?,
+                replica: r.field()?,
+                result: r.field()?,
             },
             code::FAST_ACCEPTED => Message::FastAccepted {
-                view: r.u64()?,
-                slot: r.u64()?,
-                entry: EntryRef::decode(r)?,
+                view: r.field()?,
+                slot: r.field()?,
+                entry: r.field()?,
             },
             code::SLOT_PREPARE => Message::SlotPrepare {
-                view: r.u64()?,
-                slot: r.u64()?,
+                view: r.field()?,
+                slot: r.field()?,
             },
-            code::SLOT_PROMISE => {
-                let view = r.u64()?;
-                let slot = r.u64()?;
-                let vote = match r.u8()? {
-                    0 => VoteRef::None,
-                    1 => VoteRef::Vote(Round::decode(r)?, EntryRef::decode(r)?),
-                    2 => VoteRef::Chosen(EntryRef::decode(r)?),
-                    3 => VoteRef::Truncated,
-                    t => return Err(invalid("vote kind", u64::from(t))),
-                };
-                Message::SlotPromise { view, slot, vote }
-            }
+            code::SLOT_PROMISE => Message::SlotPromise {
+                view: r.field()?,
+                slot: r.field()?,
+                vote: r.field()?,
+            },
             code::ACCEPT => Message::Accept {
-                view: r.u64()?,
-                slot: r.u64()?,
-                entry: EntryRef::decode(r)?,
+                view: r.field()?,
+                slot: r.field()?,
+                entry: r.field()?,
             },
             code::ACCEPT_OK => Message::AcceptOk {
-                view: r.u64()?,
-                slot: r.u64()?,
+                view: r.field()?,
+                slot: r.field()?,
             },
             code::CHOSEN => Message::Chosen {
-                view: r.u64()?,
-                slot: r.u64()?,
-                entry: EntryRef::decode(r)?,
+                view: r.field()?,
+                slot: r.field()?,
+                entry: r.field()?,
             },
             code::SYNC => Message::Sync {
-                view: r.u64()?,
-                commit: r.u64()?,
-                log_start: r.u64()?,
-                frontier: r.u64()?,
+                view: r.field()?,
+                commit: r.field()?,
+                log_start: r.field()?,
+                frontier: r.field()?,
             },
             code::SYNC_REPLY => Message::SyncReply {
-                view: r.u64()?,
-                commit: r.u64()?,
+                view: r.field()?,
+                commit: r.field()?,
             },
-            code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest { view: r.u64()? },
-            code::CHUNK => Message::Chunk {
-                kind: ChunkKind::from_code(r.u8()?)?,
-                view: r.u64()?,
-                id: r.u64()?,
-                index: r.u32()?,
-                count: r.u32()?,
-                total: r.u32()?,
-                data: r.bytes()?,
-            },
+            code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest { view: r.field()? },
+            code::CHUNK => ChunkIn::read(r)?.into(),
             code::STATE_REQUEST => Message::StateRequest {
-                view: r.u64()?,
-                nonce: r.u64()?,
-                min_commit: r.u64()?,
+                view: r.field()?,
+                nonce: r.field()?,
+                min_commit: r.field()?,
             },
             code::RECOVERY => Message::Recovery {
-                nonce: r.u64()?,
-                epoch: r.u64()?,
+                nonce: r.field()?,
+                epoch: r.field()?,
             },
             code::RECOVERY_RESPONSE => Message::RecoveryResponse {
-                view: r.u64()?,
-                nonce: r.u64()?,
-                epoch: r.u64()?,
+                view: r.field()?,
+                nonce: r.field()?,
+                epoch: r.field()?,
             },
             code::PRE_VOTE => Message::PreVote {
-                view: r.u64()?,
-                attempt: r.u64()?,
-                ballot: Ballot::from_code(r.u8()?)?,
+                view: r.field()?,
+                attempt: r.field()?,
+                ballot: r.field()?,
             },
             t => return Err(invalid("Fast Paxos message type", u64::from(t))),
         })
     }
 
-    fn code(&self) -> u8 {
+    fn msg_type(&self) -> u8 {
         match self {
             Message::Request { .. } => code::REQUEST,
             Message::Reply { .. } => code::REPLY,
@@ -369,27 +410,18 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// Encodes the message with its envelope into `w`.
-    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        let at = w.len();
-        w.put(&[0; ENVELOPE_HEADER_LEN])?;
-        self.encode_body(w)?;
-        let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
-        write_envelope(w, at, MessageType(self.code()), body_len)
-    }
-
     fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        match *self {
+        match self {
             Message::Request {
                 client,
                 request,
                 reply_to,
                 op,
             } => {
-                w.u64(client)?;
-                w.u64(request)?;
-                w.addr(reply_to)?;
-                w.bytes(op)
+                w.field(client)?;
+                w.field(request)?;
+                w.field(reply_to)?;
+                w.field(op)
             }
             Message::Reply {
                 view,
@@ -399,40 +431,28 @@ impl<'a> Message<'a> {
                 replica,
                 result,
             } => {
-                w.u64(view)?;
-                w.u64(slot)?;
-                w.u64(client)?;
-                w.u64(request)?;
-                w.u16(replica)?;
-                w.bytes(result)
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(client)?;
+                w.field(request)?;
+                w.field(replica)?;
+                w.field(result)
             }
             Message::FastAccepted { view, slot, entry }
             | Message::Accept { view, slot, entry }
             | Message::Chosen { view, slot, entry } => {
-                w.u64(view)?;
-                w.u64(slot)?;
-                entry.encode(w)
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(entry)
             }
             Message::SlotPrepare { view, slot } | Message::AcceptOk { view, slot } => {
-                w.u64(view)?;
-                w.u64(slot)
+                w.field(view)?;
+                w.field(slot)
             }
             Message::SlotPromise { view, slot, vote } => {
-                w.u64(view)?;
-                w.u64(slot)?;
-                match vote {
-                    VoteRef::None => w.u8(0),
-                    VoteRef::Vote(round, entry) => {
-                        w.u8(1)?;
-                        round.encode(w)?;
-                        entry.encode(w)
-                    }
-                    VoteRef::Chosen(entry) => {
-                        w.u8(2)?;
-                        entry.encode(w)
-                    }
-                    VoteRef::Truncated => w.u8(3),
-                }
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(vote)
             }
             Message::Sync {
                 view,
@@ -440,59 +460,44 @@ impl<'a> Message<'a> {
                 log_start,
                 frontier,
             } => {
-                w.u64(view)?;
-                w.u64(commit)?;
-                w.u64(log_start)?;
-                w.u64(frontier)
+                w.field(view)?;
+                w.field(commit)?;
+                w.field(log_start)?;
+                w.field(frontier)
             }
             Message::SyncReply { view, commit } => {
-                w.u64(view)?;
-                w.u64(commit)
+                w.field(view)?;
+                w.field(commit)
             }
-            Message::ViewChangeRequest { view } => w.u64(view),
-            Message::Chunk {
-                kind,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => {
-                w.u8(kind.code())?;
-                w.u64(view)?;
-                w.u64(id)?;
-                w.u32(index)?;
-                w.u32(count)?;
-                w.u32(total)?;
-                w.bytes(data)
-            }
+            Message::ViewChangeRequest { view } => w.field(view),
+            // `as_chunk` is `Some` for every CHUNK.
+            Message::Chunk { .. } => self.as_chunk().map_or(Ok(()), |c| w.field(&c)),
             Message::StateRequest {
                 view,
                 nonce,
                 min_commit,
             } => {
-                w.u64(view)?;
-                w.u64(nonce)?;
-                w.u64(min_commit)
+                w.field(view)?;
+                w.field(nonce)?;
+                w.field(min_commit)
             }
             Message::Recovery { nonce, epoch } => {
-                w.u64(nonce)?;
-                w.u64(epoch)
+                w.field(nonce)?;
+                w.field(epoch)
             }
             Message::RecoveryResponse { view, nonce, epoch } => {
-                w.u64(view)?;
-                w.u64(nonce)?;
-                w.u64(epoch)
+                w.field(view)?;
+                w.field(nonce)?;
+                w.field(epoch)
             }
             Message::PreVote {
                 view,
                 attempt,
                 ballot,
             } => {
-                w.u64(view)?;
-                w.u64(attempt)?;
-                w.u8(ballot.code())
+                w.field(view)?;
+                w.field(attempt)?;
+                w.field(ballot)
             }
         }
     }

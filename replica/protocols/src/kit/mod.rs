@@ -6,6 +6,8 @@
 //! * [`client_core`]: a client's request ids, resends, give-up and completions, around
 //!   each protocol's rules for where its REQUEST goes and which replies complete it;
 //! * [`deadlines`]: a replica's next deadline, the earliest of the timers it has armed;
+//! * [`framing`]: the envelope around every message, the OUM header on what goes through
+//!   the sequencer, and the fields every protocol encodes the same way;
 //! * [`image_codec`]: what every protocol's images (the blobs' payloads) encode alike;
 //! * [`node`]: what a replica's `Node` impl repeats: decoding, telling peers from strangers,
 //!   a blob's chunks out, the counters it reports;
@@ -22,6 +24,7 @@
 pub mod blob;
 pub mod client_core;
 pub mod deadlines;
+pub mod framing;
 pub mod image_codec;
 pub mod node;
 pub mod outbox;

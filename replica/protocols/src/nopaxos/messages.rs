@@ -3,12 +3,15 @@
 
 use std::net::SocketAddrV4;
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, EnvelopeRepr, MessageType, OUM_HEADER_LEN, OumRepr};
+// The tests reach it through `super::*`.
+#[cfg(test)]
+use dataplane::wire::OumRepr;
+use dataplane::wire::{ENVELOPE_HEADER_LEN, EnvelopeRepr, MessageType};
 
+use super::blob::ChunkIn;
 use super::types::{Request, ViewId};
-use crate::codec::{
-    CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
-};
+use crate::codec::{CodecError, Field, Reader, Writer, invalid};
+use crate::kit::framing::{self, MessageSet, after_oum_header, decode_enveloped};
 pub use crate::kit::prevote::Ballot;
 use crate::msg_type::NOPAXOS_BASE;
 use crate::{ClientId, RequestId};
@@ -50,8 +53,11 @@ impl GapRun {
             GapRun::Request(r) => 1 + request_len(r),
         }
     }
+}
 
-    fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+/// A kind byte, then the length of a NO-OP run (0) or a request (1).
+impl Field<'_> for GapRun {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
         match self {
             GapRun::NoOps(n) => {
                 w.u8(0)?;
@@ -59,20 +65,57 @@ impl GapRun {
             }
             GapRun::Request(r) => {
                 w.u8(1)?;
-                put_request(w, r)
+                w.field(r)
             }
         }
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<GapRun, CodecError> {
+    fn read(r: &mut Reader<'_>) -> Result<GapRun, CodecError> {
         match r.u8()? {
             0 => match r.u32()? {
                 0 => Err(invalid("empty NO-OP run", 0)),
                 n => Ok(GapRun::NoOps(n)),
             },
-            1 => Ok(GapRun::Request(get_request(r)?)),
+            1 => Ok(GapRun::Request(r.field()?)),
             t => Err(invalid("gap run", u64::from(t))),
         }
+    }
+}
+
+/// Whether runs follow (a boolean), then, if they do, their count and the runs: at least
+/// one, covering at most [`MAX_GAP_REPLY_SLOTS`] slots, so a forged count cannot make a
+/// follower append more than that.
+impl Field<'_> for GapAnswer {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        match self {
+            GapAnswer::Entries(runs) => {
+                w.bool(true)?;
+                w.count(runs.len())?;
+                runs.iter().try_for_each(|run| w.field(run))
+            }
+            GapAnswer::Truncated => w.bool(false),
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<GapAnswer, CodecError> {
+        if !r.bool()? {
+            return Ok(GapAnswer::Truncated);
+        }
+        let n = r.count(5)?;
+        if n == 0 {
+            return Err(invalid("gap runs", 0));
+        }
+        let mut runs = Vec::with_capacity(n);
+        let mut slots = 0u64;
+        for _ in 0..n {
+            let run: GapRun = r.field()?;
+            slots += run.slots();
+            if slots > MAX_GAP_REPLY_SLOTS {
+                return Err(invalid("slots in a GAP-REPLY", slots));
+            }
+            runs.push(run);
+        }
+        Ok(GapAnswer::Entries(runs))
     }
 }
 
@@ -84,20 +127,33 @@ pub fn request_len(r: &Request) -> usize {
 /// Bytes of a request with an empty operation.
 const REQUEST_MIN_LEN: usize = 8 + 8 + 6 + 4;
 
-fn put_request(w: &mut Writer<'_>, r: &Request) -> Result<(), CodecError> {
-    w.u64(r.client)?;
-    w.u64(r.request)?;
-    w.addr(r.reply_to)?;
-    w.bytes(&r.op)
+/// Client, request id, reply address and operation, as in a REQUEST.
+impl Field<'_> for Request {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.field(&self.client)?;
+        w.field(&self.request)?;
+        w.field(&self.reply_to)?;
+        w.field(&self.op.as_slice())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Request, CodecError> {
+        Ok(Request {
+            client: r.field()?,
+            request: r.field()?,
+            reply_to: r.field()?,
+            op: r.bytes()?.to_vec(),
+        })
+    }
 }
 
-fn get_request(r: &mut Reader<'_>) -> Result<Request, CodecError> {
-    Ok(Request {
-        client: r.u64()?,
-        request: r.u64()?,
-        reply_to: r.addr()?,
-        op: r.bytes()?.to_vec(),
-    })
+impl Field<'_> for ViewId {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        self.encode(w)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<ViewId, CodecError> {
+        ViewId::decode(r)
+    }
 }
 
 /// Most slots one GAP-REPLY covers (a follower appends that many entries at most per
@@ -296,26 +352,6 @@ mod code {
     pub(super) const PRE_VOTE: u8 = B + 18;
 }
 
-/// A GAP-REPLY's runs: at least one, covering at most [`MAX_GAP_REPLY_SLOTS`] slots, so a
-/// forged count cannot make a follower append more than that.
-fn decode_runs(r: &mut Reader<'_>) -> Result<Vec<GapRun>, CodecError> {
-    let n = r.count(5)?;
-    if n == 0 {
-        return Err(invalid("gap runs", 0));
-    }
-    let mut runs = Vec::with_capacity(n);
-    let mut slots = 0u64;
-    for _ in 0..n {
-        let run = GapRun::decode(r)?;
-        slots += run.slots();
-        if slots > MAX_GAP_REPLY_SLOTS {
-            return Err(invalid("slots in a GAP-REPLY", slots));
-        }
-        runs.push(run);
-    }
-    Ok(runs)
-}
-
 /// Most NO-OP ranges one SYNC-PREPARE lists (6400 bytes); the leader syncs to an earlier
 /// slot if there are more.
 pub const MAX_SYNC_NOOP_RANGES: usize = 400;
@@ -323,12 +359,12 @@ pub const MAX_SYNC_NOOP_RANGES: usize = 400;
 impl<'a> Message<'a> {
     /// Decodes an enveloped message (no OUM header).
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        decode_enveloped(datagram, |msg_type, _, r| Message::decode_body(msg_type, r))
+        framing::decode(datagram)
     }
 
     /// Decodes a request that came through the sequencer: OUM header, then the message.
     pub fn decode_sequenced(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        Message::decode(after_oum_header(datagram)?)
+        framing::decode_sequenced(datagram)
     }
 
     /// The fields of a REQUEST that came through the sequencer, without building a
@@ -348,201 +384,9 @@ impl<'a> Message<'a> {
         })
     }
 
-    fn decode_body(msg_type: u8, r: &mut Reader<'a>) -> Result<Message<'a>, CodecError> {
-        Ok(match msg_type {
-            code::REQUEST => Message::Request {
-                client: r.u64()?,
-                request: r.u64()?,
-                reply_to: r.addr()?,
-                op: r.bytes()?,
-            },
-            code::REPLY => Message::Reply {
-                view: ViewId::decode(r)?,
-                slot: r.u64()?,
-                client: r.u64()?,
-                request: r.u64()?,
-                replica: r.u16()?,
-                result: if r.bool()? { Some(r.bytes()?) } else { None },
-            },
-            code::GAP_REQUEST => Message::GapRequest {
-                view: ViewId::decode(r)?,
-                slot: r.u64()?,
-            },
-            code::GAP_REPLY => {
-                let view = ViewId::decode(r)?;
-                let slot = r.u64()?;
-                let answer = if r.bool()? {
-                    GapAnswer::Entries(decode_runs(r)?)
-                } else {
-                    GapAnswer::Truncated
-                };
-                Message::GapReply { view, slot, answer }
-            }
-            code::GAP_FIND => Message::GapFind {
-                view: ViewId::decode(r)?,
-                first: r.u64()?,
-                last: r.u64()?,
-            },
-            code::GAP_FIND_REPLY => {
-                let view = ViewId::decode(r)?;
-                let first = r.u64()?;
-                let last = r.u64()?;
-                let clear = r.u64()?;
-                let n = r.count(REQUEST_MIN_LEN)?;
-                let mut found = Vec::with_capacity(n);
-                for _ in 0..n {
-                    found.push(get_request(r)?);
-                }
-                Message::GapFindReply {
-                    view,
-                    first,
-                    last,
-                    clear,
-                    found,
-                }
-            }
-            code::GAP_COMMIT => Message::GapCommit {
-                view: ViewId::decode(r)?,
-                first: r.u64()?,
-                last: r.u64()?,
-            },
-            code::GAP_COMMIT_REPLY => Message::GapCommitReply {
-                view: ViewId::decode(r)?,
-                first: r.u64()?,
-                last: r.u64()?,
-            },
-            code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest {
-                view: ViewId::decode(r)?,
-            },
-            code::CHUNK => Message::Chunk {
-                kind: ChunkKind::from_code(r.u8()?)?,
-                view: ViewId::decode(r)?,
-                id: r.u64()?,
-                index: r.u32()?,
-                count: r.u32()?,
-                total: r.u32()?,
-                data: r.bytes()?,
-            },
-            code::START_VIEW_REPLY => Message::StartViewReply {
-                view: ViewId::decode(r)?,
-            },
-            code::PRE_VOTE => Message::PreVote {
-                view: ViewId::decode(r)?,
-                attempt: r.u64()?,
-                ballot: Ballot::from_code(r.u8()?)?,
-            },
-            code::SYNC_PREPARE => {
-                let view = ViewId::decode(r)?;
-                let prev = r.u64()?;
-                let slot = r.u64()?;
-                let n = r.count(16)?;
-                if n > MAX_SYNC_NOOP_RANGES {
-                    return Err(invalid("NO-OP range count", n as u64));
-                }
-                let mut noops = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let (first, last) = (r.u64()?, r.u64()?);
-                    if last < first {
-                        return Err(invalid("NO-OP range", first));
-                    }
-                    noops.push((first, last));
-                }
-                Message::SyncPrepare {
-                    view,
-                    prev,
-                    slot,
-                    noops,
-                }
-            }
-            code::SYNC_FETCH => Message::SyncFetch {
-                view: ViewId::decode(r)?,
-                from: r.u64()?,
-            },
-            code::SYNC_REPLY => Message::SyncReply {
-                view: ViewId::decode(r)?,
-                slot: r.u64()?,
-            },
-            code::SYNC_COMMIT => Message::SyncCommit {
-                view: ViewId::decode(r)?,
-                slot: r.u64()?,
-            },
-            code::STATE_TRANSFER_REQUEST => Message::StateTransferRequest {
-                view: ViewId::decode(r)?,
-                nonce: r.u64()?,
-            },
-            code::RECOVERY => Message::Recovery {
-                nonce: r.u64()?,
-                epoch: r.u64()?,
-            },
-            code::RECOVERY_RESPONSE => {
-                let view = ViewId::decode(r)?;
-                let nonce = r.u64()?;
-                let epochs = super::images::get_epochs(r)?;
-                Message::RecoveryResponse {
-                    view,
-                    nonce,
-                    epochs,
-                }
-            }
-            t => return Err(invalid("NOPaxos message type", u64::from(t))),
-        })
-    }
-
-    fn code(&self) -> u8 {
-        match self {
-            Message::Request { .. } => code::REQUEST,
-            Message::Reply { .. } => code::REPLY,
-            Message::GapRequest { .. } => code::GAP_REQUEST,
-            Message::GapReply { .. } => code::GAP_REPLY,
-            Message::GapFind { .. } => code::GAP_FIND,
-            Message::GapFindReply { .. } => code::GAP_FIND_REPLY,
-            Message::GapCommit { .. } => code::GAP_COMMIT,
-            Message::GapCommitReply { .. } => code::GAP_COMMIT_REPLY,
-            Message::ViewChangeRequest { .. } => code::VIEW_CHANGE_REQUEST,
-            Message::Chunk { .. } => code::CHUNK,
-            Message::StartViewReply { .. } => code::START_VIEW_REPLY,
-            Message::SyncPrepare { .. } => code::SYNC_PREPARE,
-            Message::SyncFetch { .. } => code::SYNC_FETCH,
-            Message::SyncReply { .. } => code::SYNC_REPLY,
-            Message::SyncCommit { .. } => code::SYNC_COMMIT,
-            Message::StateTransferRequest { .. } => code::STATE_TRANSFER_REQUEST,
-            Message::Recovery { .. } => code::RECOVERY,
-            Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
-            Message::PreVote { .. } => code::PRE_VOTE,
-        }
-    }
-
-    /// The chunk this message carries, if it is a CHUNK.
-    pub fn as_chunk(&self) -> Option<super::blob::ChunkIn<'a>> {
-        match *self {
-            Message::Chunk {
-                kind,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => Some(super::blob::ChunkIn {
-                kind,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            }),
-            _ => None,
-        }
-    }
-
     /// Writes envelope and body.
     pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        let at = w.len();
-        w.put(&[0; ENVELOPE_HEADER_LEN])?;
-        self.encode_body(w)?;
-        let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
-        write_envelope(w, at, MessageType(self.code()), body_len)
+        framing::encode(self, w)
     }
 
     /// A REPLY, as [`Message::encode`] writes it, from its fields: the replicas'
@@ -588,12 +432,158 @@ impl<'a> Message<'a> {
 
     /// Writes an unsequenced OUM header, then the message: a request for the sequencer.
     pub fn encode_sequenced(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        let mut header = [0u8; OUM_HEADER_LEN];
-        OumRepr::Unsequenced
-            .emit(&mut header)
-            .map_err(|_| invalid("OUM header", 0))?;
-        w.put(&header)?;
-        self.encode(w)
+        framing::encode_sequenced(self, w)
+    }
+}
+
+framing::chunk_variant!(Message, ViewId);
+
+impl<'a> MessageSet<'a> for Message<'a> {
+    fn decode_body(msg_type: u8, _: &'a [u8], r: &mut Reader<'a>) -> Result<Self, CodecError> {
+        Ok(match msg_type {
+            code::REQUEST => Message::Request {
+                client: r.field()?,
+                request: r.field()?,
+                reply_to: r.field()?,
+                op: r.field()?,
+            },
+            code::REPLY => Message::Reply {
+                view: r.field()?,
+                slot: r.field()?,
+                client: r.field()?,
+                request: r.field()?,
+                replica: r.field()?,
+                result: r.field()?,
+            },
+            code::GAP_REQUEST => Message::GapRequest {
+                view: r.field()?,
+                slot: r.field()?,
+            },
+            code::GAP_REPLY => Message::GapReply {
+                view: r.field()?,
+                slot: r.field()?,
+                answer: r.field()?,
+            },
+            code::GAP_FIND => Message::GapFind {
+                view: r.field()?,
+                first: r.field()?,
+                last: r.field()?,
+            },
+            code::GAP_FIND_REPLY => {
+                let view = r.field()?;
+                let first = r.field()?;
+                let last = r.field()?;
+                let clear = r.field()?;
+                let n = r.count(REQUEST_MIN_LEN)?;
+                let mut found = Vec::with_capacity(n);
+                for _ in 0..n {
+                    found.push(r.field()?);
+                }
+                Message::GapFindReply {
+                    view,
+                    first,
+                    last,
+                    clear,
+                    found,
+                }
+            }
+            code::GAP_COMMIT => Message::GapCommit {
+                view: r.field()?,
+                first: r.field()?,
+                last: r.field()?,
+            },
+            code::GAP_COMMIT_REPLY => Message::GapCommitReply {
+                view: r.field()?,
+                first: r.field()?,
+                last: r.field()?,
+            },
+            code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest { view: r.field()? },
+            code::CHUNK => ChunkIn::read(r)?.into(),
+            code::START_VIEW_REPLY => Message::StartViewReply { view: r.field()? },
+            code::PRE_VOTE => Message::PreVote {
+                view: r.field()?,
+                attempt: r.field()?,
+                ballot: r.field()?,
+            },
+            code::SYNC_PREPARE => {
+                let view = ViewId::decode(r)?;
+                let prev = r.u64()?;
+                let slot = r.u64()?;
+                let n = r.count(16)?;
+                if n > MAX_SYNC_NOOP_RANGES {
+                    return Err(invalid("NO-OP range count", n as u64));
+                }
+                let mut noops = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let (first, last) = (r.u64()?, r.u64()?);
+                    if last < first {
+                        return Err(invalid("NO-OP range", first));
+                    }
+                    noops.push((first, last));
+                }
+                Message::SyncPrepare {
+                    view,
+                    prev,
+                    slot,
+                    noops,
+                }
+            }
+            code::SYNC_FETCH => Message::SyncFetch {
+                view: r.field()?,
+                from: r.field()?,
+            },
+            code::SYNC_REPLY => Message::SyncReply {
+                view: r.field()?,
+                slot: r.field()?,
+            },
+            code::SYNC_COMMIT => Message::SyncCommit {
+                view: r.field()?,
+                slot: r.field()?,
+            },
+            code::STATE_TRANSFER_REQUEST => Message::StateTransferRequest {
+                view: r.field()?,
+                nonce: r.field()?,
+            },
+            code::RECOVERY => Message::Recovery {
+                nonce: r.field()?,
+                epoch: r.field()?,
+            },
+            code::RECOVERY_RESPONSE => {
+                let view = r.field()?;
+                let nonce = r.field()?;
+                let epochs = super::images::get_epochs(r)?;
+                Message::RecoveryResponse {
+                    view,
+                    nonce,
+                    epochs,
+                }
+            }
+            t => return Err(invalid("NOPaxos message type", u64::from(t))),
+        })
+    }
+
+    fn msg_type(&self) -> u8 {
+        match self {
+            Message::Request { .. } => code::REQUEST,
+            Message::Reply { .. } => code::REPLY,
+            Message::GapRequest { .. } => code::GAP_REQUEST,
+            Message::GapReply { .. } => code::GAP_REPLY,
+            Message::GapFind { .. } => code::GAP_FIND,
+            Message::GapFindReply { .. } => code::GAP_FIND_REPLY,
+            Message::GapCommit { .. } => code::GAP_COMMIT,
+            Message::GapCommitReply { .. } => code::GAP_COMMIT_REPLY,
+            Message::ViewChangeRequest { .. } => code::VIEW_CHANGE_REQUEST,
+            Message::Chunk { .. } => code::CHUNK,
+            Message::StartViewReply { .. } => code::START_VIEW_REPLY,
+            Message::SyncPrepare { .. } => code::SYNC_PREPARE,
+            Message::SyncFetch { .. } => code::SYNC_FETCH,
+            Message::SyncReply { .. } => code::SYNC_REPLY,
+            Message::SyncCommit { .. } => code::SYNC_COMMIT,
+            Message::StateTransferRequest { .. } => code::STATE_TRANSFER_REQUEST,
+            Message::Recovery { .. } => code::RECOVERY,
+            Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
+            Message::PreVote { .. } => code::PRE_VOTE,
+        }
     }
 
     fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
@@ -604,10 +594,10 @@ impl<'a> Message<'a> {
                 reply_to,
                 op,
             } => {
-                w.u64(*client)?;
-                w.u64(*request)?;
-                w.addr(*reply_to)?;
-                w.bytes(op)
+                w.field(client)?;
+                w.field(request)?;
+                w.field(reply_to)?;
+                w.field(op)
             }
             Message::Reply {
                 view,
@@ -624,37 +614,30 @@ impl<'a> Message<'a> {
             Message::GapFind { view, first, last }
             | Message::GapCommit { view, first, last }
             | Message::GapCommitReply { view, first, last } => {
-                view.encode(w)?;
-                w.u64(*first)?;
-                w.u64(*last)
+                w.field(view)?;
+                w.field(first)?;
+                w.field(last)
             }
             Message::GapRequest { view, slot }
             | Message::SyncReply { view, slot }
             | Message::SyncCommit { view, slot }
             | Message::SyncFetch { view, from: slot } => {
-                view.encode(w)?;
-                w.u64(*slot)
+                w.field(view)?;
+                w.field(slot)
             }
             Message::PreVote {
                 view,
                 attempt,
                 ballot,
             } => {
-                view.encode(w)?;
-                w.u64(*attempt)?;
-                w.u8(ballot.code())
+                w.field(view)?;
+                w.field(attempt)?;
+                w.field(ballot)
             }
             Message::GapReply { view, slot, answer } => {
-                view.encode(w)?;
-                w.u64(*slot)?;
-                match answer {
-                    GapAnswer::Entries(runs) => {
-                        w.bool(true)?;
-                        w.count(runs.len())?;
-                        runs.iter().try_for_each(|run| run.encode(w))
-                    }
-                    GapAnswer::Truncated => w.bool(false),
-                }
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(answer)
             }
             Message::GapFindReply {
                 view,
@@ -663,42 +646,25 @@ impl<'a> Message<'a> {
                 clear,
                 found,
             } => {
-                view.encode(w)?;
-                w.u64(*first)?;
-                w.u64(*last)?;
-                w.u64(*clear)?;
+                w.field(view)?;
+                w.field(first)?;
+                w.field(last)?;
+                w.field(clear)?;
                 w.count(found.len())?;
-                found.iter().try_for_each(|q| put_request(w, q))
+                found.iter().try_for_each(|q| w.field(q))
             }
-            Message::ViewChangeRequest { view } | Message::StartViewReply { view } => {
-                view.encode(w)
-            }
-            Message::Chunk {
-                kind,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => {
-                w.u8(kind.code())?;
-                view.encode(w)?;
-                w.u64(*id)?;
-                w.u32(*index)?;
-                w.u32(*count)?;
-                w.u32(*total)?;
-                w.bytes(data)
-            }
+            Message::ViewChangeRequest { view } | Message::StartViewReply { view } => w.field(view),
+            // `as_chunk` is `Some` for every CHUNK.
+            Message::Chunk { .. } => self.as_chunk().map_or(Ok(()), |c| w.field(&c)),
             Message::SyncPrepare {
                 view,
                 prev,
                 slot,
                 noops,
             } => {
-                view.encode(w)?;
-                w.u64(*prev)?;
-                w.u64(*slot)?;
+                w.field(view)?;
+                w.field(prev)?;
+                w.field(slot)?;
                 w.count(noops.len())?;
                 for (first, last) in noops {
                     w.u64(*first)?;
@@ -707,21 +673,21 @@ impl<'a> Message<'a> {
                 Ok(())
             }
             Message::StateTransferRequest { view, nonce } => {
-                view.encode(w)?;
-                w.u64(*nonce)
+                w.field(view)?;
+                w.field(nonce)
             }
             Message::RecoveryResponse {
                 view,
                 nonce,
                 epochs,
             } => {
-                view.encode(w)?;
-                w.u64(*nonce)?;
+                w.field(view)?;
+                w.field(nonce)?;
                 super::images::put_epochs(w, epochs)
             }
             Message::Recovery { nonce, epoch } => {
-                w.u64(*nonce)?;
-                w.u64(*epoch)
+                w.field(nonce)?;
+                w.field(epoch)
             }
         }
     }

@@ -3,12 +3,14 @@
 
 use std::net::SocketAddrV4;
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType, OUM_HEADER_LEN, OumRepr};
+// The tests reach it through `super::*`.
+#[cfg(test)]
+use dataplane::wire::OumRepr;
 
+use super::blob::ChunkIn;
 use super::types::{LogHash, ViewId};
-use crate::codec::{
-    CodecError, Reader, Writer, after_oum_header, decode_enveloped, invalid, write_envelope,
-};
+use crate::codec::{CodecError, Field, Reader, Writer, invalid};
+use crate::kit::framing::{self, MessageSet};
 pub use crate::kit::prevote::Ballot;
 use crate::msg_type::SPEC_BASE;
 use crate::{ClientId, RequestId};
@@ -124,93 +126,108 @@ mod code {
 impl<'a> Message<'a> {
     /// Decodes an enveloped message (no OUM header).
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        decode_enveloped(datagram, |msg_type, _, r| Message::decode_body(msg_type, r))
+        framing::decode(datagram)
     }
 
     /// Decodes a message that came through the sequencer: OUM header, then the message.
     pub fn decode_sequenced(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        Message::decode(after_oum_header(datagram)?)
+        framing::decode_sequenced(datagram)
     }
 
-    fn decode_body(msg_type: u8, r: &mut Reader<'a>) -> Result<Message<'a>, CodecError> {
+    /// Writes envelope and body.
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        framing::encode(self, w)
+    }
+
+    /// Writes an unsequenced OUM header, then the message: a request for the sequencer.
+    pub fn encode_sequenced(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        framing::encode_sequenced(self, w)
+    }
+}
+
+framing::chunk_variant!(Message, ViewId);
+
+impl Field<'_> for ViewId {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        self.encode(w)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<ViewId, CodecError> {
+        ViewId::decode(r)
+    }
+}
+
+impl Field<'_> for LogHash {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        self.encode(w)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<LogHash, CodecError> {
+        LogHash::decode(r)
+    }
+}
+
+impl<'a> MessageSet<'a> for Message<'a> {
+    fn decode_body(msg_type: u8, _: &'a [u8], r: &mut Reader<'a>) -> Result<Self, CodecError> {
         Ok(match msg_type {
             code::REQUEST => Message::Request {
-                client: r.u64()?,
-                request: r.u64()?,
-                reply_to: r.addr()?,
-                op: r.bytes()?,
+                client: r.field()?,
+                request: r.field()?,
+                reply_to: r.field()?,
+                op: r.field()?,
             },
             code::SPEC_REPLY => Message::SpecReply {
-                view: ViewId::decode(r)?,
-                slot: r.u64()?,
-                hash: LogHash::decode(r)?,
-                client: r.u64()?,
-                request: r.u64()?,
-                replica: r.u16()?,
-                committed: r.bool()?,
-                result: r.bytes()?,
+                view: r.field()?,
+                slot: r.field()?,
+                hash: r.field()?,
+                client: r.field()?,
+                request: r.field()?,
+                replica: r.field()?,
+                committed: r.field()?,
+                result: r.field()?,
             },
-            code::RECONCILE_REQUEST => Message::ReconcileRequest {
-                view: ViewId::decode(r)?,
-            },
+            code::RECONCILE_REQUEST => Message::ReconcileRequest { view: r.field()? },
             code::SYNC => Message::Sync {
-                view: ViewId::decode(r)?,
-                slot: r.u64()?,
-                hash: LogHash::decode(r)?,
-                commit: r.u64()?,
-                commit_hash: LogHash::decode(r)?,
+                view: r.field()?,
+                slot: r.field()?,
+                hash: r.field()?,
+                commit: r.field()?,
+                commit_hash: r.field()?,
             },
-            code::SYNC_REPLY => {
-                let view = ViewId::decode(r)?;
-                let slot = r.u64()?;
-                let hash = if r.bool()? {
-                    Some(LogHash::decode(r)?)
-                } else {
-                    None
-                };
-                Message::SyncReply { view, slot, hash }
-            }
+            code::SYNC_REPLY => Message::SyncReply {
+                view: r.field()?,
+                slot: r.field()?,
+                hash: r.field()?,
+            },
             code::SYNC_COMMIT => Message::SyncCommit {
-                view: ViewId::decode(r)?,
-                slot: r.u64()?,
-                hash: LogHash::decode(r)?,
+                view: r.field()?,
+                slot: r.field()?,
+                hash: r.field()?,
             },
-            code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest {
-                view: ViewId::decode(r)?,
-            },
-            code::CHUNK => Message::Chunk {
-                kind: ChunkKind::from_code(r.u8()?)?,
-                view: ViewId::decode(r)?,
-                id: r.u64()?,
-                index: r.u32()?,
-                count: r.u32()?,
-                total: r.u32()?,
-                data: r.bytes()?,
-            },
-            code::START_VIEW_REPLY => Message::StartViewReply {
-                view: ViewId::decode(r)?,
-            },
+            code::VIEW_CHANGE_REQUEST => Message::ViewChangeRequest { view: r.field()? },
+            code::CHUNK => ChunkIn::read(r)?.into(),
+            code::START_VIEW_REPLY => Message::StartViewReply { view: r.field()? },
             code::STATE_REQUEST => Message::StateRequest {
-                view: ViewId::decode(r)?,
-                nonce: r.u64()?,
-                from: r.u64()?,
-                recovery: r.bool()?,
+                view: r.field()?,
+                nonce: r.field()?,
+                from: r.field()?,
+                recovery: r.field()?,
             },
-            code::RECOVERY => Message::Recovery { nonce: r.u64()? },
+            code::RECOVERY => Message::Recovery { nonce: r.field()? },
             code::RECOVERY_RESPONSE => Message::RecoveryResponse {
-                view: ViewId::decode(r)?,
-                nonce: r.u64()?,
+                view: r.field()?,
+                nonce: r.field()?,
             },
             code::PRE_VOTE => Message::PreVote {
-                view: ViewId::decode(r)?,
-                attempt: r.u64()?,
-                ballot: Ballot::from_code(r.u8()?)?,
+                view: r.field()?,
+                attempt: r.field()?,
+                ballot: r.field()?,
             },
             t => return Err(invalid("Speculative Paxos message type", u64::from(t))),
         })
     }
 
-    fn code(&self) -> u8 {
+    fn msg_type(&self) -> u8 {
         match self {
             Message::Request { .. } => code::REQUEST,
             Message::SpecReply { .. } => code::SPEC_REPLY,
@@ -228,25 +245,6 @@ impl<'a> Message<'a> {
         }
     }
 
-    /// Writes envelope and body.
-    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        let at = w.len();
-        w.put(&[0; ENVELOPE_HEADER_LEN])?;
-        self.encode_body(w)?;
-        let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
-        write_envelope(w, at, MessageType(self.code()), body_len)
-    }
-
-    /// Writes an unsequenced OUM header, then the message: a request for the sequencer.
-    pub fn encode_sequenced(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        let mut header = [0u8; OUM_HEADER_LEN];
-        OumRepr::Unsequenced
-            .emit(&mut header)
-            .map_err(|_| invalid("OUM header", 0))?;
-        w.put(&header)?;
-        self.encode(w)
-    }
-
     fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
         match self {
             Message::Request {
@@ -255,10 +253,10 @@ impl<'a> Message<'a> {
                 reply_to,
                 op,
             } => {
-                w.u64(*client)?;
-                w.u64(*request)?;
-                w.addr(*reply_to)?;
-                w.bytes(op)
+                w.field(client)?;
+                w.field(request)?;
+                w.field(reply_to)?;
+                w.field(op)
             }
             Message::SpecReply {
                 view,
@@ -270,18 +268,18 @@ impl<'a> Message<'a> {
                 committed,
                 result,
             } => {
-                view.encode(w)?;
-                w.u64(*slot)?;
-                hash.encode(w)?;
-                w.u64(*client)?;
-                w.u64(*request)?;
-                w.u16(*replica)?;
-                w.bool(*committed)?;
-                w.bytes(result)
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(hash)?;
+                w.field(client)?;
+                w.field(request)?;
+                w.field(replica)?;
+                w.field(committed)?;
+                w.field(result)
             }
             Message::ReconcileRequest { view }
             | Message::ViewChangeRequest { view }
-            | Message::StartViewReply { view } => view.encode(w),
+            | Message::StartViewReply { view } => w.field(view),
             Message::Sync {
                 view,
                 slot,
@@ -289,69 +287,48 @@ impl<'a> Message<'a> {
                 commit,
                 commit_hash,
             } => {
-                view.encode(w)?;
-                w.u64(*slot)?;
-                hash.encode(w)?;
-                w.u64(*commit)?;
-                commit_hash.encode(w)
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(hash)?;
+                w.field(commit)?;
+                w.field(commit_hash)
             }
             Message::SyncReply { view, slot, hash } => {
-                view.encode(w)?;
-                w.u64(*slot)?;
-                match hash {
-                    Some(h) => {
-                        w.bool(true)?;
-                        h.encode(w)
-                    }
-                    None => w.bool(false),
-                }
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(hash)
             }
             Message::SyncCommit { view, slot, hash } => {
-                view.encode(w)?;
-                w.u64(*slot)?;
-                hash.encode(w)
+                w.field(view)?;
+                w.field(slot)?;
+                w.field(hash)
             }
-            Message::Chunk {
-                kind,
-                view,
-                id,
-                index,
-                count,
-                total,
-                data,
-            } => {
-                w.u8(kind.code())?;
-                view.encode(w)?;
-                w.u64(*id)?;
-                w.u32(*index)?;
-                w.u32(*count)?;
-                w.u32(*total)?;
-                w.bytes(data)
-            }
+            // `as_chunk` is `Some` for every CHUNK.
+            Message::Chunk { .. } => self.as_chunk().map_or(Ok(()), |c| w.field(&c)),
             Message::StateRequest {
                 view,
                 nonce,
                 from,
                 recovery,
             } => {
-                view.encode(w)?;
-                w.u64(*nonce)?;
-                w.u64(*from)?;
-                w.bool(*recovery)
+                w.field(view)?;
+                w.field(nonce)?;
+                w.field(from)?;
+                w.field(recovery)
             }
-            Message::Recovery { nonce } => w.u64(*nonce),
+            Message::Recovery { nonce } => w.field(nonce),
             Message::RecoveryResponse { view, nonce } => {
-                view.encode(w)?;
-                w.u64(*nonce)
+                w.field(view)?;
+                w.field(nonce)
             }
             Message::PreVote {
                 view,
                 attempt,
                 ballot,
             } => {
-                view.encode(w)?;
-                w.u64(*attempt)?;
-                w.u8(ballot.code())
+                w.field(view)?;
+                w.field(attempt)?;
+                w.field(ballot)
             }
         }
     }

@@ -1,6 +1,8 @@
-use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
+//! Unreplicated messages: a client's request and the server's reply, in our envelope
+//! (docs/wire-format.md), their bodies the same three fields.
 
-use crate::codec::{CodecError, Writer, decode_enveloped, invalid, write_envelope};
+use crate::codec::{CodecError, Reader, Writer, invalid};
+use crate::kit::framing::{self, MessageSet};
 use crate::msg_type::{UNREPLICATED_REPLY, UNREPLICATED_REQUEST};
 use crate::{ClientId, RequestId};
 
@@ -21,49 +23,52 @@ pub enum Message<'a> {
 
 impl<'a> Message<'a> {
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        decode_enveloped(datagram, |msg_type, _, r| {
-            Ok(match msg_type {
-                UNREPLICATED_REQUEST => Message::Request {
-                    client: r.u64()?,
-                    request: r.u64()?,
-                    op: r.bytes()?,
-                },
-                UNREPLICATED_REPLY => Message::Reply {
-                    client: r.u64()?,
-                    request: r.u64()?,
-                    result: r.bytes()?,
-                },
-                t => return Err(invalid("message type", u64::from(t))),
-            })
-        })
+        framing::decode(datagram)
     }
 
     pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        let at = w.len();
-        w.put(&[0; ENVELOPE_HEADER_LEN])?;
-        let msg_type = match *self {
-            Message::Request {
-                client,
-                request,
-                op,
-            } => {
-                w.u64(client)?;
-                w.u64(request)?;
-                w.bytes(op)?;
-                UNREPLICATED_REQUEST
-            }
-            Message::Reply {
-                client,
-                request,
-                result,
-            } => {
-                w.u64(client)?;
-                w.u64(request)?;
-                w.bytes(result)?;
-                UNREPLICATED_REPLY
-            }
-        };
-        let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
-        write_envelope(w, at, MessageType(msg_type), body_len)
+        framing::encode(self, w)
+    }
+}
+
+impl<'a> MessageSet<'a> for Message<'a> {
+    fn msg_type(&self) -> u8 {
+        match self {
+            Message::Request { .. } => UNREPLICATED_REQUEST,
+            Message::Reply { .. } => UNREPLICATED_REPLY,
+        }
+    }
+
+    fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        // A request's operation and a reply's result take the same place.
+        let (Message::Request {
+            client,
+            request,
+            op: bytes,
+        }
+        | Message::Reply {
+            client,
+            request,
+            result: bytes,
+        }) = self;
+        w.field(client)?;
+        w.field(request)?;
+        w.field(bytes)
+    }
+
+    fn decode_body(msg_type: u8, _: &'a [u8], r: &mut Reader<'a>) -> Result<Self, CodecError> {
+        Ok(match msg_type {
+            UNREPLICATED_REQUEST => Message::Request {
+                client: r.field()?,
+                request: r.field()?,
+                op: r.field()?,
+            },
+            UNREPLICATED_REPLY => Message::Reply {
+                client: r.field()?,
+                request: r.field()?,
+                result: r.field()?,
+            },
+            t => return Err(invalid("message type", u64::from(t))),
+        })
     }
 }

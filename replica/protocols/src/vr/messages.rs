@@ -2,10 +2,11 @@
 //! borrows operations, results, batches and chunk data from the datagram; a PREPARE's batch
 //! is checked entry by entry when decoded and read in place afterwards.
 
-use dataplane::wire::{ENVELOPE_HEADER_LEN, MessageType};
+use dataplane::wire::ENVELOPE_HEADER_LEN;
 
 use super::types::{ENTRY_OVERHEAD, Entry, EntryRef, encode_entry};
-use crate::codec::{CodecError, Reader, Writer, decode_enveloped, invalid, write_envelope};
+use crate::codec::{CodecError, Field, Reader, Writer, invalid};
+use crate::kit::framing::{self, MessageSet};
 pub use crate::kit::prevote::Ballot;
 use crate::msg_type::VR_BASE;
 use crate::{ClientId, MAX_DATAGRAM, RequestId};
@@ -50,17 +51,18 @@ pub enum StateMode {
     Recovery,
 }
 
-impl StateMode {
-    fn code(self) -> u8 {
-        match self {
+/// One byte.
+impl Field<'_> for StateMode {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        w.u8(match self {
             StateMode::CatchUp => 0,
             StateMode::Snapshot => 1,
             StateMode::Recovery => 2,
-        }
+        })
     }
 
-    fn from_code(code: u8) -> Result<StateMode, CodecError> {
-        match code {
+    fn read(r: &mut Reader<'_>) -> Result<StateMode, CodecError> {
+        match r.u8()? {
             0 => Ok(StateMode::CatchUp),
             1 => Ok(StateMode::Snapshot),
             2 => Ok(StateMode::Recovery),
@@ -176,9 +178,15 @@ pub enum Message<'a> {
 
 impl<'a> Message<'a> {
     pub fn decode(datagram: &'a [u8]) -> Result<Message<'a>, CodecError> {
-        decode_enveloped(datagram, Message::decode_body)
+        framing::decode(datagram)
     }
 
+    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        framing::encode(self, w)
+    }
+}
+
+impl<'a> MessageSet<'a> for Message<'a> {
     fn decode_body(
         msg_type: u8,
         body: &'a [u8],
@@ -186,20 +194,20 @@ impl<'a> Message<'a> {
     ) -> Result<Message<'a>, CodecError> {
         Ok(match msg_type {
             code::REQUEST => Message::Request {
-                client: r.u64()?,
-                request: r.u64()?,
-                op: r.bytes()?,
+                client: r.field()?,
+                request: r.field()?,
+                op: r.field()?,
             },
             code::REPLY => Message::Reply {
-                view: r.u64()?,
-                client: r.u64()?,
-                request: r.u64()?,
-                result: r.bytes()?,
+                view: r.field()?,
+                client: r.field()?,
+                request: r.field()?,
+                result: r.field()?,
             },
             code::PREPARE => {
-                let view = r.u64()?;
-                let first = r.u64()?;
-                let commit = r.u64()?;
+                let view = r.field()?;
+                let first: u64 = r.field()?;
+                let commit = r.field()?;
                 let entries = Entries::decode(body, r)?;
                 if first == 0 || first.checked_add(entries.len() as u64).is_none() {
                     return Err(invalid("first op number", first));
@@ -212,39 +220,31 @@ impl<'a> Message<'a> {
                 }
             }
             code::PREPARE_OK => Message::PrepareOk {
-                view: r.u64()?,
-                op: r.u64()?,
+                view: r.field()?,
+                op: r.field()?,
             },
             code::COMMIT => Message::Commit {
-                view: r.u64()?,
-                commit: r.u64()?,
+                view: r.field()?,
+                commit: r.field()?,
             },
-            code::START_VIEW_CHANGE => Message::StartViewChange { view: r.u64()? },
-            code::CHUNK => Message::Chunk(ChunkIn {
-                kind: ChunkKind::from_code(r.u8()?)?,
-                view: r.u64()?,
-                id: r.u64()?,
-                index: r.u32()?,
-                count: r.u32()?,
-                total: r.u32()?,
-                data: r.bytes()?,
-            }),
+            code::START_VIEW_CHANGE => Message::StartViewChange { view: r.field()? },
+            code::CHUNK => Message::Chunk(r.field()?),
             code::GET_STATE => Message::GetState {
-                view: r.u64()?,
-                op: r.u64()?,
-                commit: r.u64()?,
-                nonce: r.u64()?,
-                mode: StateMode::from_code(r.u8()?)?,
+                view: r.field()?,
+                op: r.field()?,
+                commit: r.field()?,
+                nonce: r.field()?,
+                mode: r.field()?,
             },
-            code::RECOVERY => Message::Recovery { nonce: r.u64()? },
+            code::RECOVERY => Message::Recovery { nonce: r.field()? },
             code::RECOVERY_RESPONSE => Message::RecoveryResponse {
-                view: r.u64()?,
-                nonce: r.u64()?,
+                view: r.field()?,
+                nonce: r.field()?,
             },
             code::PRE_VOTE => Message::PreVote {
-                view: r.u64()?,
-                attempt: r.u64()?,
-                ballot: Ballot::from_code(r.u8()?)?,
+                view: r.field()?,
+                attempt: r.field()?,
+                ballot: r.field()?,
             },
             t => return Err(invalid("message type", u64::from(t))),
         })
@@ -266,18 +266,16 @@ impl<'a> Message<'a> {
         }
     }
 
-    pub fn encode(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
-        let at = w.len();
-        w.put(&[0; ENVELOPE_HEADER_LEN])?;
-        match *self {
+    fn encode_body(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
+        match self {
             Message::Request {
                 client,
                 request,
                 op,
             } => {
-                w.u64(client)?;
-                w.u64(request)?;
-                w.bytes(op)?;
+                w.field(client)?;
+                w.field(request)?;
+                w.field(op)
             }
             Message::Reply {
                 view,
@@ -285,10 +283,10 @@ impl<'a> Message<'a> {
                 request,
                 result,
             } => {
-                w.u64(view)?;
-                w.u64(client)?;
-                w.u64(request)?;
-                w.bytes(result)?;
+                w.field(view)?;
+                w.field(client)?;
+                w.field(request)?;
+                w.field(result)
             }
             Message::Prepare {
                 view,
@@ -296,30 +294,26 @@ impl<'a> Message<'a> {
                 commit,
                 entries,
             } => {
-                w.u64(view)?;
-                w.u64(first)?;
-                w.u64(commit)?;
+                w.field(view)?;
+                w.field(first)?;
+                w.field(commit)?;
                 w.u32(entries.count)?;
-                w.put(entries.bytes)?;
+                w.put(entries.bytes)
             }
-            Message::PrepareOk { view, op } => {
-                w.u64(view)?;
-                w.u64(op)?;
+            Message::PrepareOk { view, op: second }
+            | Message::Commit {
+                view,
+                commit: second,
             }
-            Message::Commit { view, commit } => {
-                w.u64(view)?;
-                w.u64(commit)?;
+            | Message::RecoveryResponse {
+                view,
+                nonce: second,
+            } => {
+                w.field(view)?;
+                w.field(second)
             }
-            Message::StartViewChange { view } => w.u64(view)?,
-            Message::Chunk(c) => {
-                w.u8(c.kind.code())?;
-                w.u64(c.view)?;
-                w.u64(c.id)?;
-                w.u32(c.index)?;
-                w.u32(c.count)?;
-                w.u32(c.total)?;
-                w.bytes(c.data)?;
-            }
+            Message::StartViewChange { view } => w.field(view),
+            Message::Chunk(c) => w.field(c),
             Message::GetState {
                 view,
                 op,
@@ -327,29 +321,23 @@ impl<'a> Message<'a> {
                 nonce,
                 mode,
             } => {
-                w.u64(view)?;
-                w.u64(op)?;
-                w.u64(commit)?;
-                w.u64(nonce)?;
-                w.u8(mode.code())?;
+                w.field(view)?;
+                w.field(op)?;
+                w.field(commit)?;
+                w.field(nonce)?;
+                w.field(mode)
             }
-            Message::Recovery { nonce } => w.u64(nonce)?,
-            Message::RecoveryResponse { view, nonce } => {
-                w.u64(view)?;
-                w.u64(nonce)?;
-            }
+            Message::Recovery { nonce } => w.field(nonce),
             Message::PreVote {
                 view,
                 attempt,
                 ballot,
             } => {
-                w.u64(view)?;
-                w.u64(attempt)?;
-                w.u8(ballot.code())?;
+                w.field(view)?;
+                w.field(attempt)?;
+                w.field(ballot)
             }
         }
-        let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
-        write_envelope(w, at, MessageType(self.msg_type()), body_len)
     }
 }
 
@@ -361,20 +349,19 @@ pub fn encode_prepare<'e>(
     commit: u64,
     entries: impl Iterator<Item = &'e Entry>,
 ) -> Result<(), CodecError> {
-    let at = w.len();
-    w.put(&[0; ENVELOPE_HEADER_LEN])?;
-    w.u64(view)?;
-    w.u64(first)?;
-    w.u64(commit)?;
-    let count_at = w.reserve_u32()?;
-    let mut count = 0u32;
-    for e in entries {
-        encode_entry(w, e.client, e.request, e.reply_to, &e.op)?;
-        count += 1;
-    }
-    w.patch_u32(count_at, count);
-    let body_len = w.len() - at - ENVELOPE_HEADER_LEN;
-    write_envelope(w, at, MessageType(code::PREPARE), body_len)
+    framing::enveloped(w, code::PREPARE, |w| {
+        w.u64(view)?;
+        w.u64(first)?;
+        w.u64(commit)?;
+        let count_at = w.reserve_u32()?;
+        let mut count = 0u32;
+        for e in entries {
+            encode_entry(w, e.client, e.request, e.reply_to, &e.op)?;
+            count += 1;
+        }
+        w.patch_u32(count_at, count);
+        Ok(())
+    })
 }
 
 /// Encodes a REPLY (used by the replica with a result it owns).
