@@ -20,7 +20,7 @@ use dataplane::wire::{OumRepr, Stamp};
 use protocols::app::kv::{KvOp, KvStore};
 use protocols::codec::Writer;
 use protocols::fastpaxos::messages::{EntryRef, Message as FpMessage};
-use protocols::fastpaxos::{FastPaxosConfig, FastPaxosReplica, ReplicaTimeouts};
+use protocols::fastpaxos::{FastPaxosConfig, FastPaxosReplica, FastPaxosTimeouts};
 use protocols::nopaxos::messages::Message;
 use protocols::nopaxos::{NopaxosConfig, NopaxosReplica, ViewId};
 use protocols::unreplicated::{self, UnreplicatedServer};
@@ -368,7 +368,7 @@ fn fastpaxos_feed(count: u64, clients: u64) -> FastPaxosFeed {
     FastPaxosFeed {
         client: reply_to,
         followers: [config.replicas[1].address, config.replicas[2].address],
-        period: ReplicaTimeouts::from_config(&config.timeouts).heartbeat,
+        period: FastPaxosTimeouts::from_config(&config.timeouts).heartbeat,
         requests,
         sync,
     }

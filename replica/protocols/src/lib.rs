@@ -14,7 +14,7 @@ pub mod fastpaxos;
 pub mod kit;
 pub mod nopaxos;
 pub mod registry;
-pub mod spec;
+pub mod specpaxos;
 #[cfg(test)]
 mod test_harness;
 pub mod unreplicated;

@@ -12,7 +12,7 @@ use dataplane::config::ClusterConfig;
 use crate::app::App;
 use crate::fastpaxos::FastPaxos;
 use crate::nopaxos::Nopaxos;
-use crate::spec::Spec;
+use crate::specpaxos::Spec;
 use crate::time::Time;
 use crate::unreplicated::Unreplicated;
 use crate::vr::Vr;

@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use protocols::Protocol;
 use protocols::fastpaxos::FastPaxos;
 use protocols::nopaxos::Nopaxos;
-use protocols::spec::Spec;
+use protocols::specpaxos::Spec;
 use protocols::unreplicated::Unreplicated;
 use protocols::vr::Vr;
 use simulator::replay::{Recording, record, replay, transmit_buffer};

@@ -268,7 +268,7 @@ mod tests {
     fn a_replay_repeats_the_recorded_work_exactly() {
         replays_exactly::<Nopaxos>();
         replays_exactly::<protocols::vr::Vr>();
-        replays_exactly::<protocols::spec::Spec>();
+        replays_exactly::<protocols::specpaxos::Spec>();
         replays_exactly::<protocols::fastpaxos::FastPaxos>();
     }
 }

@@ -17,7 +17,7 @@ pub mod types;
 pub use client::FastPaxosClient;
 pub use registry_entry::FastPaxos;
 pub use replica::{
-    Counters, FastPaxosConfig, FastPaxosReplica, MAX_WINDOW, ReplicaTimeouts, Slot, Status,
+    Counters, FastPaxosConfig, FastPaxosReplica, FastPaxosTimeouts, MAX_WINDOW, Slot, Status,
 };
 pub use types::{Entry, Quorums, Round};
 

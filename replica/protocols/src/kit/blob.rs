@@ -353,7 +353,7 @@ mod tests {
             session_num: 1,
         };
         check_reassembly(NopaxosView::INITIAL, next_session);
-        use crate::spec::types::ViewId as SpecView;
+        use crate::specpaxos::types::SpecViewId as SpecView;
         let next_epoch = SpecView {
             leader_num: 0,
             epoch: 1,

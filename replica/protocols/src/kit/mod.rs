@@ -19,6 +19,7 @@
 //!   recovery epochs that fence off what a replica sent before it lost its memory;
 //! * [`state_transfer`]: asking peers in turn for a state image, serving and accepting one,
 //!   and a recovering replica's poll of the others;
+//! * [`status`]: where a replica stands (normal, view change, recovering);
 //! * [`view_change`]: the clock of a view-change attempt (resend, move on).
 
 pub mod blob;
@@ -32,4 +33,5 @@ pub mod pending;
 pub mod prevote;
 pub mod recovery;
 pub mod state_transfer;
+pub mod status;
 pub mod view_change;

@@ -257,7 +257,7 @@ pub enum Message<'a> {
         view: ViewId,
         slot: u64,
     },
-    StateTransferRequest {
+    StateRequest {
         view: ViewId,
         nonce: u64,
     },
@@ -345,7 +345,7 @@ mod code {
     pub(super) const SYNC_PREPARE: u8 = B + 11;
     pub(super) const SYNC_REPLY: u8 = B + 12;
     pub(super) const SYNC_COMMIT: u8 = B + 13;
-    pub(super) const STATE_TRANSFER_REQUEST: u8 = B + 14;
+    pub(super) const STATE_REQUEST: u8 = B + 14;
     pub(super) const RECOVERY: u8 = B + 15;
     pub(super) const RECOVERY_RESPONSE: u8 = B + 16;
     pub(super) const SYNC_FETCH: u8 = B + 17;
@@ -540,7 +540,7 @@ impl<'a> MessageSet<'a> for Message<'a> {
                 view: r.field()?,
                 slot: r.field()?,
             },
-            code::STATE_TRANSFER_REQUEST => Message::StateTransferRequest {
+            code::STATE_REQUEST => Message::StateRequest {
                 view: r.field()?,
                 nonce: r.field()?,
             },
@@ -579,7 +579,7 @@ impl<'a> MessageSet<'a> for Message<'a> {
             Message::SyncFetch { .. } => code::SYNC_FETCH,
             Message::SyncReply { .. } => code::SYNC_REPLY,
             Message::SyncCommit { .. } => code::SYNC_COMMIT,
-            Message::StateTransferRequest { .. } => code::STATE_TRANSFER_REQUEST,
+            Message::StateRequest { .. } => code::STATE_REQUEST,
             Message::Recovery { .. } => code::RECOVERY,
             Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
             Message::PreVote { .. } => code::PRE_VOTE,
@@ -672,7 +672,7 @@ impl<'a> MessageSet<'a> for Message<'a> {
                 }
                 Ok(())
             }
-            Message::StateTransferRequest { view, nonce } => {
+            Message::StateRequest { view, nonce } => {
                 w.field(view)?;
                 w.field(nonce)
             }
@@ -816,7 +816,7 @@ mod tests {
             Message::SyncFetch { view: v, from: 40 },
             Message::SyncReply { view: v, slot: 100 },
             Message::SyncCommit { view: v, slot: 100 },
-            Message::StateTransferRequest { view: v, nonce: 77 },
+            Message::StateRequest { view: v, nonce: 77 },
             Message::Recovery {
                 nonce: 78,
                 epoch: 2,

@@ -14,7 +14,7 @@ pub mod types;
 
 pub use client::NopaxosClient;
 pub use registry_entry::Nopaxos;
-pub use replica::{NopaxosConfig, NopaxosReplica, ReplicaTimeouts, Status};
+pub use replica::{NopaxosConfig, NopaxosReplica, NopaxosTimeouts, Status};
 pub use types::{Entry, ViewId};
 
 #[cfg(test)]

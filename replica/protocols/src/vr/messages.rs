@@ -22,7 +22,7 @@ pub mod code {
     pub const START_VIEW_CHANGE: u8 = B + 5;
     /// DO-VIEW-CHANGE, START-VIEW and NEW-STATE travel as chunks of a blob.
     pub const CHUNK: u8 = B + 6;
-    pub const GET_STATE: u8 = B + 7;
+    pub const STATE_REQUEST: u8 = B + 7;
     pub const RECOVERY: u8 = B + 8;
     pub const RECOVERY_RESPONSE: u8 = B + 9;
     pub const PRE_VOTE: u8 = B + 10;
@@ -36,7 +36,7 @@ pub const MAX_OP: usize = MAX_DATAGRAM - PREPARE_HEADER - ENTRY_OVERHEAD;
 
 pub use crate::kit::blob::ChunkKind;
 
-/// What a GET-STATE asks for.
+/// What a STATE-REQUEST asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateMode {
     /// A replica behind its view's log: the log after its op number (same view) or commit
@@ -151,7 +151,7 @@ pub enum Message<'a> {
     },
     Chunk(ChunkIn<'a>),
     /// Asks for state: `view`, `op` and `commit` are the asker's, `nonce` names the answer.
-    GetState {
+    StateRequest {
         view: u64,
         op: u64,
         commit: u64,
@@ -229,7 +229,7 @@ impl<'a> MessageSet<'a> for Message<'a> {
             },
             code::START_VIEW_CHANGE => Message::StartViewChange { view: r.field()? },
             code::CHUNK => Message::Chunk(r.field()?),
-            code::GET_STATE => Message::GetState {
+            code::STATE_REQUEST => Message::StateRequest {
                 view: r.field()?,
                 op: r.field()?,
                 commit: r.field()?,
@@ -259,7 +259,7 @@ impl<'a> MessageSet<'a> for Message<'a> {
             Message::Commit { .. } => code::COMMIT,
             Message::StartViewChange { .. } => code::START_VIEW_CHANGE,
             Message::Chunk(_) => code::CHUNK,
-            Message::GetState { .. } => code::GET_STATE,
+            Message::StateRequest { .. } => code::STATE_REQUEST,
             Message::Recovery { .. } => code::RECOVERY,
             Message::RecoveryResponse { .. } => code::RECOVERY_RESPONSE,
             Message::PreVote { .. } => code::PRE_VOTE,
@@ -314,7 +314,7 @@ impl<'a> MessageSet<'a> for Message<'a> {
             }
             Message::StartViewChange { view } => w.field(view),
             Message::Chunk(c) => w.field(c),
-            Message::GetState {
+            Message::StateRequest {
                 view,
                 op,
                 commit,

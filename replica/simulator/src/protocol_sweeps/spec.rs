@@ -1,9 +1,9 @@
-//! Bounded simulator sweeps of CI; the long ones are in `spec::long`.
+//! Bounded simulator sweeps of CI; the long ones are in `spec_long`.
 
 use std::time::{Duration, Instant};
 
 use crate::{FaultSet, SeedRange, SimOptions, SweepSummary, run_sweep};
-use protocols::spec::Spec;
+use protocols::specpaxos::Spec;
 
 /// Protocol counters summed over a sweep, from the replicas' final `describe()` lines.
 #[derive(Debug, Default)]

@@ -44,7 +44,7 @@ fn replay() {
         ..crate::SimOptions::default()
     };
     let mut out = std::fs::File::create("/tmp/spec-trace.txt").unwrap();
-    let report = crate::run_seed::<protocols::spec::Spec>(&opts, seed, Some(&mut out));
+    let report = crate::run_seed::<protocols::specpaxos::Spec>(&opts, seed, Some(&mut out));
     eprintln!("{}", report.failure_text());
 }
 

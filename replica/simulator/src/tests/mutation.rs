@@ -10,7 +10,7 @@ use crate::replay::{Input, record, transmit_buffer};
 use protocols::Protocol;
 use protocols::fastpaxos::FastPaxos;
 use protocols::nopaxos::Nopaxos;
-use protocols::spec::Spec;
+use protocols::specpaxos::Spec;
 use protocols::unreplicated::Unreplicated;
 use protocols::vr::Vr;
 use protocols::{Node, Replica};

@@ -14,7 +14,7 @@ use protocols::Protocol;
 use protocols::Replica;
 use protocols::fastpaxos::FastPaxos;
 use protocols::nopaxos::Nopaxos;
-use protocols::spec::Spec;
+use protocols::specpaxos::Spec;
 use protocols::vr::Vr;
 
 /// The one normal leader, if exactly one replica that is up is a normal leader.

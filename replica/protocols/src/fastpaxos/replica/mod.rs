@@ -51,7 +51,7 @@ const SPARE_BYTES: usize = 4096;
 
 /// Timeouts of the replica, from the `[timeouts]` section of the cluster config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplicaTimeouts {
+pub struct FastPaxosTimeouts {
     /// How long the leader waits for a fast quorum in a slot before it recovers the slot
     /// with a classic round (`gap_request_ms`).
     pub fast: Duration,
@@ -69,11 +69,11 @@ pub struct ReplicaTimeouts {
     pub leader_timeout: Duration,
 }
 
-impl ReplicaTimeouts {
+impl FastPaxosTimeouts {
     /// Maps the shared timeout names onto this protocol's timers (see the fields).
-    pub fn from_config(t: &dataplane::config::Timeouts) -> ReplicaTimeouts {
+    pub fn from_config(t: &dataplane::config::Timeouts) -> FastPaxosTimeouts {
         let ms = Duration::from_millis;
-        ReplicaTimeouts {
+        FastPaxosTimeouts {
             fast: ms(t.gap_request_ms),
             resend: ms(t.gap_commit_ms),
             view_change: ms(t.view_change_ms),
@@ -91,7 +91,7 @@ pub struct FastPaxosConfig {
     pub index: usize,
     /// Replica addresses; n is their number (at most 64).
     pub replicas: Vec<SocketAddrV4>,
-    pub timeouts: ReplicaTimeouts,
+    pub timeouts: FastPaxosTimeouts,
     /// Executed slots kept (for followers that fall slightly behind) before truncation;
     /// a follower further behind copies a state image instead.
     pub retain: u64,
@@ -103,7 +103,7 @@ impl FastPaxosConfig {
         FastPaxosConfig {
             index,
             replicas: config.replicas.iter().map(|r| r.address).collect(),
-            timeouts: ReplicaTimeouts::from_config(&config.timeouts),
+            timeouts: FastPaxosTimeouts::from_config(&config.timeouts),
             retain: 1024,
         }
     }
@@ -113,16 +113,7 @@ impl FastPaxosConfig {
     }
 }
 
-/// Where the replica stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Normal,
-    /// Joined a view whose START-VIEW it has not yet adopted: votes in nothing.
-    ViewChange,
-    /// Lost its memory: takes no part until it has adopted a view begun without it and
-    /// caught up.
-    Recovering,
-}
+pub use crate::kit::status::Status;
 
 /// What the replica did, beyond [`ReplicaStats`]: how slots were decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

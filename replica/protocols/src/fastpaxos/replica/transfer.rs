@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{FastPaxosReplica, ReplicaTimeouts, Status};
+use super::{FastPaxosReplica, FastPaxosTimeouts, Status};
 use crate::Destination;
 use crate::app::App;
 use crate::fastpaxos::blob::Blob;
@@ -69,7 +69,7 @@ pub(crate) struct Amnesia {
 }
 
 impl Amnesia {
-    pub(crate) fn deadline(&self, t: &ReplicaTimeouts) -> Option<Time> {
+    pub(crate) fn deadline(&self, t: &FastPaxosTimeouts) -> Option<Time> {
         match (self.min_view, self.adopted) {
             (None, _) => Some(self.resend_at),
             (Some(_), None) => Some(self.resend_at.min(self.target_since + t.leader_timeout)),

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::{NopaxosReplica, ReplicaTimeouts};
+use super::{NopaxosReplica, NopaxosTimeouts};
 use crate::Destination;
 use crate::app::App;
 use crate::kit::pending::RttEstimator;
@@ -34,7 +34,7 @@ pub(crate) struct GapTimer {
 }
 
 impl GapTimer {
-    pub(crate) fn new(t: &ReplicaTimeouts) -> GapTimer {
+    pub(crate) fn new(t: &NopaxosTimeouts) -> GapTimer {
         GapTimer {
             rtt: RttEstimator::new(t.gap_request_min, t.gap_request),
             probe: None,

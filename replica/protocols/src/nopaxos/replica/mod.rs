@@ -44,7 +44,7 @@ const CATCH_UP_BY_TRANSFER: u64 = 4096;
 
 /// Timeouts of the replica (docs: the [timeouts] section of the cluster config).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplicaTimeouts {
+pub struct NopaxosTimeouts {
     pub gap_request: Duration,
     pub gap_request_min: Duration,
     pub gap_commit: Duration,
@@ -55,10 +55,10 @@ pub struct ReplicaTimeouts {
     pub leader_timeout: Duration,
 }
 
-impl ReplicaTimeouts {
-    pub fn from_config(t: &dataplane::config::Timeouts) -> ReplicaTimeouts {
+impl NopaxosTimeouts {
+    pub fn from_config(t: &dataplane::config::Timeouts) -> NopaxosTimeouts {
         let ms = Duration::from_millis;
-        ReplicaTimeouts {
+        NopaxosTimeouts {
             gap_request: ms(t.gap_request_ms),
             gap_request_min: ms(t.gap_request_min_ms),
             gap_commit: ms(t.gap_commit_ms),
@@ -77,7 +77,7 @@ pub struct NopaxosConfig {
     pub index: usize,
     pub f: usize,
     pub replicas: Vec<SocketAddrV4>,
-    pub timeouts: ReplicaTimeouts,
+    pub timeouts: NopaxosTimeouts,
     pub receiver: ReceiverConfig,
 }
 
@@ -87,7 +87,7 @@ impl NopaxosConfig {
             index,
             f: config.f,
             replicas: config.replicas.iter().map(|r| r.address).collect(),
-            timeouts: ReplicaTimeouts::from_config(&config.timeouts),
+            timeouts: NopaxosTimeouts::from_config(&config.timeouts),
             receiver: config.oum.receiver(),
         }
     }
@@ -97,14 +97,7 @@ impl NopaxosConfig {
     }
 }
 
-/// Where the replica stands in the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Normal,
-    ViewChange,
-    /// Lost its memory; takes no part until it has caught up (VR Revisited's recovery).
-    Recovering,
-}
+pub use crate::kit::status::Status;
 
 /// A message waiting to be encoded.
 #[derive(Debug)]
@@ -394,9 +387,7 @@ impl<A: App> NopaxosReplica<A> {
                     self.on_chunk(now, sender, chunk);
                 }
             }
-            Message::StateTransferRequest { view, nonce } => {
-                self.on_state_transfer_request(sender, view, nonce)
-            }
+            Message::StateRequest { view, nonce } => self.on_state_request(sender, view, nonce),
             Message::Recovery { nonce, epoch } => self.on_recovery(sender, nonce, epoch),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
             Message::PreVote {

@@ -100,15 +100,15 @@ impl<A: App> NopaxosReplica<A> {
         let need = Need { min_view, purpose };
         let resend = self.cfg.timeouts.state_transfer;
         self.transfer = Some(Transfer::new(now, resend, nonce, source, need));
-        self.send_state_transfer_request();
+        self.send_state_request();
     }
 
-    fn send_state_transfer_request(&mut self) {
+    fn send_state_request(&mut self) {
         let Some(t) = &self.transfer else { return };
         let (source, view, nonce) = (t.source, t.need.min_view, t.nonce);
         self.send(
             Destination::Replica(source),
-            Message::StateTransferRequest { view, nonce },
+            Message::StateRequest { view, nonce },
         );
     }
 
@@ -120,7 +120,7 @@ impl<A: App> NopaxosReplica<A> {
         );
         match Transfer::on_timer(&mut self.transfer, now, resend, n, me) {
             Step::Wait => {}
-            Step::AskAgain => self.send_state_transfer_request(),
+            Step::AskAgain => self.send_state_request(),
             Step::Abandoned => {
                 // The leader did not answer: it may be gone. Ask everyone again for the
                 // latest view rather than trusting a peer's possibly older state.
@@ -133,12 +133,7 @@ impl<A: App> NopaxosReplica<A> {
         }
     }
 
-    pub(super) fn on_state_transfer_request(
-        &mut self,
-        sender: usize,
-        min_view: ViewId,
-        nonce: u64,
-    ) {
+    pub(super) fn on_state_request(&mut self, sender: usize, min_view: ViewId, nonce: u64) {
         if self.status == Status::Recovering
             || !self.last_normal_view.covers(&min_view)
             || self.transfer.is_some()

@@ -416,7 +416,7 @@ fn state_transfer_comes_from_any_up_to_date_replica() {
     assert!(c.replicas[0].log().start() > 1, "{}", c.describe());
     let leader = c.replica_addr(0);
     c.set_filter(move |p| {
-        !(p.to == leader && is_msg(p, |m| matches!(m, Message::StateTransferRequest { .. })))
+        !(p.to == leader && is_msg(p, |m| matches!(m, Message::StateRequest { .. })))
     });
     c.restart(2);
     append(&mut c, 0, b"k", b"x").unwrap();
@@ -683,7 +683,7 @@ fn every_message_to_every_role_is_handled() {
                 view: v,
                 slot: u64::MAX,
             },
-            Message::StateTransferRequest { view: v, nonce: 1 },
+            Message::StateRequest { view: v, nonce: 1 },
             Message::Recovery { nonce: 3, epoch: 0 },
             Message::RecoveryResponse {
                 view: v,
@@ -846,8 +846,7 @@ fn recovery_never_takes_a_lagging_followers_state() {
     // Replica 4 loses its memory; the leader will not serve its state transfer.
     c.lose_memory(4, 99);
     c.set_filter(move |p| {
-        let to_leader =
-            p.to == r0 && is_msg(p, |m| matches!(m, Message::StateTransferRequest { .. }));
+        let to_leader = p.to == r0 && is_msg(p, |m| matches!(m, Message::StateRequest { .. }));
         !(lagging(p) || to_leader)
     });
     let mut regressed = false;

@@ -1,6 +1,6 @@
 //! The VR replica, sans-IO. Files by subprotocol: `normal` (requests, batching, PREPARE,
 //! PREPARE-OK, COMMIT, execution, the primary's and backups' timers), `view_change`
-//! (START-VIEW-CHANGE, DO-VIEW-CHANGE, START-VIEW), `transfer` (GET-STATE / NEW-STATE and
+//! (START-VIEW-CHANGE, DO-VIEW-CHANGE, START-VIEW), `transfer` (STATE-REQUEST / NEW-STATE and
 //! recovery).
 
 mod normal;
@@ -49,7 +49,7 @@ pub struct VrTimeouts {
     /// A backup that hears nothing from its primary for this long starts a view change; a
     /// view change that has not completed after this long moves on to the next view.
     pub leader_timeout: Duration,
-    /// Resend of GET-STATE (to the next replica) and of RECOVERY (`state_transfer_ms`).
+    /// Resend of STATE-REQUEST (to the next replica) and of RECOVERY (`state_transfer_ms`).
     pub state_transfer: Duration,
 }
 
@@ -180,14 +180,7 @@ impl VrConfig {
     }
 }
 
-/// Where the replica stands in the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Normal,
-    ViewChange,
-    /// Lost its memory; takes no part until it has the state of its view's primary.
-    Recovering,
-}
+pub use crate::kit::status::Status;
 
 /// Counters of VR's own, beside [`ReplicaStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -208,7 +201,7 @@ pub struct VrStats {
     pub queue_full: u64,
     /// Requests whose operation cannot fit a PREPARE (also counted as malformed).
     pub oversized: u64,
-    /// Answers to GET-STATE.
+    /// Answers to STATE-REQUEST.
     pub images_served: u64,
     /// Queued PREPAREs dropped because the log moved on before they were sent.
     pub stale_outputs: u64,
@@ -489,13 +482,13 @@ impl<A: App> VrReplica<A> {
                 ballot,
             } => crate::kit::prevote::on_message(self, now, sender, view, attempt, ballot),
             Message::Chunk(c) => self.on_chunk(now, sender, c),
-            Message::GetState {
+            Message::StateRequest {
                 view,
                 op,
                 commit,
                 nonce,
                 mode,
-            } => self.on_get_state(sender, view, op, commit, nonce, mode),
+            } => self.on_state_request(sender, view, op, commit, nonce, mode),
             Message::Recovery { nonce } => self.on_recovery(sender, nonce),
             Message::RecoveryResponse { .. } => self.stats.stale += 1,
             Message::Request { .. } | Message::Reply { .. } => self.stats.unexpected += 1,

@@ -1,4 +1,4 @@
-//! State transfer (GET-STATE / NEW-STATE, chunked) and recovery after memory loss (VR
+//! State transfer (STATE-REQUEST / NEW-STATE, chunked) and recovery after memory loss (VR
 //! Revisited sections 5.2 and 4.3).
 //!
 //! A backup missing op numbers asks its primary first, then every `state_transfer` the next
@@ -106,15 +106,15 @@ impl<A: App> VrReplica<A> {
         let nonce = self.next_nonce();
         let resend = self.cfg.timeouts.state_transfer;
         self.transfer = Some(Transfer::new(now, resend, nonce, source, mode));
-        self.send_get_state();
+        self.send_state_request();
     }
 
-    fn send_get_state(&mut self) {
+    fn send_state_request(&mut self) {
         let Some(t) = self.transfer.as_ref() else {
             return;
         };
         let (source, nonce, mode) = (t.source, t.nonce, t.need.wire());
-        let message = Message::GetState {
+        let message = Message::StateRequest {
             view: match t.need {
                 TransferMode::Recovery { min_view } => min_view,
                 _ => self.view,
@@ -131,14 +131,14 @@ impl<A: App> VrReplica<A> {
         let (n, me, resend) = (self.n(), self.me(), self.cfg.timeouts.state_transfer);
         match Transfer::on_timer(&mut self.transfer, now, resend, n, me) {
             Step::Wait => {}
-            Step::AskAgain => self.send_get_state(),
+            Step::AskAgain => self.send_state_request(),
             // The primary did not answer: it may be gone. Ask everyone again for the latest
             // view rather than trusting a peer's possibly older state.
             Step::Abandoned => self.recovery.iter_mut().for_each(|r| r.restart(now)),
         }
     }
 
-    pub(super) fn on_get_state(
+    pub(super) fn on_state_request(
         &mut self,
         sender: usize,
         view: u64,

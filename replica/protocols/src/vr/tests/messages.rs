@@ -80,7 +80,7 @@ fn samples() -> Vec<Vec<u8>> {
             total: 0,
             data: b"",
         })),
-        encode(&Message::GetState {
+        encode(&Message::StateRequest {
             view: 5,
             op: 10,
             commit: 9,

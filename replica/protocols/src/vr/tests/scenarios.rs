@@ -369,7 +369,7 @@ fn recovery_copies_the_primary_never_a_lagging_backup() {
     let l = lagging.clone();
     c.set_filter(move |p| {
         if p.from == from2 {
-            if let Some(Message::GetState { mode, .. }) = p.message() {
+            if let Some(Message::StateRequest { mode, .. }) = p.message() {
                 assert_eq!(mode, StateMode::Recovery);
                 assert_eq!(p.to, primary, "recovery asked a backup");
                 a.set(a.get() + 1);
@@ -551,21 +551,21 @@ fn every_message_to_every_role_is_handled() {
             encode(&Message::PrepareOk { view, op: 3 }),
             encode(&Message::Commit { view, commit: 100 }),
             encode(&Message::StartViewChange { view }),
-            encode(&Message::GetState {
+            encode(&Message::StateRequest {
                 view,
                 op: 0,
                 commit: 0,
                 nonce: 3,
                 mode: StateMode::CatchUp,
             }),
-            encode(&Message::GetState {
+            encode(&Message::StateRequest {
                 view,
                 op: 0,
                 commit: 0,
                 nonce: 3,
                 mode: StateMode::Snapshot,
             }),
-            encode(&Message::GetState {
+            encode(&Message::StateRequest {
                 view,
                 op: 0,
                 commit: 0,

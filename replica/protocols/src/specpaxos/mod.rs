@@ -20,8 +20,8 @@ pub mod types;
 
 pub use client::{ClientStats, SpecClient};
 pub use registry_entry::Spec;
-pub use replica::{ReplicaTimeouts, SpecConfig, SpecReplica, SpecStats, Status};
-pub use types::{LogHash, Request, ViewId, merge_threshold, superquorum};
+pub use replica::{SpecConfig, SpecReplica, SpecStats, SpecTimeouts, Status};
+pub use types::{LogHash, Request, SpecViewId, merge_threshold, superquorum};
 
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ use dataplane::wire::OUM_PREAMBLE;
 use super::blob::{Assembler, ChunkIn, OutgoingBlob, chunk};
 use super::ledger::{Ledger, LedgerStats};
 use super::messages::Message;
-use super::types::{LogHash, Request, ViewId, superquorum};
+use super::types::{LogHash, Request, SpecViewId, superquorum};
 use crate::app::App;
 use crate::kit::deadlines::Earliest;
 use crate::kit::node::{chunks, decoded, peer, reported};
@@ -41,7 +41,7 @@ const SYNC_EVERY_SLOTS: u64 = 4096;
 
 /// Timeouts of the replica, from the `[timeouts]` section of the cluster config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplicaTimeouts {
+pub struct SpecTimeouts {
     /// How often the leader synchronizes (and is heard: it is the heartbeat).
     pub sync_period: Duration,
     /// How long a synchronization round waits for a superquorum before the leader
@@ -55,10 +55,10 @@ pub struct ReplicaTimeouts {
     pub leader_timeout: Duration,
 }
 
-impl ReplicaTimeouts {
-    pub fn from_config(t: &dataplane::config::Timeouts) -> ReplicaTimeouts {
+impl SpecTimeouts {
+    pub fn from_config(t: &dataplane::config::Timeouts) -> SpecTimeouts {
         let ms = Duration::from_millis;
-        ReplicaTimeouts {
+        SpecTimeouts {
             sync_period: ms(t.sync_period_ms),
             sync_wait: ms(t.view_change_ms),
             view_change: ms(t.view_change_ms),
@@ -75,7 +75,7 @@ pub struct SpecConfig {
     pub index: usize,
     pub f: usize,
     pub replicas: Vec<SocketAddrV4>,
-    pub timeouts: ReplicaTimeouts,
+    pub timeouts: SpecTimeouts,
 }
 
 impl SpecConfig {
@@ -84,7 +84,7 @@ impl SpecConfig {
             index,
             f: config.f,
             replicas: config.replicas.iter().map(|r| r.address).collect(),
-            timeouts: ReplicaTimeouts::from_config(&config.timeouts),
+            timeouts: SpecTimeouts::from_config(&config.timeouts),
         }
     }
 
@@ -93,15 +93,7 @@ impl SpecConfig {
     }
 }
 
-/// Where the replica stands in the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Normal,
-    /// Reconciliation or leader change under way: no requests are executed.
-    ViewChange,
-    /// Lost its memory; takes no part until it has caught up.
-    Recovering,
-}
+pub use crate::kit::status::Status;
 
 /// Counters of Speculative Paxos beyond [`ReplicaStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -128,7 +120,7 @@ pub struct SpecStats {
 pub(crate) enum Out {
     Msg(Message<'static>),
     Reply {
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: LogHash,
         client: u64,
@@ -147,8 +139,8 @@ pub(crate) enum Out {
 pub struct SpecReplica<A> {
     pub(crate) cfg: SpecConfig,
     pub(crate) status: Status,
-    pub(crate) view: ViewId,
-    pub(crate) last_normal_view: ViewId,
+    pub(crate) view: SpecViewId,
+    pub(crate) last_normal_view: SpecViewId,
     pub(crate) ledger: Ledger<A>,
     // Leader.
     pub(crate) sync: Option<SyncRound>,
@@ -161,7 +153,7 @@ pub struct SpecReplica<A> {
     pub(crate) pending_sync: Option<u64>,
     pub(crate) leader_heard: Time,
     /// Asking the others before deposing a leader that timed out.
-    pub(crate) pre_vote: PreVote<ViewId>,
+    pub(crate) pre_vote: PreVote<SpecViewId>,
     // View change, state transfer, recovery.
     pub(crate) vc: Option<ViewChangeState>,
     pub(crate) deferred: VecDeque<Request>,
@@ -184,8 +176,8 @@ impl<A: App> SpecReplica<A> {
     pub fn new(cfg: SpecConfig, app: A) -> SpecReplica<A> {
         SpecReplica {
             status: Status::Normal,
-            view: ViewId::INITIAL,
-            last_normal_view: ViewId::INITIAL,
+            view: SpecViewId::INITIAL,
+            last_normal_view: SpecViewId::INITIAL,
             ledger: Ledger::new(app),
             sync: None,
             next_sync_at: Time::ZERO + cfg.timeouts.sync_period,
@@ -227,7 +219,7 @@ impl<A: App> SpecReplica<A> {
         self.status
     }
 
-    pub fn view(&self) -> ViewId {
+    pub fn view(&self) -> SpecViewId {
         self.view
     }
 
@@ -348,7 +340,7 @@ impl<A: App> SpecReplica<A> {
 
     /// A message of an older view is ignored; one of a newer view means this replica is
     /// behind, and it joins that view. Returns whether the message is for the current view.
-    pub(crate) fn check_view(&mut self, now: Time, view: ViewId) -> bool {
+    pub(crate) fn check_view(&mut self, now: Time, view: SpecViewId) -> bool {
         if view == self.view {
             return true;
         }

@@ -4,8 +4,8 @@
 
 use crate::Replica;
 use crate::app::kv::KvStore;
-use crate::spec::SpecReplica;
-use crate::spec::messages::Message;
+use crate::specpaxos::SpecReplica;
+use crate::specpaxos::messages::Message;
 use crate::test_harness::{self, SEQUENCER, TestProtocol};
 
 pub(super) use crate::test_harness::{Fate, append, appended};
@@ -15,7 +15,7 @@ pub(super) use crate::test_harness::{Fate, append, appended};
 pub(super) struct Spec;
 
 impl TestProtocol for Spec {
-    type Registered = crate::spec::Spec;
+    type Registered = crate::specpaxos::Spec;
     type Message<'a> = Message<'a>;
 
     fn decode(payload: &[u8]) -> Option<Message<'_>> {

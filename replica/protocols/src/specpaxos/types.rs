@@ -12,13 +12,13 @@ use crate::{ClientId, EntryId, RequestId};
 /// Keeping the leader through reconciliations means a cluster with a dead replica does not
 /// walk through it as leader every time replicas diverge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct ViewId {
+pub struct SpecViewId {
     pub leader_num: u64,
     pub epoch: u64,
 }
 
-impl ViewId {
-    pub const INITIAL: ViewId = ViewId {
+impl SpecViewId {
+    pub const INITIAL: SpecViewId = SpecViewId {
         leader_num: 0,
         epoch: 0,
     };
@@ -28,16 +28,16 @@ impl ViewId {
     }
 
     /// The view that replaces this one's leader.
-    pub fn next_leader(&self) -> ViewId {
-        ViewId {
+    pub fn next_leader(&self) -> SpecViewId {
+        SpecViewId {
             leader_num: self.leader_num.saturating_add(1),
             epoch: 0,
         }
     }
 
     /// The view a reconciliation led by the same leader moves to.
-    pub fn next_epoch(&self) -> ViewId {
-        ViewId {
+    pub fn next_epoch(&self) -> SpecViewId {
+        SpecViewId {
             leader_num: self.leader_num,
             epoch: self.epoch.saturating_add(1),
         }
@@ -48,15 +48,15 @@ impl ViewId {
         w.u64(self.epoch)
     }
 
-    pub fn decode(r: &mut Reader<'_>) -> Result<ViewId, CodecError> {
-        Ok(ViewId {
+    pub fn decode(r: &mut Reader<'_>) -> Result<SpecViewId, CodecError> {
+        Ok(SpecViewId {
             leader_num: r.u64()?,
             epoch: r.u64()?,
         })
     }
 }
 
-impl fmt::Display for ViewId {
+impl fmt::Display for SpecViewId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "({}, {})", self.leader_num, self.epoch)
     }
@@ -211,8 +211,8 @@ pub fn merge_threshold(f: usize) -> usize {
 }
 
 /// Partial blobs of a view the replica's current view does not supersede still matter.
-impl crate::kit::blob::BlobView for ViewId {
-    fn still_relevant(&self, current: &ViewId) -> bool {
+impl crate::kit::blob::BlobView for SpecViewId {
+    fn still_relevant(&self, current: &SpecViewId) -> bool {
         self >= current
     }
 }
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn views_order_by_leader_then_epoch() {
-        let v = ViewId {
+        let v = SpecViewId {
             leader_num: 1,
             epoch: 7,
         };

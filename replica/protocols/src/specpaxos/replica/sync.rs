@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use super::{Purpose, SpecReplica, Status};
 use crate::Destination;
 use crate::app::App;
-use crate::spec::ledger::CommitOutcome;
-use crate::spec::messages::Message;
-use crate::spec::types::{LogHash, ViewId};
+use crate::specpaxos::ledger::CommitOutcome;
+use crate::specpaxos::messages::Message;
+use crate::specpaxos::types::{LogHash, SpecViewId};
 use crate::time::Time;
 
 /// A synchronization round of the leader.
@@ -112,7 +112,7 @@ impl<A: App> SpecReplica<A> {
     }
 
     /// A client saw replies that cannot form a superquorum, or none in time.
-    pub(super) fn on_reconcile_request(&mut self, now: Time, view: ViewId) {
+    pub(super) fn on_reconcile_request(&mut self, now: Time, view: SpecViewId) {
         // A client's view is only a hint: never join a view because a client named it.
         if view != self.view {
             self.stats.stale += 1;
@@ -129,7 +129,7 @@ impl<A: App> SpecReplica<A> {
         &mut self,
         now: Time,
         sender: usize,
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: Option<LogHash>,
     ) {
@@ -157,7 +157,7 @@ impl<A: App> SpecReplica<A> {
         &mut self,
         now: Time,
         sender: usize,
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: LogHash,
         commit: u64,
@@ -209,7 +209,7 @@ impl<A: App> SpecReplica<A> {
         &mut self,
         now: Time,
         sender: usize,
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: LogHash,
     ) {

@@ -7,14 +7,14 @@ use super::SpecReplica;
 use crate::Destination;
 use crate::app::App;
 use crate::kit::prevote::{Ballot, PreVote, PreVoteHost};
-use crate::spec::messages::Message;
-use crate::spec::types::ViewId;
+use crate::specpaxos::messages::Message;
+use crate::specpaxos::types::SpecViewId;
 use crate::time::Time;
 
 impl<A: App> PreVoteHost for SpecReplica<A> {
-    type View = ViewId;
+    type View = SpecViewId;
 
-    fn pre_vote(&mut self) -> (&mut PreVote<ViewId>, ViewId, Time) {
+    fn pre_vote(&mut self) -> (&mut PreVote<SpecViewId>, SpecViewId, Time) {
         (&mut self.pre_vote, self.view, self.leader_heard)
     }
 
@@ -22,11 +22,11 @@ impl<A: App> PreVoteHost for SpecReplica<A> {
         self.start_view_change(now, self.view.next_leader());
     }
 
-    fn same_view(&mut self, now: Time, view: ViewId) -> bool {
+    fn same_view(&mut self, now: Time, view: SpecViewId) -> bool {
         self.check_view(now, view)
     }
 
-    fn send_pre_vote(&mut self, to: Destination, view: ViewId, attempt: u64, ballot: Ballot) {
+    fn send_pre_vote(&mut self, to: Destination, view: SpecViewId, attempt: u64, ballot: Ballot) {
         let message = Message::PreVote {
             view,
             attempt,

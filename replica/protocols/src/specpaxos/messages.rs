@@ -8,7 +8,7 @@ use std::net::SocketAddrV4;
 use dataplane::wire::OumRepr;
 
 use super::blob::ChunkIn;
-use super::types::{LogHash, ViewId};
+use super::types::{LogHash, SpecViewId};
 use crate::codec::{CodecError, Field, Reader, Writer, invalid};
 use crate::kit::framing::{self, MessageSet};
 pub use crate::kit::prevote::Ballot;
@@ -30,7 +30,7 @@ pub enum Message<'a> {
     /// to `hash`, and executing it gave `result`; `committed` when the slot is committed
     /// (the client may then complete on this reply alone).
     SpecReply {
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: LogHash,
         client: ClientId,
@@ -41,12 +41,12 @@ pub enum Message<'a> {
     },
     /// A client saw divergent replies or none in time: the leader synchronizes now.
     ReconcileRequest {
-        view: ViewId,
+        view: SpecViewId,
     },
     /// The leader asks followers for their hash at `slot` (its log end), and tells them
     /// that its log is committed up to `commit` (hash `commit_hash`).
     Sync {
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: LogHash,
         commit: u64,
@@ -54,22 +54,22 @@ pub enum Message<'a> {
     },
     /// A follower's hash at the slot of a SYNC; `None` if its log no longer holds the slot.
     SyncReply {
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: Option<LogHash>,
     },
     /// A superquorum agreed with the leader's log up to `slot`: committed.
     SyncCommit {
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: LogHash,
     },
     ViewChangeRequest {
-        view: ViewId,
+        view: SpecViewId,
     },
     Chunk {
         kind: ChunkKind,
-        view: ViewId,
+        view: SpecViewId,
         id: u64,
         index: u32,
         count: u32,
@@ -77,14 +77,14 @@ pub enum Message<'a> {
         data: &'a [u8],
     },
     StartViewReply {
-        view: ViewId,
+        view: SpecViewId,
     },
     /// Asks for a state image of a replica normal in `view` or later: the log after
     /// `from` if the sender still holds it (the asker has the state at `from`), otherwise
     /// a snapshot and the log after it. `recovery` marks a replica recovering from memory
     /// loss, which only the leader serves.
     StateRequest {
-        view: ViewId,
+        view: SpecViewId,
         nonce: u64,
         from: u64,
         recovery: bool,
@@ -93,14 +93,14 @@ pub enum Message<'a> {
         nonce: u64,
     },
     RecoveryResponse {
-        view: ViewId,
+        view: SpecViewId,
         nonce: u64,
     },
     /// The pre-vote (see `protocol::prevote`): a follower whose leader timed out asks
     /// whether the others lost the leader of `view` (its own view) too, `attempt` numbering
     /// the ask; the answers carry the responder's own view.
     PreVote {
-        view: ViewId,
+        view: SpecViewId,
         attempt: u64,
         ballot: Ballot,
     },
@@ -145,15 +145,15 @@ impl<'a> Message<'a> {
     }
 }
 
-framing::chunk_variant!(Message, ViewId);
+framing::chunk_variant!(Message, SpecViewId);
 
-impl Field<'_> for ViewId {
+impl Field<'_> for SpecViewId {
     fn write(&self, w: &mut Writer<'_>) -> Result<(), CodecError> {
         self.encode(w)
     }
 
-    fn read(r: &mut Reader<'_>) -> Result<ViewId, CodecError> {
-        ViewId::decode(r)
+    fn read(r: &mut Reader<'_>) -> Result<SpecViewId, CodecError> {
+        SpecViewId::decode(r)
     }
 }
 
@@ -340,7 +340,7 @@ mod tests {
     use crate::MAX_DATAGRAM;
 
     pub(crate) fn samples() -> Vec<Message<'static>> {
-        let v = ViewId {
+        let v = SpecViewId {
             leader_num: 3,
             epoch: 2,
         };
@@ -475,7 +475,7 @@ mod tests {
     fn invalid_tags_are_errors() {
         let mut buf = vec![0u8; 256];
         let m = Message::SyncReply {
-            view: ViewId::INITIAL,
+            view: SpecViewId::INITIAL,
             slot: 1,
             hash: None,
         };

@@ -3,7 +3,7 @@
 //! and the requests after it. Hashes of the entries are not sent: the receiver recomputes
 //! them from the requests, so a segment cannot claim a hash its entries do not have.
 
-use super::types::{LogHash, Request, ViewId};
+use super::types::{LogHash, Request, SpecViewId};
 use crate::codec::{CodecError, Reader, Writer};
 use crate::kit::image_codec::{encode_to_vec, get_optional_bytes, put_optional_bytes};
 
@@ -92,7 +92,7 @@ impl LogSegment {
 /// log is committed up to `segment.prev_slot`, speculative after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewChangeImage {
-    pub last_normal_view: ViewId,
+    pub last_normal_view: SpecViewId,
     pub segment: LogSegment,
 }
 
@@ -110,7 +110,7 @@ impl ViewChangeImage {
 
     pub fn decode(bytes: &[u8]) -> Result<ViewChangeImage, CodecError> {
         let mut r = Reader::new(bytes);
-        let last_normal_view = ViewId::decode(&mut r)?;
+        let last_normal_view = SpecViewId::decode(&mut r)?;
         let segment = LogSegment::decode(&mut r)?;
         r.finish()?;
         Ok(ViewChangeImage {
@@ -150,7 +150,7 @@ impl StartViewImage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateImage {
     /// The sender's last normal view: its log is a log of that view.
-    pub view: ViewId,
+    pub view: SpecViewId,
     pub commit: u64,
     pub segment: LogSegment,
     /// The state machine (application and client table) at `segment.prev_slot`.
@@ -170,7 +170,7 @@ impl StateImage {
 
     pub fn decode(bytes: &[u8]) -> Result<StateImage, CodecError> {
         let mut r = Reader::new(bytes);
-        let view = ViewId::decode(&mut r)?;
+        let view = SpecViewId::decode(&mut r)?;
         let commit = r.u64()?;
         let snapshot = get_optional_bytes(&mut r)?;
         let segment = LogSegment::decode(&mut r)?;
@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn images_round_trip_and_reject_truncation_and_forged_counts() {
         let vc = ViewChangeImage {
-            last_normal_view: ViewId {
+            last_normal_view: SpecViewId {
                 leader_num: 2,
                 epoch: 1,
             },
@@ -232,7 +232,7 @@ mod tests {
             segment: segment(),
         };
         let st = StateImage {
-            view: ViewId::INITIAL,
+            view: SpecViewId::INITIAL,
             commit: 12,
             segment: segment(),
             snapshot: Some(vec![1, 2, 3]),

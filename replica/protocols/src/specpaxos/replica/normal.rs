@@ -9,9 +9,9 @@ use dataplane::wire::OumRepr;
 use super::{MAX_DEFERRED, Out, SYNC_EVERY_SLOTS, SpecReplica, Status};
 use crate::Destination;
 use crate::app::App;
-use crate::spec::ledger::Standing;
-use crate::spec::messages::Message;
-use crate::spec::types::{LogHash, Request};
+use crate::specpaxos::ledger::Standing;
+use crate::specpaxos::messages::Message;
+use crate::specpaxos::types::{LogHash, Request};
 use crate::time::Time;
 
 impl<A: App> SpecReplica<A> {

@@ -107,7 +107,7 @@ pub fn merge(f: usize, logs: &[(usize, &ViewChangeImage)]) -> Option<Merged> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::types::{LogHash, Request, ViewId};
+    use crate::specpaxos::types::{LogHash, Request, SpecViewId};
 
     fn req(client: u64, request: u64) -> Request {
         Request {
@@ -118,8 +118,8 @@ mod tests {
         }
     }
 
-    fn view(e: u64) -> ViewId {
-        ViewId {
+    fn view(e: u64) -> SpecViewId {
+        SpecViewId {
             leader_num: 0,
             epoch: e,
         }

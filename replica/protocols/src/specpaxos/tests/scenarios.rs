@@ -5,9 +5,9 @@ use std::net::SocketAddrV4;
 use super::harness::{Cluster, Fate, append, appended};
 use crate::app::kv::KvOp;
 use crate::codec::Writer;
-use crate::spec::messages::Message;
-use crate::spec::types::{LogHash, ViewId};
-use crate::spec::{SpecClient, Status};
+use crate::specpaxos::messages::Message;
+use crate::specpaxos::types::{LogHash, SpecViewId};
+use crate::specpaxos::{SpecClient, Status};
 use crate::time::Time;
 use crate::{Client, Destination, MAX_DATAGRAM, Node, Replica};
 
@@ -117,7 +117,7 @@ fn a_divergent_order_is_reconciled_and_rolled_back() {
     assert!(c.clients.iter().all(|x| x.stats().reconcile_requests >= 1));
     assert_eq!(
         c.replicas[0].view(),
-        ViewId {
+        SpecViewId {
             leader_num: 0,
             epoch: 1
         }
@@ -308,7 +308,7 @@ fn unsequenced_garbage_and_foreign_messages_are_counted_not_trusted() {
     // Garbage, and a SYNC of a newer view from a non-member.
     c.replicas[1].handle_datagram(Time::ZERO, client, b"garbage");
     let sync = encode(&Message::Sync {
-        view: ViewId {
+        view: SpecViewId {
             leader_num: 5,
             epoch: 0,
         },
@@ -320,7 +320,7 @@ fn unsequenced_garbage_and_foreign_messages_are_counted_not_trusted() {
     c.replicas[1].handle_datagram(Time::ZERO, outsider, &sync);
     // A reply sent to a replica, and a stale SYNC from the right leader.
     let reply = encode(&Message::SpecReply {
-        view: ViewId::INITIAL,
+        view: SpecViewId::INITIAL,
         slot: 1,
         hash: LogHash::ZERO,
         client: 1,
@@ -332,7 +332,7 @@ fn unsequenced_garbage_and_foreign_messages_are_counted_not_trusted() {
     c.replicas[1].handle_datagram(Time::ZERO, leader, &reply);
     // A client naming a view the cluster is not in is ignored too.
     let rr = encode(&Message::ReconcileRequest {
-        view: ViewId {
+        view: SpecViewId {
             leader_num: 9,
             epoch: 9,
         },
@@ -346,8 +346,8 @@ fn unsequenced_garbage_and_foreign_messages_are_counted_not_trusted() {
     );
     assert_eq!(c.replicas[0].stats().stale, 1);
     assert_eq!(c.replicas[1].ledger().end(), 0);
-    assert_eq!(c.replicas[1].view(), ViewId::INITIAL);
-    assert_eq!(c.replicas[0].view(), ViewId::INITIAL);
+    assert_eq!(c.replicas[1].view(), SpecViewId::INITIAL);
+    assert_eq!(c.replicas[0].view(), SpecViewId::INITIAL);
     // Truncations of a real message at every length are malformed, never a panic.
     for len in 0..sync.len() {
         c.replicas[1].handle_datagram(Time::ZERO, leader, &sync[..len]);
@@ -365,7 +365,7 @@ fn messages_of_an_older_view_are_ignored_and_counted() {
     assert!(c.replicas[1].view().leader_num >= 1, "{}", c.describe());
     let before = c.replicas[1].stats().stale;
     let old = encode(&Message::SyncCommit {
-        view: ViewId::INITIAL,
+        view: SpecViewId::INITIAL,
         slot: 1,
         hash: LogHash::ZERO,
     });
@@ -383,7 +383,7 @@ fn the_client_asks_for_reconciliation_when_no_superquorum_can_form() {
     let t = client.poll_transmit(&mut buf).unwrap();
     assert_eq!(t.destination, Destination::Group);
     assert!(client.poll_transmit(&mut buf).is_none());
-    let view = ViewId {
+    let view = SpecViewId {
         leader_num: 4,
         epoch: 1,
     };
@@ -440,7 +440,7 @@ fn a_client_completes_on_a_superquorum_only() {
     for replica in 0..4u16 {
         assert!(client.poll_completion().is_none());
         // Same slot and hash, but replica 3 answers from another view.
-        let view = ViewId {
+        let view = SpecViewId {
             leader_num: 0,
             epoch: u64::from(replica == 3),
         };
@@ -458,7 +458,7 @@ fn a_client_completes_on_a_superquorum_only() {
     }
     assert!(client.poll_completion().is_none(), "3 in one view is not 4");
     let m = encode(&Message::SpecReply {
-        view: ViewId::INITIAL,
+        view: SpecViewId::INITIAL,
         slot: 1,
         hash: LogHash(5),
         client: 1,
@@ -509,7 +509,7 @@ fn a_get_sees_every_completed_write() {
 /// the fast path. An image the replica no longer needs is now ignored.
 #[test]
 fn a_late_state_image_does_not_replace_a_log_that_has_moved_on() {
-    use crate::spec::messages::ChunkKind;
+    use crate::specpaxos::messages::ChunkKind;
     let mut c = Cluster::new(5, 1);
     assert!(c.call(0, append(b"k", b"a"), 100).is_some());
     let to4 = c.replica_addr(4);
@@ -535,7 +535,7 @@ fn a_late_state_image_does_not_replace_a_log_that_has_moved_on() {
     let now = c.now;
     c.replicas[0].reconcile(now);
     c.settle();
-    let view = ViewId {
+    let view = SpecViewId {
         leader_num: 0,
         epoch: 1,
     };

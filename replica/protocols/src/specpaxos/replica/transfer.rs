@@ -20,11 +20,11 @@ use crate::Destination;
 use crate::app::App;
 use crate::kit::image_codec::decode_or_count;
 use crate::kit::state_transfer::{self, RecoveryPoll, Served, Step};
-use crate::spec::blob::{Blob, ChunkIn};
-use crate::spec::images::StateImage;
-use crate::spec::ledger::AdoptError;
-use crate::spec::messages::{ChunkKind, Message};
-use crate::spec::types::{LogHash, ViewId};
+use crate::specpaxos::blob::{Blob, ChunkIn};
+use crate::specpaxos::images::StateImage;
+use crate::specpaxos::ledger::AdoptError;
+use crate::specpaxos::messages::{ChunkKind, Message};
+use crate::specpaxos::types::{LogHash, SpecViewId};
 use crate::time::Time;
 
 /// Why a replica copies state, which decides what image it may take: an image must never
@@ -34,11 +34,11 @@ pub(crate) enum Purpose {
     /// The leader committed a prefix this log contradicts or lacks (`slot`, `hash`).
     Repair { slot: u64, hash: LogHash },
     /// The replica could not adopt START-VIEW of `view` in place.
-    StartView { view: ViewId },
+    StartView { view: SpecViewId },
     /// The new leader lacks the committed prefix (`slot`, `hash`) its merge starts from.
     NewLeader { slot: u64, hash: LogHash },
     /// Lost its memory; needs the state of the leader of `view` or a later view.
-    Recovery { view: ViewId },
+    Recovery { view: SpecViewId },
 }
 
 impl state_transfer::Need for Purpose {
@@ -49,18 +49,18 @@ impl state_transfer::Need for Purpose {
 
 pub(crate) type Transfer = state_transfer::Transfer<Purpose>;
 
-pub(crate) type Recovery = RecoveryPoll<ViewId>;
+pub(crate) type Recovery = RecoveryPoll<SpecViewId>;
 
 /// The image served last, named by the nonce of the request it answered and the view it
 /// was cut in (a later view's log may differ).
-pub(crate) type ServedImage = Served<(u64, ViewId), ViewId>;
+pub(crate) type ServedImage = Served<(u64, SpecViewId), SpecViewId>;
 
 /// A recovery heard of: its nonce, and the view (formed after hearing of it) from which
 /// this replica, as leader, may serve it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fence {
     pub(crate) nonce: u64,
-    pub(crate) ready: Option<ViewId>,
+    pub(crate) ready: Option<SpecViewId>,
 }
 
 impl<A: App> SpecReplica<A> {
@@ -93,7 +93,7 @@ impl<A: App> SpecReplica<A> {
         let (view, recovery) = match t.need {
             Purpose::Repair { .. } => (self.view, false),
             Purpose::StartView { view } => (view, false),
-            Purpose::NewLeader { .. } => (ViewId::INITIAL, false),
+            Purpose::NewLeader { .. } => (SpecViewId::INITIAL, false),
             Purpose::Recovery { view } => (view, true),
         };
         let from = if recovery { 0 } else { self.ledger.commit() };
@@ -124,7 +124,7 @@ impl<A: App> SpecReplica<A> {
         &mut self,
         now: Time,
         sender: usize,
-        min_view: ViewId,
+        min_view: SpecViewId,
         nonce: u64,
         from: u64,
         recovery: bool,

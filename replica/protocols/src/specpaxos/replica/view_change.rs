@@ -1,6 +1,6 @@
 //! View change and reconciliation: replicas stop executing, send their logs (committed
 //! point, prefix hash there, speculative suffix) to the new view's leader, which merges
-//! f + 1 of them (see [`merge`](crate::spec::merge)), positions its own log on the
+//! f + 1 of them (see [`merge`](crate::specpaxos::merge)), positions its own log on the
 //! result (rolling back what differs, or copying the committed prefix from a replica that
 //! has it), and sends START-VIEW. Followers adopt the merged log the same way. The merged
 //! log is committed once f + 1 replicas hold it (START-VIEW-REPLY), and the leader says so
@@ -17,12 +17,12 @@ use crate::Destination;
 use crate::app::App;
 use crate::kit::state_transfer::other_than;
 use crate::kit::view_change::{self, AttemptStep};
-use crate::spec::blob::{Blob, OutgoingBlob};
-use crate::spec::images::{LogSegment, StartViewImage, ViewChangeImage};
-use crate::spec::ledger::{AdoptError, CommitOutcome};
-use crate::spec::merge::{Merged, merge};
-use crate::spec::messages::{ChunkKind, Message};
-use crate::spec::types::{LogHash, ViewId};
+use crate::specpaxos::blob::{Blob, OutgoingBlob};
+use crate::specpaxos::images::{LogSegment, StartViewImage, ViewChangeImage};
+use crate::specpaxos::ledger::{AdoptError, CommitOutcome};
+use crate::specpaxos::merge::{Merged, merge};
+use crate::specpaxos::messages::{ChunkKind, Message};
+use crate::specpaxos::types::{LogHash, SpecViewId};
 use crate::time::Time;
 
 /// Resends of START-VIEW to replicas that have not acknowledged it; after that, a replica
@@ -71,7 +71,7 @@ impl<A: App> SpecReplica<A> {
         }
     }
 
-    pub(crate) fn start_view_change(&mut self, now: Time, view: ViewId) {
+    pub(crate) fn start_view_change(&mut self, now: Time, view: SpecViewId) {
         if self.status == Status::Recovering || view < self.view {
             return;
         }
@@ -134,7 +134,7 @@ impl<A: App> SpecReplica<A> {
         }
     }
 
-    pub(super) fn on_view_change_request(&mut self, now: Time, sender: usize, view: ViewId) {
+    pub(super) fn on_view_change_request(&mut self, now: Time, sender: usize, view: SpecViewId) {
         if view == self.view {
             if self.status == Status::Normal && self.am_leader() {
                 self.resend_start_view(sender);
@@ -291,7 +291,7 @@ impl<A: App> SpecReplica<A> {
         }
     }
 
-    pub(super) fn on_start_view_reply(&mut self, now: Time, sender: usize, view: ViewId) {
+    pub(super) fn on_start_view_reply(&mut self, now: Time, sender: usize, view: SpecViewId) {
         if !self.check_view(now, view) {
             return;
         }

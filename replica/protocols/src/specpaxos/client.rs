@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
 use super::messages::Message;
-use super::types::{LogHash, ViewId, superquorum};
+use super::types::{LogHash, SpecViewId, superquorum};
 use crate::codec::{CodecError, Writer};
 use crate::kit::client_core::{Attempt, Awaiting, ClientCore, ClientRules, RequestCopy, Route};
 use crate::kit::pending::ClientTimeouts;
@@ -80,20 +80,20 @@ pub struct SpecClientRules {
     reply_to: SocketAddrV4,
     n: usize,
     superquorum: usize,
-    groups: BTreeMap<(ViewId, u64, LogHash), Group>,
+    groups: BTreeMap<(SpecViewId, u64, LogHash), Group>,
     /// Replicas that replied, per view.
-    replied: BTreeMap<ViewId, u64>,
-    latest_view: Option<ViewId>,
+    replied: BTreeMap<SpecViewId, u64>,
+    latest_view: Option<SpecViewId>,
     /// Whether divergence was already reported for this attempt.
     reconciled: bool,
-    send_reconcile: Option<ViewId>,
+    send_reconcile: Option<SpecViewId>,
     stats: ClientStats,
 }
 
 impl SpecClientRules {
     fn on_reply(
         &mut self,
-        view: ViewId,
+        view: SpecViewId,
         slot: u64,
         hash: LogHash,
         replica: u16,
